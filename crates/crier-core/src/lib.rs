@@ -1,0 +1,18 @@
+//! Crier's domain layer: the types every other crate speaks, and the storage traits the
+//! backends implement. Nothing here knows about HTTP, SQL or sockets.
+
+pub mod api_key;
+pub mod clock;
+pub mod id;
+pub mod scope;
+pub mod store;
+pub mod workspace;
+
+pub use api_key::{
+    ApiKey, ApiKeyMode, ApiKeyNameError, ApiKeySecret, IssueKey, KeyHash, KeyRefusal, MalformedKey, NewApiKey,
+};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use id::{ApiKeyId, IdParseError, WorkspaceId};
+pub use scope::{Scope, ScopeSet, UnknownScope};
+pub use store::{ApiKeyStore, Store, StoreError, StoreResult, WorkspaceStore};
+pub use workspace::{NewWorkspace, Workspace, WorkspaceNameError};

@@ -1,0 +1,101 @@
+//! Storage backends for Crier: embedded SQLite (the zero-set-up default) and PostgreSQL (for
+//! production and several nodes). Both implement `crier_core::Store` and pass the same
+//! conformance suite (`tests/conformance.rs`). The backend is chosen by the URL scheme.
+
+mod error;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crier_core::Store;
+
+pub use error::ConnectError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A database URL whose password never reaches a log line or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The default embedded database inside the data directory.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self(format!("sqlite://{}", data_dir.join("crier.db").display()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                // Cannot fail: the URL already has a password, so it has a host.
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            Err(_) => "<unparseable database url>".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: DatabaseUrl,
+    /// Upper bound on pooled connections (PostgreSQL; SQLite readers).
+    pub max_connections: u32,
+}
+
+/// Opens the database named by the URL scheme and applies pending migrations.
+pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, ConnectError> {
+    if options.url.is_postgres() {
+        let store = PgStore::connect(options).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else if options.url.expose().starts_with("sqlite:") {
+        let store = SqliteStore::connect(options).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else {
+        Err(ConnectError::UnsupportedScheme)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        let url = DatabaseUrl::new("postgres://crier:hunter2@db.internal:5432/crier");
+        assert_eq!(url.redacted(), "postgres://crier:***@db.internal:5432/crier");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(DatabaseUrl::new("sqlite://./x.db").redacted(), "sqlite://./x.db");
+    }
+}

@@ -1,0 +1,68 @@
+//! PostgreSQL: for production and for several Crier nodes sharing one database.
+//!
+//! Every tenant statement runs in a transaction that first sets `crier.workspace_id`
+//! (transaction-local), so row-level security policies keyed on it can act as a second wall
+//! behind the `workspace_id = $1` filters.
+
+mod api_keys;
+mod workspaces;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crier_core::{Store, StoreResult, WorkspaceId};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use crate::error::map_sqlx;
+use crate::{ConnectError, StoreOptions};
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(options: &StoreOptions) -> Result<Self, ConnectError> {
+        let connect = PgConnectOptions::from_str(options.url.expose()).map_err(ConnectError::Open)?;
+        Self::connect_with(connect, options.max_connections).await
+    }
+
+    pub async fn connect_with(connect: PgConnectOptions, max_connections: u32) -> Result<Self, ConnectError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect)
+            .await
+            .map_err(ConnectError::Open)?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await.map_err(ConnectError::Migrate)
+    }
+
+    /// A transaction bound to one workspace.
+    async fn tenant_tx(&self, workspace: WorkspaceId) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
+            .bind(workspace.as_uuid().to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(tx)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_sqlx)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+use async_trait::async_trait;
+use crier_core::{NewWorkspace, StoreResult, Workspace, WorkspaceId, WorkspaceStore};
+
+use super::PgStore;
+use crate::error::map_sqlx;
+use crate::rows::{WorkspaceRow, db_time, sql};
+
+#[async_trait]
+impl WorkspaceStore for PgStore {
+    async fn create_workspace(&self, workspace: &NewWorkspace) -> StoreResult<Workspace> {
+        let row: WorkspaceRow = sqlx::query_as(sql::INSERT_WORKSPACE)
+            .bind(workspace.id.as_uuid())
+            .bind(&workspace.name)
+            .bind(db_time(workspace.created_at))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(row.into())
+    }
+
+    async fn get_workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {
+        let row: WorkspaceRow = sqlx::query_as(sql::GET_WORKSPACE)
+            .bind(id.as_uuid())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(row.into())
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        let rows: Vec<WorkspaceRow> =
+            sqlx::query_as(sql::LIST_WORKSPACES).fetch_all(&self.pool).await.map_err(map_sqlx)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
