@@ -1,0 +1,51 @@
+//! Crier's HTTP surface. The binary calls [`build_router`] and [`serve`]; tests do the same on
+//! port 0, or call the router in-process.
+
+pub mod error;
+pub mod extract;
+mod middleware;
+mod openapi;
+pub mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult, FieldError, Problem, ProblemKind};
+pub use openapi::openapi;
+pub use state::{ApiConfig, AppState};
+
+/// The whole application: `/v1`, health checks, `/openapi.json` and `/docs`, with the security
+/// headers, body limit, timeout and problem+json error shape applied to every route.
+pub fn build_router(state: AppState) -> Router {
+    let (api, spec) = openapi::api_router().split_for_parts();
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    api.merge(routes::docs::router(spec))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
+        .layer(axum::middleware::from_fn(middleware::problem_fallback))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

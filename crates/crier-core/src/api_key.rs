@@ -190,6 +190,32 @@ impl ApiKey {
     }
 }
 
+impl ApiKey {
+    /// A successor with the same name, mode, scopes and expiry, and its secret.
+    pub fn successor(&self, now: Timestamp) -> (NewApiKey, ApiKeySecret) {
+        let secret = ApiKeySecret::generate(self.mode);
+        let key = NewApiKey {
+            workspace_id: self.workspace_id,
+            id: ApiKeyId::generate(),
+            name: self.name.clone(),
+            mode: self.mode,
+            scopes: self.scopes.clone(),
+            hash: secret.hash(),
+            redacted: secret.redacted(),
+            created_at: now,
+            expires_at: self.expires_at,
+        };
+        (key, secret)
+    }
+
+    /// When a key rotated at `now` stops working: after the grace period, or at its own expiry
+    /// if that comes first.
+    pub fn expiry_after_rotation(&self, now: Timestamp, grace: chrono::Duration) -> Timestamp {
+        let grace_end = now + grace;
+        self.expires_at.map_or(grace_end, |own| own.min(grace_end))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiKeyNameError {
     #[error("an API key name must be at most {max} characters")]

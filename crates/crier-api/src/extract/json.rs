@@ -1,0 +1,108 @@
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ProblemKind};
+
+/// A JSON request body. Unlike `axum::Json` every failure is problem+json: 415 for a wrong
+/// content type, 413 past the body limit, 400 for malformed JSON, and 422 with a JSON pointer for
+/// a body that is JSON but does not fit the schema (unknown fields included: wire types use
+/// `deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+/// Like `ApiJson`, but an empty body (with or without a content type) is `None`.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_json(req.headers())?;
+        let bytes = read_body(req, state).await?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
+        if has_type {
+            require_json(req.headers())?;
+        }
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if !has_type {
+            return Err(unsupported());
+        }
+        parse(&bytes).map(|value| OptionalJson(Some(value)))
+    }
+}
+
+fn unsupported() -> ApiError {
+    ApiError::new(ProblemKind::UnsupportedMediaType, "send the body as `Content-Type: application/json`")
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json { Ok(()) } else { Err(unsupported()) }
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        let kind = ProblemKind::for_status(status);
+        let detail = if kind == ProblemKind::PayloadTooLarge {
+            "the request body is larger than this server accepts".to_owned()
+        } else {
+            "the request body could not be read".to_owned()
+        };
+        ApiError::new(kind, detail).with_status(status)
+    })
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let inner = err.inner();
+        if inner.is_data() {
+            ApiError::field(pointer(err.path()), inner.to_string())
+        } else {
+            ApiError::invalid(format!("the body is not valid JSON: {inner}"))
+        }
+    })?;
+    deserializer.end().map_err(|err| ApiError::invalid(format!("the body is not valid JSON: {err}")))?;
+    Ok(value)
+}
+
+/// serde_path_to_error's path as an RFC 6901 JSON pointer (the empty string is the whole body).
+fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        out.push('/');
+        match segment {
+            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => out.push('?'),
+        }
+    }
+    out
+}

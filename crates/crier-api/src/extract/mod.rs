@@ -1,0 +1,11 @@
+//! Request extractors. Handlers never read headers or raw bodies themselves: they take a
+//! `Tenant` (authenticated workspace context), `ApiJson<T>` (a validated body) and
+//! `ApiPath<T>` (a typed id), each of which turns bad input into a problem+json error.
+
+mod json;
+mod path;
+mod tenant;
+
+pub use json::{ApiJson, OptionalJson};
+pub use path::ApiPath;
+pub use tenant::Tenant;

@@ -1,0 +1,56 @@
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use chrono::Duration;
+use crier_core::{ApiKeyId, ApiKeyMode, ApiKeySecret, Scope, ScopeSet, WorkspaceId};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `last_used_at` is refreshed at most this often per key, so authentication stays a read.
+const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+/// The authenticated caller: which workspace it acts in and what it may do. Handlers take this
+/// and pass `workspace_id` to every store call, so no handler can reach another tenant's rows.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub workspace_id: WorkspaceId,
+    pub key_id: ApiKeyId,
+    pub mode: ApiKeyMode,
+    pub scopes: ScopeSet,
+}
+
+impl Tenant {
+    /// 403 naming the scope, unless the key holds it.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) { Ok(()) } else { Err(ApiError::missing_scope(scope)) }
+    }
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
+        let header = header.to_str().map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
+        let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::invalid_token("use the Bearer scheme: `Authorization: Bearer crier_…`"));
+        }
+        let secret = ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
+        let key = state
+            .store
+            .find_api_key_by_hash(&secret.hash())
+            .await?
+            .ok_or_else(|| ApiError::invalid_token("unknown API key"))?;
+        let now = state.clock.now();
+        key.check_usable(now).map_err(|refusal| ApiError::invalid_token(refusal.to_string()))?;
+
+        let stale = key.last_used_at.is_none_or(|at| now - at >= Duration::seconds(TOUCH_INTERVAL_SECONDS));
+        if stale && let Err(err) = state.store.touch_api_key(key.workspace_id, key.id, now).await {
+            // Bookkeeping only: a failed touch must not fail the request.
+            tracing::warn!(key_id = %key.id, error = %err, "could not record API key use");
+        }
+        Ok(Tenant { workspace_id: key.workspace_id, key_id: key.id, mode: key.mode, scopes: key.scopes })
+    }
+}

@@ -1,0 +1,41 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crier_core::{Clock, Store};
+use url::Url;
+
+/// HTTP-layer settings (the binary fills them from its configuration).
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The URL clients reach Crier at; an `https` URL turns on HSTS.
+    pub public_url: Option<Url>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// How long a rotated API key keeps working when the caller does not say.
+    pub key_grace_period: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            key_grace_period: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ApiConfig) -> Self {
+        Self { store, clock, config: Arc::new(config) }
+    }
+}
