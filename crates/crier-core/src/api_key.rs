@@ -177,7 +177,38 @@ pub enum KeyRefusal {
     RotatedGraceOver,
 }
 
+/// Where a key stands at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    /// Rotated, and still inside its grace period.
+    Rotated,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Rotated => "rotated",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
 impl ApiKey {
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        match self.check_usable(now) {
+            Err(KeyRefusal::Revoked) => KeyStatus::Revoked,
+            Err(_) => KeyStatus::Expired,
+            Ok(()) if self.rotated_at.is_some() => KeyStatus::Rotated,
+            Ok(()) => KeyStatus::Active,
+        }
+    }
+
     pub fn check_usable(&self, now: Timestamp) -> Result<(), KeyRefusal> {
         if self.revoked_at.is_some_and(|at| at <= now) {
             return Err(KeyRefusal::Revoked);

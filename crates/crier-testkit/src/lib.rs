@@ -147,15 +147,24 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Generates one `#[tokio::test]` per backend for each named async fn taking a `TestDb`.
+/// Generates one `#[tokio::test]` per backend for each named async fn. The plain form hands
+/// each fn a fresh `TestDb`; the `backend:` form hands it the `Backend`, for tests that build
+/// more than a store (a server, a process) on it.
 #[macro_export]
 macro_rules! on_both_backends {
+    (backend: $($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(@each [$($name),+] |backend| backend);
+    };
     ($($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(@each [$($name),+] |backend| $crate::TestDb::fresh(backend).await);
+    };
+    (@each [$($name:ident),+] |$backend:ident| $arg:expr) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name($crate::TestDb::fresh($crate::Backend::Sqlite).await).await;
+                    let $backend = $crate::Backend::Sqlite;
+                    super::$name($arg).await;
                 }
             )+
         }
@@ -163,7 +172,8 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name($crate::TestDb::fresh($crate::Backend::Postgres).await).await;
+                    let $backend = $crate::Backend::Postgres;
+                    super::$name($arg).await;
                 }
             )+
         }

@@ -78,6 +78,7 @@ pub struct RotateIn {
     pub grace_period_seconds: Option<u64>,
 }
 
+/// Mirrors `crier_core::KeyStatus` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
@@ -112,11 +113,11 @@ pub struct ApiKeyOut {
 
 impl ApiKeyOut {
     fn new(key: ApiKey, now: Timestamp) -> Self {
-        let status = match key.check_usable(now) {
-            Err(crier_core::KeyRefusal::Revoked) => KeyStatus::Revoked,
-            Err(_) => KeyStatus::Expired,
-            Ok(()) if key.rotated_at.is_some() => KeyStatus::Rotated,
-            Ok(()) => KeyStatus::Active,
+        let status = match key.status(now) {
+            crier_core::KeyStatus::Active => KeyStatus::Active,
+            crier_core::KeyStatus::Rotated => KeyStatus::Rotated,
+            crier_core::KeyStatus::Expired => KeyStatus::Expired,
+            crier_core::KeyStatus::Revoked => KeyStatus::Revoked,
         };
         Self {
             id: key.id.to_string(),

@@ -1,0 +1,156 @@
+//! A real Crier HTTP server on a free port, over a fresh store, with a clock the test moves.
+
+#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use crier_api::{ApiConfig, AppState};
+use crier_core::{ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewWorkspace, ScopeSet, WorkspaceId};
+use crier_testkit::{Backend, TestDb};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct Server {
+    pub base: String,
+    pub db: TestDb,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A workspace with an all-scopes admin key, made directly in the store (as `crier key create`
+/// would), so tests start from an authenticated caller.
+pub struct Seeded {
+    pub workspace: WorkspaceId,
+    pub admin_key: String,
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, ApiConfig::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, config: ApiConfig) -> Self {
+        let db = TestDb::fresh(backend).await;
+        let clock = ManualClock::starting_now();
+        let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crier_api::serve(listener, crier_api::build_router(state), async {
+            let _ = rx.await;
+        }));
+        Self { base, db, clock, http: reqwest::Client::new(), shutdown: Some(tx) }
+    }
+
+    pub async fn seed(&self, name: &str) -> Seeded {
+        self.seed_with(name, ScopeSet::all(), ApiKeyMode::Live).await
+    }
+
+    pub async fn seed_with(&self, name: &str, scopes: ScopeSet, mode: ApiKeyMode) -> Seeded {
+        let workspace = NewWorkspace::new(name, self.clock.now()).expect("name");
+        self.db.store.create_workspace(&workspace).await.expect("workspace");
+        let key = self.key_in(workspace.id, scopes, mode, None).await;
+        Seeded { workspace: workspace.id, admin_key: key }
+    }
+
+    /// Stores a key in `workspace` and returns its secret.
+    pub async fn key_in(
+        &self,
+        workspace: WorkspaceId,
+        scopes: ScopeSet,
+        mode: ApiKeyMode,
+        expires_in: Option<Duration>,
+    ) -> String {
+        let now = self.clock.now();
+        let (key, secret) = NewApiKey::issue(IssueKey {
+            workspace_id: workspace,
+            name: "seed",
+            mode,
+            scopes,
+            now,
+            expires_at: expires_in.map(|d| now + d),
+        })
+        .expect("issue");
+        self.db.store.insert_api_key(&key).await.expect("insert key");
+        secret.expose().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request and returns status, headers and the body as JSON (Null if empty).
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::from(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// Creates a key over HTTP and returns (id, secret).
+    pub async fn create_key(&self, with: &str, scopes: &[&str]) -> (String, String) {
+        let reply = self.post("/v1/api-keys", with, json!({"name": "made over http", "scopes": scopes})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        let id = reply.body["api_key"]["id"].as_str().expect("id").to_owned();
+        let secret = reply.body["secret"].as_str().expect("secret").to_owned();
+        (id, secret)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn from(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Self { status, headers, body }
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// Asserts a problem+json answer with this status, and returns its body.
+    pub fn assert_problem(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["status"], status.as_u16(), "{}", self.body);
+        for field in ["type", "title", "detail"] {
+            assert!(self.body[field].is_string(), "problem lacks {field}: {}", self.body);
+        }
+        &self.body
+    }
+}

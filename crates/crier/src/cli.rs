@@ -1,0 +1,171 @@
+//! The command line. Every setting is a flag with an environment variable and a default that
+//! `--help` shows; a `crier.toml` may set the same names (see `settings.rs`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crier",
+    version,
+    about = "Crier: publish posts to your users' connected accounts, once and on time.",
+    long_about = "Crier: a self-hosted, multi-tenant publishing carrier.\n\n\
+                  Settings come from built-in defaults, then an optional crier.toml, then CRIER_* \
+                  environment variables, then flags (each later source wins)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (migrations are applied first)
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit
+    Migrate(DbArgs),
+    /// Create and list workspaces
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Create, list, rotate and revoke API keys
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print the OpenAPI document served at /openapi.json
+    Openapi,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Configuration file (TOML); keys are the long flag names with `_` for `-`. A missing file
+    /// is fine unless named explicitly.
+    #[arg(long, env = "CRIER_CONFIG", default_value = "crier.toml")]
+    pub config: PathBuf,
+
+    /// Where Crier keeps its data (the embedded SQLite database, later media and the key file)
+    #[arg(long, env = "CRIER_DATA_DIR", default_value = "./crier-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `postgres://…` for PostgreSQL, `sqlite://PATH` for a SQLite file.
+    /// Default: the embedded SQLite database `crier.db` in the data directory.
+    #[arg(long, env = "CRIER_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Most database connections this process opens
+    #[arg(long, env = "CRIER_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Address and port to listen on (port 0 picks a free one; the log says which)
+    #[arg(long, env = "CRIER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The URL clients reach Crier at, if behind a proxy. An https URL turns on HSTS.
+    #[arg(long, env = "CRIER_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+
+    /// Largest request body accepted, in bytes
+    #[arg(long, env = "CRIER_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Requests taking longer are abandoned with 408 (e.g. 30s, 2m)
+    #[arg(long, env = "CRIER_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// How long a rotated API key keeps working by default (e.g. 24h, 1h, 0s)
+    #[arg(long, env = "CRIER_KEY_GRACE_PERIOD", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub key_grace_period: Duration,
+
+    /// Log filter (tracing EnvFilter syntax, e.g. `info` or `crier=debug,info`)
+    #[arg(long, env = "CRIER_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log line format
+    #[arg(long, env = "CRIER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace and print its id
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The workspace's display name
+        name: String,
+    },
+    /// List workspaces
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key and print its secret (shown this once only) on standard output
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The workspace the key acts in (`ws_…`)
+        #[arg(long)]
+        workspace: String,
+        /// Space- or comma-separated scopes, or `all`. Scopes: posts:read posts:write
+        /// channels:read channels:write media:write webhooks:admin keys:admin
+        #[arg(long)]
+        scopes: String,
+        /// A label for people
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Expire the key after this long (e.g. 30d, 12h); default: never
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+        /// Make a test-mode key (`crier_test_…`)
+        #[arg(long)]
+        test: bool,
+    },
+    /// List a workspace's API keys
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke an API key at once
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        workspace: String,
+        /// The key's id (`key_…`)
+        key: String,
+    },
+    /// Rotate an API key: print the successor's secret; the old key works for the grace period
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        workspace: String,
+        /// The key's id (`key_…`)
+        key: String,
+        /// How long the old key keeps working
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        grace: Duration,
+    },
+}

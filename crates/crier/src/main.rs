@@ -1,0 +1,54 @@
+//! The `crier` binary: one executable for serving, migrating and administering Crier.
+
+mod cli;
+mod commands;
+mod settings;
+
+use std::process::ExitCode;
+
+use cli::{Command, KeyCommand, WorkspaceCommand};
+
+fn main() -> ExitCode {
+    let cli = match settings::parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("crier: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("crier: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("crier: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Migrate(db) => commands::migrate::run(&db).await,
+        Command::Openapi => {
+            println!("{}", crier_api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Workspace(WorkspaceCommand::Create { db, name }) => commands::workspace::create(&db, &name).await,
+        Command::Workspace(WorkspaceCommand::List { db }) => commands::workspace::list(&db).await,
+        Command::Key(KeyCommand::Create { db, workspace, scopes, name, expires_in, test }) => {
+            commands::key::create(&db, &workspace, &scopes, &name, expires_in, test).await
+        }
+        Command::Key(KeyCommand::List { db, workspace }) => commands::key::list(&db, &workspace).await,
+        Command::Key(KeyCommand::Revoke { db, workspace, key }) => commands::key::revoke(&db, &workspace, &key).await,
+        Command::Key(KeyCommand::Rotate { db, workspace, key, grace }) => {
+            commands::key::rotate(&db, &workspace, &key, grace).await
+        }
+    }
+}
