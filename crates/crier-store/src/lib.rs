@@ -70,6 +70,14 @@ pub struct StoreOptions {
     pub url: DatabaseUrl,
     /// Upper bound on pooled connections (PostgreSQL; SQLite readers).
     pub max_connections: u32,
+    /// How long to keep trying to reach the database before giving up.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl StoreOptions {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url, max_connections: 10, connect_timeout: std::time::Duration::from_secs(10) }
+    }
 }
 
 /// Opens the database named by the URL scheme and applies pending migrations.

@@ -79,7 +79,7 @@ impl TestDb {
 }
 
 async fn open(url: &DatabaseUrl) -> Arc<dyn Store> {
-    let options = StoreOptions { url: url.clone(), max_connections: 4 };
+    let options = StoreOptions { max_connections: 4, ..StoreOptions::new(url.clone()) };
     match crier_store::open(&options).await {
         Ok(store) => store,
         Err(err) => panic!(

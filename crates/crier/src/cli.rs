@@ -57,6 +57,10 @@ pub struct DbArgs {
     /// Most database connections this process opens
     #[arg(long, env = "CRIER_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+
+    /// How long to keep trying to reach the database at start-up before giving up
+    #[arg(long, env = "CRIER_DB_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub db_connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

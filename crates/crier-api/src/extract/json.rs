@@ -5,9 +5,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ProblemKind};
 
-/// A JSON request body. Unlike `axum::Json` every failure is problem+json: 415 for a wrong
-/// content type, 413 past the body limit, 400 for malformed JSON, and 422 with a JSON pointer for
-/// a body that is JSON but does not fit the schema (unknown fields included: wire types use
+/// A JSON object request body. Unlike `axum::Json` every failure is problem+json: 415 for a
+/// wrong content type, 413 past the body limit, 400 for malformed JSON, and 422 with a JSON
+/// pointer for JSON that does not fit the schema (unknown fields included: wire types use
 /// `deny_unknown_fields`).
 pub struct ApiJson<T>(pub T);
 
@@ -76,18 +76,16 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
+/// Two steps, so the status says what is wrong: bytes that are not JSON (or nest absurdly deep:
+/// serde_json stops at 128 levels) are 400; JSON that is not an object, or an object that does
+/// not fit `T`, is 422 with a pointer to the offending field.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let inner = err.inner();
-        if inner.is_data() {
-            ApiError::field(pointer(err.path()), inner.to_string())
-        } else {
-            ApiError::invalid(format!("the body is not valid JSON: {inner}"))
-        }
-    })?;
-    deserializer.end().map_err(|err| ApiError::invalid(format!("the body is not valid JSON: {err}")))?;
-    Ok(value)
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::invalid(format!("the body is not valid JSON: {err}")))?;
+    if !value.is_object() {
+        return Err(ApiError::field("", "the body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| ApiError::field(pointer(err.path()), err.inner().to_string()))
 }
 
 /// serde_path_to_error's path as an RFC 6901 JSON pointer (the empty string is the whole body).

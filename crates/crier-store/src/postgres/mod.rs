@@ -8,7 +8,6 @@ mod api_keys;
 mod workspaces;
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use crier_core::{Store, StoreResult, WorkspaceId};
@@ -26,13 +25,9 @@ pub struct PgStore {
 impl PgStore {
     pub async fn connect(options: &StoreOptions) -> Result<Self, ConnectError> {
         let connect = PgConnectOptions::from_str(options.url.expose()).map_err(ConnectError::Open)?;
-        Self::connect_with(connect, options.max_connections).await
-    }
-
-    pub async fn connect_with(connect: PgConnectOptions, max_connections: u32) -> Result<Self, ConnectError> {
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.connect_timeout)
             .connect_with(connect)
             .await
             .map_err(ConnectError::Open)?;

@@ -20,7 +20,11 @@ pub async fn open_store(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
             DatabaseUrl::sqlite_in(&db.data_dir)
         }
     };
-    let options = StoreOptions { url: url.clone(), max_connections: db.db_max_connections };
+    let options = StoreOptions {
+        url: url.clone(),
+        max_connections: db.db_max_connections,
+        connect_timeout: db.db_connect_timeout,
+    };
     crier_store::open(&options).await.with_context(|| format!("opening the database {url}"))
 }
 

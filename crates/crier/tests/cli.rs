@@ -1,0 +1,129 @@
+//! The binary as users run it: `crier serve` on the embedded default with nothing else running,
+//! the bootstrap CLI on both backends, `--help`, and what the process logs.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use common::{Served, crier, run_ok};
+use crier_testkit::{Backend, TestDb, on_both_backends};
+
+on_both_backends!(backend: cli_bootstraps_a_workspace_and_keys);
+
+#[tokio::test]
+async fn serve_runs_on_the_embedded_default_with_no_other_service() {
+    let cwd = tempfile::tempdir().unwrap();
+    let served = Served::start(crier(cwd.path()));
+    let health = reqwest::get(served.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = reqwest::get(served.url("/readyz")).await.unwrap().json().await.unwrap();
+    assert_eq!(ready["database"], "sqlite");
+    let data_dir = cwd.path().join("crier-data");
+    assert!(data_dir.join("crier.db").is_file(), "the default database lives in ./crier-data");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the data directory is private");
+    }
+    let log = served.stop();
+    assert!(log.contains("shutting down"), "graceful shutdown: {log}");
+}
+
+async fn cli_bootstraps_a_workspace_and_keys(backend: Backend) {
+    let db = TestDb::fresh(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let with_db = || {
+        let mut command = crier(cwd.path());
+        command.env("CRIER_DATABASE_URL", db.url().expose());
+        command
+    };
+    let workspace = run_ok(with_db().args(["workspace", "create", "Acme Inc"]));
+    assert!(workspace.starts_with("ws_"), "{workspace}");
+    assert!(run_ok(with_db().args(["workspace", "list"])).contains(&workspace));
+
+    let admin = run_ok(with_db().args(["key", "create", "--workspace", &workspace, "--scopes", "all", "--name", "bootstrap"]));
+    assert!(admin.starts_with("crier_live_"), "only the secret goes to stdout");
+    let test_key = run_ok(with_db().args([
+        "key", "create", "--workspace", &workspace, "--scopes", "posts:read,keys:admin", "--test", "--expires-in", "30d",
+    ]));
+    assert!(test_key.starts_with("crier_test_"));
+
+    let served = Served::start(with_db());
+    let http = reqwest::Client::new();
+    let me = http.get(served.url("/v1/workspace")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+
+    let listing = run_ok(with_db().args(["key", "list", "--workspace", &workspace]));
+    assert_eq!(listing.lines().count(), 3, "header and two keys: {listing}");
+    assert!(!listing.contains(&admin[11..50]), "listing shows no secret");
+    let test_key_id = listing.lines().find(|l| l.contains("crier_test_")).unwrap().split('\t').next().unwrap().to_owned();
+    let admin_id = listing.lines().find(|l| l.contains("bootstrap")).unwrap().split('\t').next().unwrap().to_owned();
+
+    let successor = run_ok(with_db().args(["key", "rotate", "--workspace", &workspace, &admin_id, "--grace", "0s"]));
+    assert!(successor.starts_with("crier_live_") && successor != admin);
+    let old = http.get(served.url("/v1/workspace")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(old.status(), 401, "grace 0s: refused at once");
+    let new = http.get(served.url("/v1/workspace")).bearer_auth(&successor).send().await.unwrap();
+    assert_eq!(new.status(), 200);
+
+    run_ok(with_db().args(["key", "revoke", "--workspace", &workspace, &test_key_id]));
+    let revoked = http.get(served.url("/v1/api-keys")).bearer_auth(&test_key).send().await.unwrap();
+    assert_eq!(revoked.status(), 401);
+
+    let other = run_ok(with_db().args(["workspace", "create", "Other"]));
+    let cross = with_db().args(["key", "revoke", "--workspace", &other, &admin_id]).output().unwrap();
+    assert!(!cross.status.success(), "another workspace's key is not found");
+    assert!(String::from_utf8_lossy(&cross.stderr).contains("no such API key"));
+    served.stop();
+}
+
+#[test]
+fn serve_help_lists_every_setting_with_its_default() {
+    let cwd = tempfile::tempdir().unwrap();
+    let help = run_ok(crier(cwd.path()).args(["serve", "--help"]));
+    for (env, default) in [
+        ("CRIER_CONFIG", Some("crier.toml")),
+        ("CRIER_LISTEN", Some("127.0.0.1:8080")),
+        ("CRIER_DATA_DIR", Some("./crier-data")),
+        ("CRIER_DATABASE_URL", None),
+        ("CRIER_DB_MAX_CONNECTIONS", Some("10")),
+        ("CRIER_DB_CONNECT_TIMEOUT", Some("10s")),
+        ("CRIER_PUBLIC_URL", None),
+        ("CRIER_MAX_BODY_BYTES", Some("1048576")),
+        ("CRIER_REQUEST_TIMEOUT", Some("30s")),
+        ("CRIER_KEY_GRACE_PERIOD", Some("24h")),
+        ("CRIER_LOG", Some("info")),
+        ("CRIER_LOG_FORMAT", Some("text")),
+    ] {
+        assert!(help.contains(&format!("[env: {env}")), "--help lacks {env}");
+        if let Some(default) = default {
+            assert!(help.contains(&format!("[default: {default}]")), "--help lacks the default of {env}");
+        }
+    }
+}
+
+#[test]
+fn bad_settings_fail_clearly() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = crier(cwd.path()).args(["migrate"]).env("CRIER_DATABASE_URL", "mysql://db/crier").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unsupported database URL scheme"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let secret_url = "postgres://crier:hunter2-secret@127.0.0.1:1/crier";
+    let out = crier(cwd.path())
+        .args(["migrate", "--db-connect-timeout", "200ms"])
+        .env("CRIER_DATABASE_URL", secret_url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opening the database"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "the password leaked: {stderr}");
+
+    let out = crier(cwd.path()).args(["key", "create", "--workspace", "nope", "--scopes", "all"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workspace"));
+}

@@ -1,0 +1,108 @@
+//! Runs the real `crier` binary: one-shot commands, and `crier serve` as a child process whose
+//! log is collected so tests can read the port it bound and scan what it printed.
+
+#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_crier");
+
+/// A `crier` command with no CRIER_* setting inherited from the developer's shell.
+pub fn crier(cwd: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(cwd);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CRIER_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Runs a one-shot command and returns its standard output, failing the test on a non-zero exit.
+pub fn run_ok(command: &mut Command) -> String {
+    let out = command.output().expect("crier runs");
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+pub struct Served {
+    child: Child,
+    pub base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Served {
+    /// Starts `crier serve` on a free port and waits (up to 30 s) until it says where it listens.
+    pub fn start(mut command: Command) -> Self {
+        command.arg("serve").env("CRIER_LISTEN", "127.0.0.1:0").stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("crier serve starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on http://") {
+                    let address = line[at + "listening on ".len()..].split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send(address);
+                }
+                let mut log = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("crier serve did not start; log:\n{}", log.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            }
+        };
+        Self { child, base, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the whole log.
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "crier serve exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "crier serve did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The reader thread drains the pipe once the process is gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.log().contains("Crier stopped") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.log()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
