@@ -33,7 +33,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), detail: detail.into() }
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -127,12 +130,18 @@ impl ProblemKind {
                 "No API key was sent, or it is malformed, unknown, revoked, expired, or rotated past its \
                  grace period. Send `Authorization: Bearer crier_live_…`."
             }
-            ProblemKind::Forbidden => "The API key is valid but lacks the scope this operation needs; `detail` names it.",
+            ProblemKind::Forbidden => {
+                "The API key is valid but lacks the scope this operation needs; `detail` names it."
+            }
             ProblemKind::NotFound => {
                 "No such resource in this workspace. Objects of other workspaces are reported the same way."
             }
-            ProblemKind::Conflict => "The resource's current state does not allow this change (e.g. rotating a rotated key).",
-            ProblemKind::InvalidRequest => "The body is not well-formed JSON, or a header or query parameter is unusable.",
+            ProblemKind::Conflict => {
+                "The resource's current state does not allow this change (e.g. rotating a rotated key)."
+            }
+            ProblemKind::InvalidRequest => {
+                "The body is not well-formed JSON, or a header or query parameter is unusable."
+            }
             ProblemKind::ValidationFailed => {
                 "The body is JSON but breaks the schema or a rule; `errors[]` lists each field by JSON pointer."
             }
@@ -140,7 +149,9 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => "The body exceeds the configured limit (1 MiB by default).",
             ProblemKind::MethodNotAllowed => "The path exists but not with this HTTP method.",
             ProblemKind::Timeout => "The request took longer than the configured timeout; it may be retried.",
-            ProblemKind::Internal => "Something failed inside Crier. It has been logged; the request may be retried.",
+            ProblemKind::Internal => {
+                "Something failed inside Crier. It has been logged; the request may be retried."
+            }
             ProblemKind::Unavailable => "A dependency (the database) is not reachable right now.",
         }
     }
@@ -154,7 +165,11 @@ impl ProblemKind {
         ProblemKind::ALL
             .into_iter()
             .find(|kind| kind.status() == status)
-            .unwrap_or(if status.is_server_error() { ProblemKind::Internal } else { ProblemKind::InvalidRequest })
+            .unwrap_or(if status.is_server_error() {
+                ProblemKind::Internal
+            } else {
+                ProblemKind::InvalidRequest
+            })
     }
 }
 
@@ -171,7 +186,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self { kind, status: kind.status(), detail: detail.into(), errors: Vec::new(), invalid_token: false }
+        Self {
+            kind,
+            status: kind.status(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            invalid_token: false,
+        }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -181,16 +202,25 @@ impl ApiError {
 
     /// No credential was sent.
     pub fn unauthenticated() -> Self {
-        Self::new(ProblemKind::Unauthorized, "send an API key as `Authorization: Bearer crier_…`")
+        Self::new(
+            ProblemKind::Unauthorized,
+            "send an API key as `Authorization: Bearer crier_…`",
+        )
     }
 
     /// A credential was sent and refused.
     pub fn invalid_token(detail: impl Into<String>) -> Self {
-        Self { invalid_token: true, ..Self::new(ProblemKind::Unauthorized, detail) }
+        Self {
+            invalid_token: true,
+            ..Self::new(ProblemKind::Unauthorized, detail)
+        }
     }
 
     pub fn missing_scope(scope: Scope) -> Self {
-        Self::new(ProblemKind::Forbidden, format!("this API key lacks the `{scope}` scope"))
+        Self::new(
+            ProblemKind::Forbidden,
+            format!("this API key lacks the `{scope}` scope"),
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -214,7 +244,10 @@ impl ApiError {
             [one] => format!("{}: {}", one.pointer, one.detail),
             many => format!("{} fields are invalid", many.len()),
         };
-        Self { errors, ..Self::new(ProblemKind::ValidationFailed, detail) }
+        Self {
+            errors,
+            ..Self::new(ProblemKind::ValidationFailed, detail)
+        }
     }
 
     pub fn field(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -231,7 +264,10 @@ impl ApiError {
             source = cause.source();
         }
         tracing::error!(error = %chain, "request failed");
-        Self::new(ProblemKind::Internal, "an internal error occurred; it has been logged")
+        Self::new(
+            ProblemKind::Internal,
+            "an internal error occurred; it has been logged",
+        )
     }
 
     pub fn kind(&self) -> ProblemKind {

@@ -9,7 +9,8 @@ pub mod store;
 pub mod workspace;
 
 pub use api_key::{
-    ApiKey, ApiKeyMode, ApiKeyNameError, ApiKeySecret, IssueKey, KeyHash, KeyRefusal, KeyStatus, MalformedKey, NewApiKey,
+    ApiKey, ApiKeyMode, ApiKeyNameError, ApiKeySecret, IssueKey, KeyHash, KeyRefusal, KeyStatus,
+    MalformedKey, NewApiKey,
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{ApiKeyId, IdParseError, WorkspaceId};

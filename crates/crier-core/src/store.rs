@@ -40,7 +40,12 @@ pub trait ApiKeyStore {
     async fn list_api_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<ApiKey>>;
 
     /// Revokes at `at`; revoking a revoked key keeps the first revocation time.
-    async fn revoke_api_key(&self, workspace: WorkspaceId, id: ApiKeyId, at: Timestamp) -> StoreResult<ApiKey>;
+    async fn revoke_api_key(
+        &self,
+        workspace: WorkspaceId,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> StoreResult<ApiKey>;
 
     /// In one transaction: stores `replacement`, and marks `old` rotated at `replacement.created_at`,
     /// replaced by the new key and expiring at `old_expires_at`. `Conflict` if `old` was already

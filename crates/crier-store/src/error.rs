@@ -15,9 +15,10 @@ pub enum ConnectError {
 pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
     match err {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(format!("uniqueness rule refused the change ({})", db.constraint().unwrap_or("unique")))
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
+            "uniqueness rule refused the change ({})",
+            db.constraint().unwrap_or("unique")
+        )),
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         other => StoreError::Other(Box::new(other)),
     }

@@ -76,7 +76,11 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url, max_connections: 10, connect_timeout: std::time::Duration::from_secs(10) }
+        Self {
+            url,
+            max_connections: 10,
+            connect_timeout: std::time::Duration::from_secs(10),
+        }
     }
 }
 

@@ -28,7 +28,9 @@ impl Type<Sqlite> for DbTime {
 impl<'r> Decode<'r, Sqlite> for DbTime {
     fn decode(value: <Sqlite as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
         let micros = <i64 as Decode<Sqlite>>::decode(value)?;
-        DateTime::from_timestamp_micros(micros).map(DbTime).ok_or_else(|| "timestamp out of range".into())
+        DateTime::from_timestamp_micros(micros)
+            .map(DbTime)
+            .ok_or_else(|| "timestamp out of range".into())
     }
 }
 
@@ -79,7 +81,11 @@ pub(crate) struct WorkspaceRow {
 
 impl From<WorkspaceRow> for Workspace {
     fn from(row: WorkspaceRow) -> Self {
-        Workspace { id: WorkspaceId::from_uuid(row.id), name: row.name, created_at: row.created_at.0 }
+        Workspace {
+            id: WorkspaceId::from_uuid(row.id),
+            name: row.name,
+            created_at: row.created_at.0,
+        }
     }
 }
 
@@ -101,9 +107,12 @@ pub(crate) struct ApiKeyRow {
 
 impl ApiKeyRow {
     pub(crate) fn into_domain(self) -> StoreResult<ApiKey> {
-        let mode = ApiKeyMode::from_db(&self.mode).ok_or_else(|| corrupt("api_keys.mode holds an unknown value"))?;
-        let scopes: ScopeSet =
-            self.scopes.parse().map_err(|_| corrupt("api_keys.scopes holds an unknown scope"))?;
+        let mode =
+            ApiKeyMode::from_db(&self.mode).ok_or_else(|| corrupt("api_keys.mode holds an unknown value"))?;
+        let scopes: ScopeSet = self
+            .scopes
+            .parse()
+            .map_err(|_| corrupt("api_keys.scopes holds an unknown scope"))?;
         Ok(ApiKey {
             workspace_id: WorkspaceId::from_uuid(self.workspace_id),
             id: ApiKeyId::from_uuid(self.id),
@@ -144,9 +153,12 @@ pub(crate) mod sql {
         ""
     );
     pub const FIND_KEY_BY_HASH: &str = with_key_columns!("SELECT", "FROM api_keys WHERE key_hash = $1");
-    pub const GET_KEY: &str = with_key_columns!("SELECT", "FROM api_keys WHERE workspace_id = $1 AND id = $2");
-    pub const LIST_KEYS: &str =
-        with_key_columns!("SELECT", "FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC");
+    pub const GET_KEY: &str =
+        with_key_columns!("SELECT", "FROM api_keys WHERE workspace_id = $1 AND id = $2");
+    pub const LIST_KEYS: &str = with_key_columns!(
+        "SELECT",
+        "FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC"
+    );
     pub const REVOKE_KEY: &str = with_key_columns!(
         "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE workspace_id = $1 AND id = $2 RETURNING",
         ""
@@ -155,5 +167,4 @@ pub(crate) mod sql {
     pub const MARK_KEY_ROTATED: &str = "UPDATE api_keys SET rotated_at = $3, replaced_by = $4, expires_at = $5 \
          WHERE workspace_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL";
     pub const TOUCH_KEY: &str = "UPDATE api_keys SET last_used_at = $3 WHERE workspace_id = $1 AND id = $2";
-
 }

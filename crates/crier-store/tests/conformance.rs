@@ -5,8 +5,7 @@
 
 use chrono::Duration;
 use crier_core::{
-    ApiKeyId, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewWorkspace, StoreError,
-    WorkspaceId,
+    ApiKeyId, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewWorkspace, StoreError, WorkspaceId,
 };
 use crier_testkit::{TestDb, on_both_backends};
 
@@ -52,7 +51,14 @@ async fn workspaces_round_trip(db: TestDb) {
     assert_eq!(db.store.get_workspace(new.id).await.unwrap(), created);
     clock.advance(Duration::seconds(1));
     let second = workspace(&db, &clock, "Beta").await;
-    let listed: Vec<_> = db.store.list_workspaces().await.unwrap().into_iter().map(|w| w.id).collect();
+    let listed: Vec<_> = db
+        .store
+        .list_workspaces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
     assert_eq!(listed, vec![new.id, second]);
 }
 
@@ -73,15 +79,33 @@ async fn api_keys_round_trip(db: TestDb) {
     assert_eq!(stored.redacted, first.redacted);
     assert_eq!(stored.created_at, clock.now());
     assert_eq!(stored.expires_at, first.expires_at);
-    assert_eq!((stored.revoked_at, stored.last_used_at, stored.rotated_at, stored.replaced_by), (None, None, None, None));
+    assert_eq!(
+        (
+            stored.revoked_at,
+            stored.last_used_at,
+            stored.rotated_at,
+            stored.replaced_by
+        ),
+        (None, None, None, None)
+    );
 
-    assert_eq!(db.store.find_api_key_by_hash(&first.hash).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        db.store.find_api_key_by_hash(&first.hash).await.unwrap(),
+        Some(stored.clone())
+    );
     assert_eq!(db.store.get_api_key(ws, first.id).await.unwrap(), stored);
 
     clock.advance(Duration::seconds(1));
     let second = issue(ws, &clock, "second");
     db.store.insert_api_key(&second).await.unwrap();
-    let listed: Vec<_> = db.store.list_api_keys(ws).await.unwrap().into_iter().map(|k| k.id).collect();
+    let listed: Vec<_> = db
+        .store
+        .list_api_keys(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
     assert_eq!(listed, vec![second.id, first.id], "newest first");
 
     let unknown = issue(ws, &clock, "never stored");
@@ -93,7 +117,10 @@ async fn key_hash_is_unique(db: TestDb) {
     let ws = workspace(&db, &clock, "Acme").await;
     let key = issue(ws, &clock, "a");
     db.store.insert_api_key(&key).await.unwrap();
-    let twin = NewApiKey { id: ApiKeyId::generate(), ..key };
+    let twin = NewApiKey {
+        id: ApiKeyId::generate(),
+        ..key
+    };
     let err = db.store.insert_api_key(&twin).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(db.store.list_api_keys(ws).await.unwrap().len(), 1);
@@ -113,20 +140,45 @@ async fn other_workspace_sees_nothing(db: TestDb) {
     let key = issue(a, &clock, "a's key");
     let before = db.store.insert_api_key(&key).await.unwrap();
 
-    assert!(matches!(db.store.get_api_key(b, key.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        db.store.get_api_key(b, key.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(db.store.list_api_keys(b).await.unwrap().is_empty());
-    assert!(matches!(db.store.revoke_api_key(b, key.id, clock.now()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        db.store.revoke_api_key(b, key.id, clock.now()).await,
+        Err(StoreError::NotFound)
+    ));
     let replacement = issue(b, &clock, "b's replacement");
-    let rotated = db.store.rotate_api_key(b, key.id, &replacement, clock.now()).await;
+    let rotated = db
+        .store
+        .rotate_api_key(b, key.id, &replacement, clock.now())
+        .await;
     assert!(matches!(rotated, Err(StoreError::NotFound)), "{rotated:?}");
     let smuggled = issue(a, &clock, "replacement claiming a");
     let rotated = db.store.rotate_api_key(b, key.id, &smuggled, clock.now()).await;
     assert!(matches!(rotated, Err(StoreError::NotFound)), "{rotated:?}");
     db.store.touch_api_key(b, key.id, clock.now()).await.unwrap();
 
-    assert_eq!(db.store.get_api_key(a, key.id).await.unwrap(), before, "A's key is unchanged");
-    assert!(db.store.find_api_key_by_hash(&replacement.hash).await.unwrap().is_none());
-    assert!(db.store.find_api_key_by_hash(&smuggled.hash).await.unwrap().is_none());
+    assert_eq!(
+        db.store.get_api_key(a, key.id).await.unwrap(),
+        before,
+        "A's key is unchanged"
+    );
+    assert!(
+        db.store
+            .find_api_key_by_hash(&replacement.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db.store
+            .find_api_key_by_hash(&smuggled.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn revoke_is_idempotent_and_keeps_first_time(db: TestDb) {
@@ -141,7 +193,9 @@ async fn revoke_is_idempotent_and_keeps_first_time(db: TestDb) {
     let again = db.store.revoke_api_key(ws, key.id, clock.now()).await.unwrap();
     assert_eq!(again.revoked_at, Some(first_time));
     assert!(matches!(
-        db.store.revoke_api_key(ws, ApiKeyId::generate(), clock.now()).await,
+        db.store
+            .revoke_api_key(ws, ApiKeyId::generate(), clock.now())
+            .await,
         Err(StoreError::NotFound)
     ));
 }
@@ -154,13 +208,24 @@ async fn rotate_marks_old_and_stores_new(db: TestDb) {
     clock.advance(Duration::hours(1));
     let new = issue(ws, &clock, "k");
     let grace_end = clock.now() + Duration::hours(24);
-    let stored = db.store.rotate_api_key(ws, old.id, &new, grace_end).await.unwrap();
+    let stored = db
+        .store
+        .rotate_api_key(ws, old.id, &new, grace_end)
+        .await
+        .unwrap();
     assert_eq!(stored.id, new.id);
     let old_now = db.store.get_api_key(ws, old.id).await.unwrap();
     assert_eq!(old_now.rotated_at, Some(clock.now()));
     assert_eq!(old_now.replaced_by, Some(new.id));
     assert_eq!(old_now.expires_at, Some(grace_end));
-    assert_eq!(db.store.find_api_key_by_hash(&new.hash).await.unwrap().map(|k| k.id), Some(new.id));
+    assert_eq!(
+        db.store
+            .find_api_key_by_hash(&new.hash)
+            .await
+            .unwrap()
+            .map(|k| k.id),
+        Some(new.id)
+    );
 }
 
 async fn rotate_refuses_rotated_revoked_and_unknown(db: TestDb) {
@@ -168,19 +233,41 @@ async fn rotate_refuses_rotated_revoked_and_unknown(db: TestDb) {
     let ws = workspace(&db, &clock, "Acme").await;
     let old = issue(ws, &clock, "k");
     db.store.insert_api_key(&old).await.unwrap();
-    db.store.rotate_api_key(ws, old.id, &issue(ws, &clock, "k"), clock.now()).await.unwrap();
-    let again = db.store.rotate_api_key(ws, old.id, &issue(ws, &clock, "k"), clock.now()).await;
+    db.store
+        .rotate_api_key(ws, old.id, &issue(ws, &clock, "k"), clock.now())
+        .await
+        .unwrap();
+    let again = db
+        .store
+        .rotate_api_key(ws, old.id, &issue(ws, &clock, "k"), clock.now())
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
 
     let revoked = issue(ws, &clock, "r");
     db.store.insert_api_key(&revoked).await.unwrap();
-    db.store.revoke_api_key(ws, revoked.id, clock.now()).await.unwrap();
+    db.store
+        .revoke_api_key(ws, revoked.id, clock.now())
+        .await
+        .unwrap();
     let refused = issue(ws, &clock, "r2");
-    let result = db.store.rotate_api_key(ws, revoked.id, &refused, clock.now()).await;
+    let result = db
+        .store
+        .rotate_api_key(ws, revoked.id, &refused, clock.now())
+        .await;
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
-    assert!(db.store.find_api_key_by_hash(&refused.hash).await.unwrap().is_none(), "nothing half-done");
+    assert!(
+        db.store
+            .find_api_key_by_hash(&refused.hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing half-done"
+    );
 
-    let unknown = db.store.rotate_api_key(ws, ApiKeyId::generate(), &issue(ws, &clock, "u"), clock.now()).await;
+    let unknown = db
+        .store
+        .rotate_api_key(ws, ApiKeyId::generate(), &issue(ws, &clock, "u"), clock.now())
+        .await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
     assert_eq!(db.store.list_api_keys(ws).await.unwrap().len(), 3);
 }
@@ -217,5 +304,8 @@ async fn touch_records_last_use(db: TestDb) {
     db.store.insert_api_key(&key).await.unwrap();
     clock.advance(Duration::seconds(90));
     db.store.touch_api_key(ws, key.id, clock.now()).await.unwrap();
-    assert_eq!(db.store.get_api_key(ws, key.id).await.unwrap().last_used_at, Some(clock.now()));
+    assert_eq!(
+        db.store.get_api_key(ws, key.id).await.unwrap().last_used_at,
+        Some(clock.now())
+    );
 }

@@ -6,7 +6,10 @@
 //! database is created if missing. There is deliberately no "skip if PostgreSQL is down": a
 //! suite that silently skips half its backends cannot fail.
 
-#![expect(clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test support: a failed set-up should stop the test loudly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,7 +57,14 @@ impl TestDb {
         let path = dir.path().join("crier.db");
         let url = DatabaseUrl::sqlite_in(dir.path());
         let store = open(&url).await;
-        Self { store, url, backend: Backend::Sqlite, sqlite_path: Some(path), pg_schema: None, _dir: Some(dir) }
+        Self {
+            store,
+            url,
+            backend: Backend::Sqlite,
+            sqlite_path: Some(path),
+            pg_schema: None,
+            _dir: Some(dir),
+        }
     }
 
     async fn postgres() -> Self {
@@ -62,7 +72,10 @@ impl TestDb {
         ensure_database(&base).await;
         let schema = format!("t_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
         let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         conn.close().await.unwrap();
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = DatabaseUrl::new(format!("{base}{separator}options=-c%20search_path%3D{schema}"));
@@ -79,7 +92,10 @@ impl TestDb {
 }
 
 async fn open(url: &DatabaseUrl) -> Arc<dyn Store> {
-    let options = StoreOptions { max_connections: 4, ..StoreOptions::new(url.clone()) };
+    let options = StoreOptions {
+        max_connections: 4,
+        ..StoreOptions::new(url.clone())
+    };
     match crier_store::open(&options).await {
         Ok(store) => store,
         Err(err) => panic!(
@@ -101,9 +117,13 @@ async fn ensure_database(url: &str) {
         .get_or_init(|| async {
             let (server, name) = url.rsplit_once('/').unwrap();
             let name = name.split('?').next().unwrap();
-            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap_or_else(|err| {
-                panic!("PostgreSQL is not reachable at {server}: {err}. Run `scripts/test`, which starts it.")
-            });
+            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                .await
+                .unwrap_or_else(|err| {
+                    panic!(
+                        "PostgreSQL is not reachable at {server}: {err}. Run `scripts/test`, which starts it."
+                    )
+                });
             let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
                 .bind(name)
                 .fetch_optional(&mut conn)
@@ -111,7 +131,9 @@ async fn ensure_database(url: &str) {
                 .unwrap();
             if exists.is_none() {
                 // Several test processes may race here; losing the race is fine.
-                let _ = sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await;
+                let _ = sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .await;
             }
             conn.close().await.unwrap();
         })
@@ -139,7 +161,11 @@ pub fn pg_dump(schema: &str) -> Vec<u8> {
         .args(["--data-only", "--schema", schema, "--dbname", url])
         .output()
         .expect("pg_dump is installed (Debian: postgresql-client)");
-    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 

@@ -40,15 +40,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", crier_api::openapi().to_pretty_json()?);
             Ok(())
         }
-        Command::Workspace(WorkspaceCommand::Create { db, name }) => commands::workspace::create(&db, &name).await,
+        Command::Workspace(WorkspaceCommand::Create { db, name }) => {
+            commands::workspace::create(&db, &name).await
+        }
         Command::Workspace(WorkspaceCommand::List { db }) => commands::workspace::list(&db).await,
-        Command::Key(KeyCommand::Create { db, workspace, scopes, name, expires_in, test }) => {
-            commands::key::create(&db, &workspace, &scopes, &name, expires_in, test).await
-        }
+        Command::Key(KeyCommand::Create {
+            db,
+            workspace,
+            scopes,
+            name,
+            expires_in,
+            test,
+        }) => commands::key::create(&db, &workspace, &scopes, &name, expires_in, test).await,
         Command::Key(KeyCommand::List { db, workspace }) => commands::key::list(&db, &workspace).await,
-        Command::Key(KeyCommand::Revoke { db, workspace, key }) => commands::key::revoke(&db, &workspace, &key).await,
-        Command::Key(KeyCommand::Rotate { db, workspace, key, grace }) => {
-            commands::key::rotate(&db, &workspace, &key, grace).await
+        Command::Key(KeyCommand::Revoke { db, workspace, key }) => {
+            commands::key::revoke(&db, &workspace, &key).await
         }
+        Command::Key(KeyCommand::Rotate {
+            db,
+            workspace,
+            key,
+            grace,
+        }) => commands::key::rotate(&db, &workspace, &key, grace).await,
     }
 }

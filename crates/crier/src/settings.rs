@@ -19,7 +19,10 @@ pub fn parse() -> anyhow::Result<Cli> {
 
 pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Cli> {
     let command = Cli::command();
-    let matches = command.clone().try_get_matches_from(argv.clone()).unwrap_or_else(|err| err.exit());
+    let matches = command
+        .clone()
+        .try_get_matches_from(argv.clone())
+        .unwrap_or_else(|err| err.exit());
     let (leaf_path, leaf) = leaf(&matches);
     let Some(config) = config_path(leaf) else {
         return Ok(Cli::from_arg_matches(&matches)?);
@@ -34,7 +37,9 @@ pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Cli> {
 
     let mut leaf_command = &command;
     for name in &leaf_path {
-        leaf_command = leaf_command.find_subcommand(name).context("subcommand vanished")?;
+        leaf_command = leaf_command
+            .find_subcommand(name)
+            .context("subcommand vanished")?;
     }
     let mut extended = argv;
     for (key, value) in &table {
@@ -45,14 +50,18 @@ pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Cli> {
         if matches!(leaf.value_source(key), Some(ValueSource::DefaultValue) | None) {
             let value = match value {
                 toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => value.to_string(),
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                    value.to_string()
+                }
                 _ => bail!("{}: `{key}` must be a string or a number", config.display()),
             };
             let flag = arg.get_long().context("setting without a long flag")?;
             extended.push(format!("--{flag}={value}").into());
         }
     }
-    let matches = command.try_get_matches_from(extended).unwrap_or_else(|err| err.exit());
+    let matches = command
+        .try_get_matches_from(extended)
+        .unwrap_or_else(|err| err.exit());
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
@@ -74,7 +83,9 @@ fn config_path(leaf: &ArgMatches) -> Option<PathBuf> {
 fn read_table(path: &Path) -> anyhow::Result<Option<toml::Table>> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let table = text.parse::<toml::Table>().with_context(|| format!("{} is not valid TOML", path.display()))?;
+            let table = text
+                .parse::<toml::Table>()
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
             Ok(Some(table))
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -103,7 +114,11 @@ mod tests {
     fn file_overrides_defaults_and_flags_override_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crier.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9999\"\nmax_body_bytes = 2048\nrequest_timeout = \"5s\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nmax_body_bytes = 2048\nrequest_timeout = \"5s\"\n",
+        )
+        .unwrap();
         let args = serve_with(&path, &[]);
         assert_eq!(args.listen.port(), 9999);
         assert_eq!(args.max_body_bytes, 2048);
@@ -117,14 +132,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crier.toml");
         std::fs::write(&path, "lisen = \"127.0.0.1:9999\"\n").unwrap();
-        let argv = vec!["crier".into(), "serve".into(), format!("--config={}", path.display()).into()];
+        let argv = vec![
+            "crier".into(),
+            "serve".into(),
+            format!("--config={}", path.display()).into(),
+        ];
         let err = parse_from(argv).unwrap_err();
         assert!(err.to_string().contains("unknown setting `lisen`"), "{err}");
     }
 
     #[test]
     fn an_explicit_missing_file_is_an_error() {
-        let argv = vec!["crier".into(), "serve".into(), "--config=/nonexistent/crier.toml".into()];
+        let argv = vec![
+            "crier".into(),
+            "serve".into(),
+            "--config=/nonexistent/crier.toml".into(),
+        ];
         assert!(parse_from(argv).is_err());
     }
 }

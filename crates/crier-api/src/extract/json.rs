@@ -52,14 +52,25 @@ where
 }
 
 fn unsupported() -> ApiError {
-    ApiError::new(ProblemKind::UnsupportedMediaType, "send the body as `Content-Type: application/json`")
+    ApiError::new(
+        ProblemKind::UnsupportedMediaType,
+        "send the body as `Content-Type: application/json`",
+    )
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json =
+        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
     if is_json { Ok(()) } else { Err(unsupported()) }
 }
 
@@ -85,7 +96,8 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::field("", "the body must be a JSON object"));
     }
-    serde_path_to_error::deserialize(value).map_err(|err| ApiError::field(pointer(err.path()), err.inner().to_string()))
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| ApiError::field(pointer(err.path()), err.inner().to_string()))
 }
 
 /// serde_path_to_error's path as an RFC 6901 JSON pointer (the empty string is the whole body).

@@ -23,7 +23,11 @@ pub struct Tenant {
 impl Tenant {
     /// 403 naming the scope, unless the key holds it.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(scope) { Ok(()) } else { Err(ApiError::missing_scope(scope)) }
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_scope(scope))
+        }
     }
 }
 
@@ -31,26 +35,42 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
-        let header = header.to_str().map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(ApiError::unauthenticated)?;
+        let header = header
+            .to_str()
+            .map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
         let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ApiError::invalid_token("use the Bearer scheme: `Authorization: Bearer crier_…`"));
+            return Err(ApiError::invalid_token(
+                "use the Bearer scheme: `Authorization: Bearer crier_…`",
+            ));
         }
-        let secret = ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
+        let secret =
+            ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
         let key = state
             .store
             .find_api_key_by_hash(&secret.hash())
             .await?
             .ok_or_else(|| ApiError::invalid_token("unknown API key"))?;
         let now = state.clock.now();
-        key.check_usable(now).map_err(|refusal| ApiError::invalid_token(refusal.to_string()))?;
+        key.check_usable(now)
+            .map_err(|refusal| ApiError::invalid_token(refusal.to_string()))?;
 
-        let stale = key.last_used_at.is_none_or(|at| now - at >= Duration::seconds(TOUCH_INTERVAL_SECONDS));
+        let stale = key
+            .last_used_at
+            .is_none_or(|at| now - at >= Duration::seconds(TOUCH_INTERVAL_SECONDS));
         if stale && let Err(err) = state.store.touch_api_key(key.workspace_id, key.id, now).await {
             // Bookkeeping only: a failed touch must not fail the request.
             tracing::warn!(key_id = %key.id, error = %err, "could not record API key use");
         }
-        Ok(Tenant { workspace_id: key.workspace_id, key_id: key.id, mode: key.mode, scopes: key.scopes })
+        Ok(Tenant {
+            workspace_id: key.workspace_id,
+            key_id: key.id,
+            mode: key.mode,
+            scopes: key.scopes,
+        })
     }
 }

@@ -150,7 +150,11 @@ pub struct ApiKeyListOut {
     pub data: Vec<ApiKeyOut>,
 }
 
-fn validate(input: ApiKeyIn, tenant: &Tenant, now: Timestamp) -> ApiResult<(String, ApiKeyMode, ScopeSet, Option<Timestamp>)> {
+fn validate(
+    input: ApiKeyIn,
+    tenant: &Tenant,
+    now: Timestamp,
+) -> ApiResult<(String, ApiKeyMode, ScopeSet, Option<Timestamp>)> {
     let mut errors = Vec::new();
     let mut scopes = Vec::new();
     for (i, raw) in input.scopes.iter().enumerate() {
@@ -168,7 +172,10 @@ fn validate(input: ApiKeyIn, tenant: &Tenant, now: Timestamp) -> ApiResult<(Stri
         errors.push(FieldError::new("/expires_at", "must be in the future"));
     }
     if input.name.trim().chars().count() > NewApiKey::MAX_NAME_CHARS {
-        errors.push(FieldError::new("/name", format!("at most {} characters", NewApiKey::MAX_NAME_CHARS)));
+        errors.push(FieldError::new(
+            "/name",
+            format!("at most {} characters", NewApiKey::MAX_NAME_CHARS),
+        ));
     } else if input.name.chars().any(char::is_control) {
         errors.push(FieldError::new("/name", "must not contain control characters"));
     }
@@ -177,13 +184,20 @@ fn validate(input: ApiKeyIn, tenant: &Tenant, now: Timestamp) -> ApiResult<(Stri
     }
     let scopes: ScopeSet = scopes.into_iter().collect();
     if let Some(missing) = scopes.iter().find(|scope| !tenant.scopes.contains(*scope)) {
-        return Err(ApiError::forbidden(format!("a key cannot grant `{missing}`, which it does not hold itself")));
+        return Err(ApiError::forbidden(format!(
+            "a key cannot grant `{missing}`, which it does not hold itself"
+        )));
     }
     let mode = input.mode.map_or(ApiKeyMode::Live, Into::into);
     if mode == ApiKeyMode::Live && tenant.mode == ApiKeyMode::Test {
         return Err(ApiError::forbidden("a test-mode key cannot create live keys"));
     }
-    Ok((input.name, mode, scopes, input.expires_at.map(|at| at.trunc_subsecs(6))))
+    Ok((
+        input.name,
+        mode,
+        scopes,
+        input.expires_at.map(|at| at.trunc_subsecs(6)),
+    ))
 }
 
 /// Create an API key.
@@ -222,7 +236,10 @@ pub async fn create_api_key(
     .map_err(|err| ApiError::field("/name", err.to_string()))?;
     let stored = state.store.insert_api_key(&key).await?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %stored.id, by = %tenant.key_id, "API key created");
-    let body = ApiKeyCreatedOut { secret: secret.expose().to_owned(), api_key: ApiKeyOut::new(stored, now) };
+    let body = ApiKeyCreatedOut {
+        secret: secret.expose().to_owned(),
+        api_key: ApiKeyOut::new(stored, now),
+    };
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -242,7 +259,9 @@ pub async fn list_api_keys(tenant: Tenant, State(state): State<AppState>) -> Api
     tenant.require(Scope::KeysAdmin)?;
     let now = state.clock.now();
     let keys = state.store.list_api_keys(tenant.workspace_id).await?;
-    Ok(Json(ApiKeyListOut { data: keys.into_iter().map(|key| ApiKeyOut::new(key, now)).collect() }))
+    Ok(Json(ApiKeyListOut {
+        data: keys.into_iter().map(|key| ApiKeyOut::new(key, now)).collect(),
+    }))
 }
 
 /// Show one API key.
@@ -265,7 +284,11 @@ pub async fn get_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKeyOut>> {
     tenant.require(Scope::KeysAdmin)?;
-    let key = state.store.get_api_key(tenant.workspace_id, id).await.map_err(not_found_key)?;
+    let key = state
+        .store
+        .get_api_key(tenant.workspace_id, id)
+        .await
+        .map_err(not_found_key)?;
     Ok(Json(ApiKeyOut::new(key, state.clock.now())))
 }
 
@@ -298,13 +321,20 @@ pub async fn rotate_api_key(
     tenant.require(Scope::KeysAdmin)?;
     let grace_seconds = match input.and_then(|i| i.grace_period_seconds) {
         Some(seconds) if seconds > MAX_GRACE_SECONDS => {
-            return Err(ApiError::field("/grace_period_seconds", format!("at most {MAX_GRACE_SECONDS}")));
+            return Err(ApiError::field(
+                "/grace_period_seconds",
+                format!("at most {MAX_GRACE_SECONDS}"),
+            ));
         }
         Some(seconds) => seconds,
         None => state.config.key_grace_period.as_secs(),
     };
     let now = state.clock.now();
-    let old = state.store.get_api_key(tenant.workspace_id, id).await.map_err(not_found_key)?;
+    let old = state
+        .store
+        .get_api_key(tenant.workspace_id, id)
+        .await
+        .map_err(not_found_key)?;
     let (successor, secret) = old.successor(now);
     let grace = Duration::seconds(i64::try_from(grace_seconds).unwrap_or(i64::MAX));
     let old_expires_at = old.expiry_after_rotation(now, grace);
@@ -314,7 +344,10 @@ pub async fn rotate_api_key(
         .await
         .map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, successor = %stored.id, by = %tenant.key_id, "API key rotated");
-    let body = ApiKeyCreatedOut { secret: secret.expose().to_owned(), api_key: ApiKeyOut::new(stored, now) };
+    let body = ApiKeyCreatedOut {
+        secret: secret.expose().to_owned(),
+        api_key: ApiKeyOut::new(stored, now),
+    };
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -339,7 +372,11 @@ pub async fn revoke_api_key(
 ) -> ApiResult<Json<ApiKeyOut>> {
     tenant.require(Scope::KeysAdmin)?;
     let now = state.clock.now();
-    let key = state.store.revoke_api_key(tenant.workspace_id, id, now).await.map_err(not_found_key)?;
+    let key = state
+        .store
+        .revoke_api_key(tenant.workspace_id, id, now)
+        .await
+        .map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, by = %tenant.key_id, "API key revoked");
     Ok(Json(ApiKeyOut::new(key, now)))
 }

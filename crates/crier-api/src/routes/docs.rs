@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::error::ProblemKind;
 use crate::state::AppState;
 
-const DOCS_CSP: &str = "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const DOCS_CSP: &str =
+    "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 const STYLE: &str = include_str!("../../templates/docs.css");
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -32,15 +33,26 @@ pub fn router(spec: utoipa::openapi::OpenApi) -> Router<AppState> {
             "/docs",
             get(move || {
                 let html = html.clone();
-                async move { with_csp(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html.to_string())) }
+                async move {
+                    with_csp((
+                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                        html.to_string(),
+                    ))
+                }
             }),
         )
-        .route("/docs/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
+        .route(
+            "/docs/style.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
+        )
 }
 
 fn with_csp(response: impl IntoResponse) -> Response {
     let mut response = response.into_response();
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP));
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
     response
 }
 
@@ -80,7 +92,11 @@ struct SchemaDoc {
 }
 
 fn text(value: &Value, pointer: &str) -> String {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The schema name a `$ref` points at, or the inline schema as JSON.
@@ -121,18 +137,31 @@ fn operation(path: &str, method: &str, op: &Value) -> OperationDoc {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(status, r)| (status.clone(), text(r, "/description"), schema_name(first_content_schema(r))))
+        .map(|(status, r)| {
+            (
+                status.clone(),
+                text(r, "/description"),
+                schema_name(first_content_schema(r)),
+            )
+        })
         .collect();
     let summary = text(op, "/summary");
     OperationDoc {
-        anchor: format!("{}-{}", method, path.trim_matches('/').replace(['/', '{', '}'], "-")),
+        anchor: format!(
+            "{}-{}",
+            method,
+            path.trim_matches('/').replace(['/', '{', '}'], "-")
+        ),
         method: method.to_ascii_uppercase(),
         path: path.to_owned(),
         description: text(op, "/description"),
         summary,
         scopes,
         parameters,
-        request: op.get("requestBody").map(|b| schema_name(first_content_schema(b))).unwrap_or_default(),
+        request: op
+            .get("requestBody")
+            .map(|b| schema_name(first_content_schema(b)))
+            .unwrap_or_default(),
         responses,
     }
 }
@@ -144,7 +173,9 @@ fn render(spec: &Value) -> String {
         .into_iter()
         .flatten()
         .flat_map(|(path, item)| {
-            METHODS.into_iter().filter_map(move |method| item.get(method).map(|op| operation(path, method, op)))
+            METHODS
+                .into_iter()
+                .filter_map(move |method| item.get(method).map(|op| operation(path, method, op)))
         })
         .collect();
     let schemas = spec
@@ -176,6 +207,7 @@ fn render(spec: &Value) -> String {
     };
     page.render().unwrap_or_else(|err| {
         tracing::error!(error = %err, "could not render /docs");
-        "<!doctype html><title>Crier API</title><p>The reference could not be rendered; see /openapi.json.".to_owned()
+        "<!doctype html><title>Crier API</title><p>The reference could not be rendered; see /openapi.json."
+            .to_owned()
     })
 }

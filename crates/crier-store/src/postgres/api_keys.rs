@@ -48,7 +48,12 @@ impl ApiKeyStore for PgStore {
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
 
-    async fn revoke_api_key(&self, workspace: WorkspaceId, id: ApiKeyId, at: Timestamp) -> StoreResult<ApiKey> {
+    async fn revoke_api_key(
+        &self,
+        workspace: WorkspaceId,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> StoreResult<ApiKey> {
         let mut tx = self.tenant_tx(workspace).await?;
         let row: ApiKeyRow = sqlx::query_as(sql::REVOKE_KEY)
             .bind(workspace.as_uuid())
@@ -95,9 +100,14 @@ impl ApiKeyStore for PgStore {
             .await
             .map_err(map_sqlx)?;
         if marked.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the key was already rotated or revoked".into()));
+            return Err(StoreError::Conflict(
+                "the key was already rotated or revoked".into(),
+            ));
         }
-        let row: ApiKeyRow = insert_key(replacement).fetch_one(&mut *tx).await.map_err(map_sqlx)?;
+        let row: ApiKeyRow = insert_key(replacement)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }

@@ -28,8 +28,10 @@ impl WorkspaceStore for PgStore {
     }
 
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
-        let rows: Vec<WorkspaceRow> =
-            sqlx::query_as(sql::LIST_WORKSPACES).fetch_all(&self.pool).await.map_err(map_sqlx)?;
+        let rows: Vec<WorkspaceRow> = sqlx::query_as(sql::LIST_WORKSPACES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

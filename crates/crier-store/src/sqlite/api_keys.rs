@@ -42,7 +42,12 @@ impl ApiKeyStore for SqliteStore {
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
 
-    async fn revoke_api_key(&self, workspace: WorkspaceId, id: ApiKeyId, at: Timestamp) -> StoreResult<ApiKey> {
+    async fn revoke_api_key(
+        &self,
+        workspace: WorkspaceId,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> StoreResult<ApiKey> {
         let row: ApiKeyRow = sqlx::query_as(sql::REVOKE_KEY)
             .bind(workspace.as_uuid())
             .bind(id.as_uuid())
@@ -86,7 +91,10 @@ impl ApiKeyStore for SqliteStore {
                 Some(_) => StoreError::Conflict("the key was already rotated or revoked".into()),
             });
         }
-        let row: ApiKeyRow = insert_key(replacement).fetch_one(&mut *tx).await.map_err(map_sqlx)?;
+        let row: ApiKeyRow = insert_key(replacement)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crier_core::{Store, StoreResult};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::error::map_sqlx;
 use crate::{ConnectError, StoreOptions};
@@ -44,7 +46,10 @@ impl SqliteStore {
     }
 
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await.map_err(ConnectError::Migrate)
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await
+            .map_err(ConnectError::Migrate)
     }
 }
 
@@ -55,7 +60,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(map_sqlx)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
         Ok(())
     }
 }

@@ -35,19 +35,38 @@ pub async fn create(
     test: bool,
 ) -> anyhow::Result<()> {
     let workspace_id = workspace_id(workspace)?;
-    let scopes: ScopeSet =
-        if scopes.trim() == "all" { ScopeSet::all() } else { scopes.parse().context("--scopes")? };
+    let scopes: ScopeSet = if scopes.trim() == "all" {
+        ScopeSet::all()
+    } else {
+        scopes.parse().context("--scopes")?
+    };
     if scopes.is_empty() {
         bail!("--scopes: give at least one scope (or `all`)");
     }
     let store = super::open_store(db).await?;
-    store.get_workspace(workspace_id).await.map_err(|err| explain(err, "workspace"))?;
+    store
+        .get_workspace(workspace_id)
+        .await
+        .map_err(|err| explain(err, "workspace"))?;
     let now = SystemClock.now();
     let expires_at = expires_in.map(chrono_duration).transpose()?.map(|d| now + d);
     let mode = if test { ApiKeyMode::Test } else { ApiKeyMode::Live };
-    let (key, secret) = NewApiKey::issue(IssueKey { workspace_id, name, mode, scopes, now, expires_at })?;
-    let stored = store.insert_api_key(&key).await.map_err(|err| explain(err, "workspace"))?;
-    eprintln!("created {} ({}); its secret follows and will not be shown again:", stored.id, stored.scopes);
+    let (key, secret) = NewApiKey::issue(IssueKey {
+        workspace_id,
+        name,
+        mode,
+        scopes,
+        now,
+        expires_at,
+    })?;
+    let stored = store
+        .insert_api_key(&key)
+        .await
+        .map_err(|err| explain(err, "workspace"))?;
+    eprintln!(
+        "created {} ({}); its secret follows and will not be shown again:",
+        stored.id, stored.scopes
+    );
     println!("{}", secret.expose());
     Ok(())
 }
@@ -55,7 +74,10 @@ pub async fn create(
 pub async fn list(db: &DbArgs, workspace: &str) -> anyhow::Result<()> {
     let workspace_id = workspace_id(workspace)?;
     let store = super::open_store(db).await?;
-    store.get_workspace(workspace_id).await.map_err(|err| explain(err, "workspace"))?;
+    store
+        .get_workspace(workspace_id)
+        .await
+        .map_err(|err| explain(err, "workspace"))?;
     let now = SystemClock.now();
     println!("id\tstatus\thint\tname\tscopes\texpires_at\tlast_used_at");
     for key in store.list_api_keys(workspace_id).await? {
@@ -89,7 +111,10 @@ pub async fn rotate(db: &DbArgs, workspace: &str, key: &str, grace: Duration) ->
     let (workspace_id, key_id) = (workspace_id(workspace)?, key_id(key)?);
     let store = super::open_store(db).await?;
     let now = SystemClock.now();
-    let old = store.get_api_key(workspace_id, key_id).await.map_err(|err| explain(err, "API key in that workspace"))?;
+    let old = store
+        .get_api_key(workspace_id, key_id)
+        .await
+        .map_err(|err| explain(err, "API key in that workspace"))?;
     let (successor, secret) = old.successor(now);
     let old_expires_at = old.expiry_after_rotation(now, chrono_duration(grace)?);
     let stored = store

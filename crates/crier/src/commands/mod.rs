@@ -25,7 +25,9 @@ pub async fn open_store(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
         max_connections: db.db_max_connections,
         connect_timeout: db.db_connect_timeout,
     };
-    crier_store::open(&options).await.with_context(|| format!("opening the database {url}"))
+    crier_store::open(&options)
+        .await
+        .with_context(|| format!("opening the database {url}"))
 }
 
 /// The data directory holds secrets (later the master key file): only its owner may enter.
@@ -34,5 +36,7 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).with_context(|| format!("creating the data directory {}", path.display()))
+    builder
+        .create(path)
+        .with_context(|| format!("creating the data directory {}", path.display()))
 }

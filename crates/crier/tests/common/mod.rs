@@ -43,7 +43,11 @@ pub struct Served {
 impl Served {
     /// Starts `crier serve` on a free port and waits (up to 30 s) until it says where it listens.
     pub fn start(mut command: Command) -> Self {
-        command.arg("serve").env("CRIER_LISTEN", "127.0.0.1:0").stdout(Stdio::null()).stderr(Stdio::piped());
+        command
+            .arg("serve")
+            .env("CRIER_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("crier serve starts");
         let stderr = child.stderr.take().expect("stderr piped");
         let log = Arc::new(Mutex::new(String::new()));
@@ -52,7 +56,11 @@ impl Served {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(at) = line.find("listening on http://") {
-                    let address = line[at + "listening on ".len()..].split_whitespace().next().unwrap_or("").to_owned();
+                    let address = line[at + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_owned();
                     let _ = tx.send(address);
                 }
                 let mut log = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -64,7 +72,10 @@ impl Served {
             Ok(base) => base,
             Err(_) => {
                 let _ = child.kill();
-                panic!("crier serve did not start; log:\n{}", log.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                panic!(
+                    "crier serve did not start; log:\n{}",
+                    log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+                );
             }
         };
         Self { child, base, log }
@@ -76,7 +87,10 @@ impl Served {
 
     /// Sends SIGTERM and waits for a clean exit; returns the whole log.
     pub fn stop(mut self) -> String {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -84,7 +98,10 @@ impl Served {
                 assert!(status.success(), "crier serve exited with {status}");
                 break;
             }
-            assert!(Instant::now() < deadline, "crier serve did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "crier serve did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         // The reader thread drains the pipe once the process is gone.
@@ -96,7 +113,10 @@ impl Served {
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
