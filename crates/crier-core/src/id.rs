@@ -92,6 +92,15 @@ prefixed_id!(
     ApiKeyId, "key", "API key"
 );
 
+prefixed_id!(
+    /// A sealed secret held in the vault.
+    SecretId, "sec", "secret"
+);
+prefixed_id!(
+    /// One entry of the audit log.
+    AuditEventId, "aud", "audit event"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

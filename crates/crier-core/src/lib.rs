@@ -2,10 +2,12 @@
 //! backends implement. Nothing here knows about HTTP, SQL or sockets.
 
 pub mod api_key;
+pub mod audit;
 pub mod clock;
 pub mod id;
 pub mod scope;
 pub mod store;
+pub mod vault;
 pub mod workspace;
 
 pub use api_key::{
@@ -13,7 +15,9 @@ pub use api_key::{
     MalformedKey, NewApiKey,
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use id::{ApiKeyId, IdParseError, WorkspaceId};
+pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
+pub use id::{ApiKeyId, AuditEventId, IdParseError, SecretId, WorkspaceId};
 pub use scope::{Scope, ScopeSet, UnknownScope};
-pub use store::{ApiKeyStore, Store, StoreError, StoreResult, WorkspaceStore};
+pub use store::{ApiKeyStore, AuditStore, Store, StoreError, StoreResult, VaultStore, WorkspaceStore};
+pub use vault::{SealedRow, WrappedDataKey};
 pub use workspace::{NewWorkspace, Workspace, WorkspaceNameError};

@@ -15,10 +15,11 @@ pub enum Scope {
     MediaWrite,
     WebhooksAdmin,
     KeysAdmin,
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::PostsRead,
         Scope::PostsWrite,
         Scope::ChannelsRead,
@@ -26,6 +27,7 @@ impl Scope {
         Scope::MediaWrite,
         Scope::WebhooksAdmin,
         Scope::KeysAdmin,
+        Scope::AuditRead,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Scope {
             Scope::MediaWrite => "media:write",
             Scope::WebhooksAdmin => "webhooks:admin",
             Scope::KeysAdmin => "keys:admin",
+            Scope::AuditRead => "audit:read",
         }
     }
 }

@@ -4,6 +4,8 @@ use crier_core::StoreError;
 pub enum ConnectError {
     #[error("unsupported database URL scheme (use sqlite://PATH or postgres://…)")]
     UnsupportedScheme,
+    #[error("in-memory SQLite is not supported; give a file path (sqlite://PATH)")]
+    InMemorySqlite,
     #[error("could not open the database")]
     Open(#[source] sqlx::Error),
     #[error("could not apply database migrations")]
@@ -15,10 +17,11 @@ pub enum ConnectError {
 pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
     match err {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
-            "uniqueness rule refused the change ({})",
-            db.constraint().unwrap_or("unique")
-        )),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // The constraint name is schema detail: logged, not sent to clients.
+            tracing::debug!(constraint = db.constraint().unwrap_or("?"), "uniqueness violation");
+            StoreError::Conflict("an object with the same identity already exists".to_owned())
+        }
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         other => StoreError::Other(Box::new(other)),
     }

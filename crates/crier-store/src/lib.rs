@@ -2,6 +2,7 @@
 //! production and several nodes). Both implement `crier_core::Store` and pass the same
 //! conformance suite (`tests/conformance.rs`). The backend is chosen by the URL scheme.
 
+mod binds;
 mod error;
 pub mod postgres;
 mod rows;
@@ -39,17 +40,25 @@ impl DatabaseUrl {
         self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
     }
 
-    /// The URL with any password replaced by `***`.
+    /// The URL with any password (in the userinfo or a `password`/`sslpassword` query
+    /// parameter) replaced by `***`.
     pub fn redacted(&self) -> String {
-        match url::Url::parse(&self.0) {
-            Ok(mut parsed) if parsed.password().is_some() => {
-                // Cannot fail: the URL already has a password, so it has a host.
-                let _ = parsed.set_password(Some("***"));
-                parsed.to_string()
-            }
-            Ok(_) => self.0.clone(),
-            Err(_) => "<unparseable database url>".to_owned(),
+        let Ok(mut parsed) = url::Url::parse(&self.0) else {
+            return "<unparseable database url>".to_owned();
+        };
+        if parsed.password().is_some() {
+            // Cannot fail: the URL already has a password, so it has a host.
+            let _ = parsed.set_password(Some("***"));
         }
+        let secret_param = |key: &str| matches!(key.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+        if parsed.query_pairs().any(|(key, _)| secret_param(&key)) {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| (k.to_string(), if secret_param(&k) { "***".to_owned() } else { v.to_string() }))
+                .collect();
+            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        parsed.to_string()
     }
 }
 
@@ -90,6 +99,9 @@ pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, ConnectError
         let store = PgStore::connect(options).await?;
         store.migrate().await?;
         Ok(Arc::new(store))
+    } else if options.url.expose().contains(":memory:") || options.url.expose().contains("mode=memory") {
+        // The reader and writer pools would each get a separate, empty database.
+        Err(ConnectError::InMemorySqlite)
     } else if options.url.expose().starts_with("sqlite:") {
         let store = SqliteStore::connect(options).await?;
         store.migrate().await?;
@@ -109,5 +121,8 @@ mod tests {
         assert_eq!(url.redacted(), "postgres://crier:***@db.internal:5432/crier");
         assert!(!format!("{url:?}").contains("hunter2"));
         assert_eq!(DatabaseUrl::new("sqlite://./x.db").redacted(), "sqlite://./x.db");
+        let query = DatabaseUrl::new("postgres://db/crier?user=crier&password=hunter2&sslmode=require");
+        assert!(!query.redacted().contains("hunter2"), "{}", query.redacted());
+        assert!(query.redacted().contains("sslmode=require"));
     }
 }

@@ -2,7 +2,10 @@
 //! `$N` placeholders on SQLite too); a statement that must differ lives in its backend module.
 
 use chrono::DateTime;
-use crier_core::{ApiKey, ApiKeyId, ApiKeyMode, ScopeSet, StoreResult, Timestamp, Workspace, WorkspaceId};
+use crier_core::{
+    Actor, ApiKey, ApiKeyId, ApiKeyMode, AuditEvent, AuditEventId, ScopeSet, SealedRow, SecretId, StoreResult,
+    Timestamp, Workspace, WorkspaceId, WrappedDataKey,
+};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
@@ -68,10 +71,6 @@ pub(crate) fn db_time(t: Timestamp) -> DbTime {
     DbTime(t)
 }
 
-pub(crate) fn db_time_opt(t: Option<Timestamp>) -> Option<DbTime> {
-    t.map(DbTime)
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct WorkspaceRow {
     id: Uuid,
@@ -130,6 +129,88 @@ impl ApiKeyRow {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(crate) struct DataKeyRow {
+    workspace_id: Uuid,
+    version: i32,
+    master_key_id: String,
+    wrapped: Vec<u8>,
+    created_at: DbTime,
+}
+
+impl From<DataKeyRow> for WrappedDataKey {
+    fn from(row: DataKeyRow) -> Self {
+        WrappedDataKey {
+            workspace_id: WorkspaceId::from_uuid(row.workspace_id),
+            version: row.version,
+            master_key_id: row.master_key_id,
+            wrapped: row.wrapped,
+            created_at: row.created_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SecretRow {
+    workspace_id: Uuid,
+    id: Uuid,
+    purpose: String,
+    key_version: i32,
+    sealed: Vec<u8>,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl From<SecretRow> for SealedRow {
+    fn from(row: SecretRow) -> Self {
+        SealedRow {
+            workspace_id: WorkspaceId::from_uuid(row.workspace_id),
+            id: SecretId::from_uuid(row.id),
+            purpose: row.purpose,
+            key_version: row.key_version,
+            sealed: row.sealed,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    workspace_id: Uuid,
+    seq: i64,
+    id: Uuid,
+    at: DbTime,
+    actor: String,
+    action: String,
+    target: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl AuditRow {
+    pub(crate) fn into_domain(self) -> StoreResult<AuditEvent> {
+        let digest = |bytes: Vec<u8>| -> StoreResult<[u8; 32]> {
+            bytes.try_into().map_err(|_| corrupt("audit_events holds a hash that is not 32 bytes"))
+        };
+        Ok(AuditEvent {
+            workspace_id: WorkspaceId::from_uuid(self.workspace_id),
+            seq: self.seq,
+            id: AuditEventId::from_uuid(self.id),
+            at: self.at.0,
+            actor: Actor(self.actor),
+            action: self.action,
+            target: self.target,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            prev_hash: digest(self.prev_hash)?,
+            hash: digest(self.hash)?,
+        })
+    }
+}
+
 pub(crate) mod sql {
     pub const INSERT_WORKSPACE: &str =
         "INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) RETURNING id, name, created_at";
@@ -163,8 +244,39 @@ pub(crate) mod sql {
         "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE workspace_id = $1 AND id = $2 RETURNING",
         ""
     );
-    /// Marks a key rotated, only if it is still current (not rotated, not revoked).
+    /// Marks a key rotated, only if it is still current (not rotated, revoked or expired).
     pub const MARK_KEY_ROTATED: &str = "UPDATE api_keys SET rotated_at = $3, replaced_by = $4, expires_at = $5 \
-         WHERE workspace_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL";
-    pub const TOUCH_KEY: &str = "UPDATE api_keys SET last_used_at = $3 WHERE workspace_id = $1 AND id = $2";
+         WHERE workspace_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $3)";
+    pub const TOUCH_KEY: &str = "UPDATE api_keys SET last_used_at = $3 WHERE workspace_id = $1 AND id = $2 \
+         AND (last_used_at IS NULL OR last_used_at < $3)";
+
+    pub const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (workspace_id, version, master_key_id, wrapped, created_at) \
+         VALUES ($1, $2, $3, $4, $5)";
+    pub const LIST_DATA_KEYS: &str = "SELECT workspace_id, version, master_key_id, wrapped, created_at FROM data_keys \
+         WHERE workspace_id = $1 ORDER BY version";
+    pub const REWRAP_DATA_KEY: &str = "UPDATE data_keys SET master_key_id = $4, wrapped = $5 \
+         WHERE workspace_id = $1 AND version = $2 AND master_key_id = $3";
+
+    const SECRET_COLUMNS: &str = "workspace_id, id, purpose, key_version, sealed, created_at, updated_at";
+    pub const INSERT_SECRET: &str = "INSERT INTO secrets (workspace_id, id, purpose, key_version, sealed, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    pub fn get_secret() -> String {
+        format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE workspace_id = $1 AND id = $2")
+    }
+    pub fn secrets_below_version() -> String {
+        format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE workspace_id = $1 AND key_version < $2 ORDER BY id LIMIT $3")
+    }
+    pub const RESEAL_SECRET: &str = "UPDATE secrets SET key_version = $3, sealed = $4, updated_at = $5 \
+         WHERE workspace_id = $1 AND id = $2 AND key_version = $6";
+
+    const AUDIT_COLUMNS: &str =
+        "workspace_id, seq, id, at, actor, action, target, ip, user_agent, prev_hash, hash";
+    pub const AUDIT_HEAD: &str =
+        "SELECT seq, hash FROM audit_events WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1";
+    pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (workspace_id, seq, id, at, actor, action, target, ip, \
+         user_agent, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    pub fn list_audit() -> String {
+        format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+    }
 }

@@ -1,28 +1,58 @@
 use async_trait::async_trait;
 use crier_core::{
-    ApiKey, ApiKeyId, ApiKeyStore, KeyHash, NewApiKey, StoreError, StoreResult, Timestamp, WorkspaceId,
+    ApiKey, ApiKeyId, ApiKeyStore, KeyHash, NewApiKey, NewAuditEvent, StoreError, StoreResult, Timestamp,
+    WorkspaceId,
 };
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 use super::PgStore;
+use crate::binds::{append_audit, insert_key};
 use crate::error::map_sqlx;
-use crate::rows::{ApiKeyRow, db_time, db_time_opt, sql};
+use crate::rows::{ApiKeyRow, db_time, sql};
+
+const INSERT_LOOKUP: &str = "INSERT INTO api_key_lookup (key_hash, workspace_id, key_id) VALUES ($1, $2, $3)";
+const FIND_LOOKUP: &str = "SELECT workspace_id, key_id FROM api_key_lookup WHERE key_hash = $1";
+
+/// Stores the key and its global hash index entry (see the 0002 migration).
+async fn insert_with_lookup(conn: &mut PgConnection, key: &NewApiKey) -> StoreResult<ApiKeyRow> {
+    sqlx::query(INSERT_LOOKUP)
+        .bind(key.hash.as_bytes().as_slice())
+        .bind(key.workspace_id.as_uuid())
+        .bind(key.id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx)?;
+    insert_key!(key).fetch_one(&mut *conn).await.map_err(map_sqlx)
+}
 
 #[async_trait]
 impl ApiKeyStore for PgStore {
-    async fn insert_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKey> {
+    async fn insert_api_key(&self, key: &NewApiKey, audit: &NewAuditEvent) -> StoreResult<ApiKey> {
         let mut tx = self.tenant_tx(key.workspace_id).await?;
-        let row: ApiKeyRow = insert_key(key).fetch_one(&mut *tx).await.map_err(map_sqlx)?;
+        let row = insert_with_lookup(&mut tx, key).await?;
+        append_audit!(tx, key.workspace_id, audit, lock = super::AUDIT_LOCK);
         tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }
 
     async fn find_api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>> {
-        let row: Option<ApiKeyRow> = sqlx::query_as(sql::FIND_KEY_BY_HASH)
+        let found: Option<(Uuid, Uuid)> = sqlx::query_as(FIND_LOOKUP)
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        row.map(ApiKeyRow::into_domain).transpose()
+        let Some((workspace, id)) = found else { return Ok(None) };
+        let mut tx = self.tenant_tx(WorkspaceId::from_uuid(workspace)).await?;
+        // Re-check the hash against the tenant row itself, not only the index.
+        let row: Option<ApiKeyRow> = sqlx::query_as(sql::FIND_KEY_BY_HASH)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        let row = row.map(ApiKeyRow::into_domain).transpose()?;
+        Ok(row.filter(|key| key.id.as_uuid() == id))
     }
 
     async fn get_api_key(&self, workspace: WorkspaceId, id: ApiKeyId) -> StoreResult<ApiKey> {
@@ -39,11 +69,8 @@ impl ApiKeyStore for PgStore {
 
     async fn list_api_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<ApiKey>> {
         let mut tx = self.tenant_tx(workspace).await?;
-        let rows: Vec<ApiKeyRow> = sqlx::query_as(sql::LIST_KEYS)
-            .bind(workspace.as_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
+        let rows: Vec<ApiKeyRow> =
+            sqlx::query_as(sql::LIST_KEYS).bind(workspace.as_uuid()).fetch_all(&mut *tx).await.map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)?;
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
@@ -53,6 +80,7 @@ impl ApiKeyStore for PgStore {
         workspace: WorkspaceId,
         id: ApiKeyId,
         at: Timestamp,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ApiKey> {
         let mut tx = self.tenant_tx(workspace).await?;
         let row: ApiKeyRow = sqlx::query_as(sql::REVOKE_KEY)
@@ -62,6 +90,7 @@ impl ApiKeyStore for PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(map_sqlx)?;
+        append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);
         tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }
@@ -72,21 +101,20 @@ impl ApiKeyStore for PgStore {
         old: ApiKeyId,
         replacement: &NewApiKey,
         old_expires_at: Timestamp,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ApiKey> {
         if replacement.workspace_id != workspace {
             return Err(StoreError::NotFound);
         }
         let mut tx = self.tenant_tx(workspace).await?;
         // Lock the old key's row first so two concurrent rotations cannot both succeed.
-        let current: Option<ApiKeyRow> = sqlx::query_as(concat!(
-            "SELECT workspace_id, id, name, mode, scopes, redacted, created_at, expires_at, revoked_at, ",
-            "last_used_at, rotated_at, replaced_by FROM api_keys WHERE workspace_id = $1 AND id = $2 FOR UPDATE"
-        ))
-        .bind(workspace.as_uuid())
-        .bind(old.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
+        let current: Option<(Uuid,)> =
+            sqlx::query_as("SELECT id FROM api_keys WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+                .bind(workspace.as_uuid())
+                .bind(old.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
         if current.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -100,14 +128,10 @@ impl ApiKeyStore for PgStore {
             .await
             .map_err(map_sqlx)?;
         if marked.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "the key was already rotated or revoked".into(),
-            ));
+            return Err(StoreError::Conflict("the key was already rotated, is revoked or has expired".into()));
         }
-        let row: ApiKeyRow = insert_key(replacement)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
+        let row = insert_with_lookup(&mut tx, replacement).await?;
+        append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);
         tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }
@@ -124,19 +148,4 @@ impl ApiKeyStore for PgStore {
         tx.commit().await.map_err(map_sqlx)?;
         Ok(())
     }
-}
-
-fn insert_key(
-    key: &NewApiKey,
-) -> sqlx::query::QueryAs<'_, sqlx::Postgres, ApiKeyRow, <sqlx::Postgres as sqlx::Database>::Arguments<'_>> {
-    sqlx::query_as(sql::INSERT_KEY)
-        .bind(key.workspace_id.as_uuid())
-        .bind(key.id.as_uuid())
-        .bind(&key.name)
-        .bind(key.mode.as_str())
-        .bind(key.scopes.to_string())
-        .bind(key.hash.as_bytes().as_slice())
-        .bind(&key.redacted)
-        .bind(db_time(key.created_at))
-        .bind(db_time_opt(key.expires_at))
 }

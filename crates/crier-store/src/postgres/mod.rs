@@ -5,6 +5,7 @@
 //! behind the `workspace_id = $1` filters.
 
 mod api_keys;
+mod vault;
 mod workspaces;
 
 use std::str::FromStr;
@@ -16,6 +17,9 @@ use sqlx::{Postgres, Transaction};
 
 use crate::error::map_sqlx;
 use crate::{ConnectError, StoreOptions};
+
+/// Serialises audit appends per workspace for the rest of the transaction.
+const AUDIT_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('crier.audit:' || $1::text, 0))";
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -41,7 +45,8 @@ impl PgStore {
             .map_err(ConnectError::Migrate)
     }
 
-    /// A transaction bound to one workspace.
+    /// A transaction bound to one workspace: row-level security shows it that workspace's rows
+    /// only, and audit appends in it are serialised per workspace by an advisory lock.
     async fn tenant_tx(&self, workspace: WorkspaceId) -> StoreResult<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
@@ -50,6 +55,15 @@ impl PgStore {
             .await
             .map_err(map_sqlx)?;
         Ok(tx)
+    }
+
+    /// Whether this connection's role escapes row-level security (a superuser or BYPASSRLS role):
+    /// then only the queries' own filters separate tenants, and the operator should be told.
+    pub async fn row_security_bypassed(&self) -> StoreResult<bool> {
+        sqlx::query_scalar("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)
     }
 }
 

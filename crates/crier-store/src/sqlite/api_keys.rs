@@ -1,16 +1,21 @@
 use async_trait::async_trait;
 use crier_core::{
-    ApiKey, ApiKeyId, ApiKeyStore, KeyHash, NewApiKey, StoreError, StoreResult, Timestamp, WorkspaceId,
+    ApiKey, ApiKeyId, ApiKeyStore, KeyHash, NewApiKey, NewAuditEvent, StoreError, StoreResult, Timestamp,
+    WorkspaceId,
 };
 
 use super::SqliteStore;
+use crate::binds::{append_audit, insert_key};
 use crate::error::map_sqlx;
-use crate::rows::{ApiKeyRow, db_time, db_time_opt, sql};
+use crate::rows::{ApiKeyRow, db_time, sql};
 
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
-    async fn insert_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKey> {
-        let row: ApiKeyRow = insert_key(key).fetch_one(&self.writer).await.map_err(map_sqlx)?;
+    async fn insert_api_key(&self, key: &NewApiKey, audit: &NewAuditEvent) -> StoreResult<ApiKey> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let row = insert_key!(key).fetch_one(&mut *tx).await.map_err(map_sqlx)?;
+        append_audit!(tx, key.workspace_id, audit);
+        tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }
 
@@ -34,11 +39,8 @@ impl ApiKeyStore for SqliteStore {
     }
 
     async fn list_api_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<ApiKey>> {
-        let rows: Vec<ApiKeyRow> = sqlx::query_as(sql::LIST_KEYS)
-            .bind(workspace.as_uuid())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
+        let rows: Vec<ApiKeyRow> =
+            sqlx::query_as(sql::LIST_KEYS).bind(workspace.as_uuid()).fetch_all(&self.reader).await.map_err(map_sqlx)?;
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
 
@@ -47,14 +49,18 @@ impl ApiKeyStore for SqliteStore {
         workspace: WorkspaceId,
         id: ApiKeyId,
         at: Timestamp,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ApiKey> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
         let row: ApiKeyRow = sqlx::query_as(sql::REVOKE_KEY)
             .bind(workspace.as_uuid())
             .bind(id.as_uuid())
             .bind(db_time(at))
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_sqlx)?;
+        append_audit!(tx, workspace, audit);
+        tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }
 
@@ -64,10 +70,12 @@ impl ApiKeyStore for SqliteStore {
         old: ApiKeyId,
         replacement: &NewApiKey,
         old_expires_at: Timestamp,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ApiKey> {
         if replacement.workspace_id != workspace {
             return Err(StoreError::NotFound);
         }
+        // The single writer connection serialises this transaction against every other write.
         let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
         let marked = sqlx::query(sql::MARK_KEY_ROTATED)
             .bind(workspace.as_uuid())
@@ -79,7 +87,6 @@ impl ApiKeyStore for SqliteStore {
             .await
             .map_err(map_sqlx)?;
         if marked.rows_affected() == 0 {
-            // Tell "no such key" from "not current" without leaking other workspaces' keys.
             let exists: Option<ApiKeyRow> = sqlx::query_as(sql::GET_KEY)
                 .bind(workspace.as_uuid())
                 .bind(old.as_uuid())
@@ -88,13 +95,11 @@ impl ApiKeyStore for SqliteStore {
                 .map_err(map_sqlx)?;
             return Err(match exists {
                 None => StoreError::NotFound,
-                Some(_) => StoreError::Conflict("the key was already rotated or revoked".into()),
+                Some(_) => StoreError::Conflict("the key was already rotated, is revoked or has expired".into()),
             });
         }
-        let row: ApiKeyRow = insert_key(replacement)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
+        let row = insert_key!(replacement).fetch_one(&mut *tx).await.map_err(map_sqlx)?;
+        append_audit!(tx, workspace, audit);
         tx.commit().await.map_err(map_sqlx)?;
         row.into_domain()
     }
@@ -109,19 +114,4 @@ impl ApiKeyStore for SqliteStore {
             .map_err(map_sqlx)?;
         Ok(())
     }
-}
-
-fn insert_key(
-    key: &NewApiKey,
-) -> sqlx::query::QueryAs<'_, sqlx::Sqlite, ApiKeyRow, <sqlx::Sqlite as sqlx::Database>::Arguments<'_>> {
-    sqlx::query_as(sql::INSERT_KEY)
-        .bind(key.workspace_id.as_uuid())
-        .bind(key.id.as_uuid())
-        .bind(&key.name)
-        .bind(key.mode.as_str())
-        .bind(key.scopes.to_string())
-        .bind(key.hash.as_bytes().as_slice())
-        .bind(&key.redacted)
-        .bind(db_time(key.created_at))
-        .bind(db_time_opt(key.expires_at))
 }

@@ -3,6 +3,7 @@
 //! retries), reads through a separate pool that WAL lets run beside the writer.
 
 mod api_keys;
+mod vault;
 mod workspaces;
 
 use std::str::FromStr;
