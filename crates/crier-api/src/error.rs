@@ -241,6 +241,7 @@ impl ApiError {
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
+                        [one] if one.pointer.is_empty() => one.detail.clone(),
             [one] => format!("{}: {}", one.pointer, one.detail),
             many => format!("{} fields are invalid", many.len()),
         };

@@ -34,6 +34,8 @@ pub fn build_router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,
         ))
+        // A panic becomes a 500 (turned into problem+json below), not a dropped connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(middleware::problem_fallback))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -19,6 +19,7 @@ use crate::state::AppState;
     tags(
         (name = "workspace", description = "The workspace an API key acts in"),
         (name = "api-keys", description = "Create, rotate and revoke API keys"),
+        (name = "audit", description = "The workspace's tamper-evident security log"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -49,6 +50,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::workspace::router())
         .merge(routes::api_keys::router())
+        .merge(routes::audit::router())
 }
 
 /// The OpenAPI document, exactly as `/openapi.json` serves it.

@@ -22,7 +22,10 @@ on_both_backends!(
     rotation_grace_can_be_chosen,
     rotating_twice_conflicts,
     keys_cannot_escalate,
-    bad_credentials_are_401_with_challenge,
+        bad_credentials_are_401_with_challenge,
+    weaker_keys_cannot_rotate_or_revoke_stronger_ones,
+    keys_do_not_outlive_their_maker,
+    rotate_accepts_an_empty_body_of_any_type,
 );
 
 async fn created_key_works_and_is_shown_once(backend: Backend) {
@@ -306,4 +309,62 @@ async fn bad_credentials_are_401_with_challenge(backend: Backend) {
         let got = reply.headers["www-authenticate"].to_str().unwrap();
         assert!(got.contains(challenge), "{header:?}: {got}");
     }
+}
+
+async fn weaker_keys_cannot_rotate_or_revoke_stronger_ones(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    let admin_id = server.db.store.list_api_keys(seeded.workspace).await.unwrap()[0].id.to_string();
+    let (_, narrow) = server.create_key(&seeded.admin_key, &["keys:admin", "posts:read"]).await;
+    let test_key = server.key_in(seeded.workspace, ScopeSet::all(), ApiKeyMode::Test, None).await;
+    let before = server.db.store.get_api_key(seeded.workspace, admin_id.parse().unwrap()).await.unwrap();
+
+    for weaker in [&narrow, &test_key] {
+        let rotate = format!("/v1/api-keys/{admin_id}/rotate");
+        server.call(Method::POST, &rotate, Some(weaker), None).await.assert_problem(StatusCode::FORBIDDEN);
+        let revoke = format!("/v1/api-keys/{admin_id}");
+        server.call(Method::DELETE, &revoke, Some(weaker), None).await.assert_problem(StatusCode::FORBIDDEN);
+    }
+    let after = server.db.store.get_api_key(seeded.workspace, admin_id.parse().unwrap()).await.unwrap();
+    assert_eq!(after.revoked_at, None);
+    assert_eq!(after.rotated_at, None);
+    assert_eq!((after.scopes, after.expires_at), (before.scopes, before.expires_at));
+}
+
+async fn keys_do_not_outlive_their_maker(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    let hour = server.key_in(seeded.workspace, ScopeSet::all(), ApiKeyMode::Live, Some(Duration::hours(1))).await;
+    let made = server.post("/v1/api-keys", &hour, json!({"scopes": ["posts:read"]})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let limit = server.clock.now() + Duration::hours(1);
+    assert_eq!(made.body["api_key"]["expires_at"], json!(limit), "inherits the maker's expiry");
+    let later = server
+        .post("/v1/api-keys", &hour, json!({"scopes": ["posts:read"], "expires_at": limit + Duration::seconds(1)}))
+        .await;
+    assert_eq!(later.assert_problem(StatusCode::UNPROCESSABLE_ENTITY)["errors"][0]["pointer"], "/expires_at");
+
+    let (id, old) = server.create_key(&seeded.admin_key, &["keys:admin", "posts:read"]).await;
+    let rotated = server.call(Method::POST, &format!("/v1/api-keys/{id}/rotate"), Some(&old), None).await;
+    assert_eq!(rotated.status, StatusCode::CREATED);
+    let from_rotated = server.post("/v1/api-keys", &old, json!({"scopes": ["posts:read"]})).await;
+    let problem = from_rotated.assert_problem(StatusCode::FORBIDDEN);
+    assert!(problem["detail"].as_str().unwrap().contains("successor"), "{problem}");
+}
+
+async fn rotate_accepts_an_empty_body_of_any_type(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    let (id, _) = server.create_key(&seeded.admin_key, &["posts:read"]).await;
+    // What `curl -X POST -d ''` sends.
+    let reply = server
+        .http
+        .post(server.url(&format!("/v1/api-keys/{id}/rotate")))
+        .bearer_auth(&seeded.admin_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
 }

@@ -80,15 +80,9 @@ pub trait VaultStore {
     /// Adds a new data key version. `Conflict` if that version exists.
     async fn add_data_key(&self, key: &WrappedDataKey, audit: &NewAuditEvent) -> StoreResult<()>;
 
-    /// Replaces a data key's wrapping, only if it is still wrapped by `expected_master_key_id`.
-    /// Returns whether it changed anything.
-    async fn rewrap_data_key(
-        &self,
-        workspace: WorkspaceId,
-        version: i32,
-        expected_master_key_id: &str,
-        rewrapped: &WrappedDataKey,
-    ) -> StoreResult<bool>;
+    /// Replaces the wrapping of data key (`rewrapped.workspace_id`, `rewrapped.version`), only if
+    /// it is still wrapped by `expected_master_key_id`. Returns whether it changed anything.
+    async fn rewrap_data_key(&self, expected_master_key_id: &str, rewrapped: &WrappedDataKey) -> StoreResult<bool>;
 
     async fn insert_secret(&self, secret: &SealedRow) -> StoreResult<()>;
 

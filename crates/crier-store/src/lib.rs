@@ -76,7 +76,11 @@ impl fmt::Display for DatabaseUrl {
 
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
+    /// What the service connects as. On PostgreSQL, a member of `crier_app` that owns nothing,
+    /// so row-level security applies to it.
     pub url: DatabaseUrl,
+    /// What migrations run as (PostgreSQL: the tables' owner). Defaults to `url`.
+    pub migrate_url: Option<DatabaseUrl>,
     /// Upper bound on pooled connections (PostgreSQL; SQLite readers).
     pub max_connections: u32,
     /// How long to keep trying to reach the database before giving up.
@@ -87,6 +91,7 @@ impl StoreOptions {
     pub fn new(url: DatabaseUrl) -> Self {
         Self {
             url,
+            migrate_url: None,
             max_connections: 10,
             connect_timeout: std::time::Duration::from_secs(10),
         }
@@ -96,8 +101,27 @@ impl StoreOptions {
 /// Opens the database named by the URL scheme and applies pending migrations.
 pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, ConnectError> {
     if options.url.is_postgres() {
+        match &options.migrate_url {
+            Some(owner_url) => {
+                let owner = PgStore::connect(&StoreOptions {
+                    url: owner_url.clone(),
+                    migrate_url: None,
+                    max_connections: 1,
+                    ..options.clone()
+                })
+                .await?;
+                owner.migrate().await?;
+                owner.close().await;
+            }
+            None => PgStore::connect(options).await?.migrate().await?,
+        }
         let store = PgStore::connect(options).await?;
-        store.migrate().await?;
+        if store.row_security_bypassed().await.unwrap_or(false) {
+            tracing::warn!(
+                "connected to PostgreSQL as a superuser or BYPASSRLS role: row-level security is not in force. \
+                 Connect as a member of crier_app (see docs/SECURITY.md)"
+            );
+        }
         Ok(Arc::new(store))
     } else if options.url.expose().contains(":memory:") || options.url.expose().contains("mode=memory") {
         // The reader and writer pools would each get a separate, empty database.

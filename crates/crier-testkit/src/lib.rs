@@ -14,7 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crier_core::Store;
+use crier_core::{Actor, Clock, NewWorkspace, RequestOrigin, Store, WorkspaceId};
+use crier_vault::{Keyring, MasterKey, Vault};
 use crier_store::{DatabaseUrl, StoreOptions};
 use sqlx::Connection;
 use tokio::sync::OnceCell;
@@ -27,16 +28,43 @@ pub enum Backend {
     Postgres,
 }
 
+/// The login role PostgreSQL tests connect as: a member of `crier_app`, owning nothing, so
+/// row-level security is in force in every test exactly as in production.
+pub const PG_APP_ROLE: &str = "crier_test_app";
+
 /// A store of its own for one test, and what is needed to look at it from outside.
 pub struct TestDb {
     pub store: Arc<dyn Store>,
+    /// What the service connects as (PostgreSQL: the unprivileged app role).
     pub url: DatabaseUrl,
+    /// What migrations run as (PostgreSQL: the owner). Same as `url` on SQLite.
+    pub owner_url: DatabaseUrl,
     pub backend: Backend,
     /// SQLite: the database file. PostgreSQL: `None`.
     pub sqlite_path: Option<PathBuf>,
     /// PostgreSQL: the schema the test owns.
     pub pg_schema: Option<String>,
+    /// The master key this test's vault uses (base64), so a test can rebuild or replace it.
+    pub master_key: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A vault over this store with the test's master key and the given clock.
+    pub fn vault(&self, clock: Arc<dyn Clock>) -> Vault {
+        let master = MasterKey::from_base64(&self.master_key).unwrap();
+        Vault::new(Keyring::new(master), self.store.clone(), clock)
+    }
+
+    /// Creates a workspace (with its data key) as the CLI would.
+    pub async fn workspace(&self, clock: Arc<dyn Clock>, name: &str) -> WorkspaceId {
+        let workspace = NewWorkspace::new(name, clock.now()).unwrap();
+        self.vault(clock).create_workspace(&workspace, Actor::cli(), &RequestOrigin::default()).await.unwrap().id
+    }
+}
+
+fn fresh_master_key() -> String {
+    MasterKey::generate().to_base64().to_string()
 }
 
 impl TestDb {
@@ -56,13 +84,15 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crier.db");
         let url = DatabaseUrl::sqlite_in(dir.path());
-        let store = open(&url).await;
+        let store = open(&url, None).await;
         Self {
             store,
+            owner_url: url.clone(),
             url,
             backend: Backend::Sqlite,
             sqlite_path: Some(path),
             pg_schema: None,
+            master_key: fresh_master_key(),
             _dir: Some(dir),
         }
     }
@@ -78,22 +108,32 @@ impl TestDb {
             .unwrap();
         conn.close().await.unwrap();
         let separator = if base.contains('?') { '&' } else { '?' };
-        let url = DatabaseUrl::new(format!("{base}{separator}options=-c%20search_path%3D{schema}"));
-        let store = open(&url).await;
+        let owner_url = DatabaseUrl::new(format!("{base}{separator}options=-c%20search_path%3D{schema}"));
+        let url = DatabaseUrl::new(format!(
+            "{}{separator}options=-c%20search_path%3D{schema}",
+            base.replacen("://postgres@", &format!("://{PG_APP_ROLE}@"), 1)
+        ));
+        // Migrations first (they create the crier_app group role), then the app login role.
+        open(&owner_url, None).await;
+        ensure_app_role(&base).await;
+        let store = open(&url, Some(&owner_url)).await;
         Self {
             store,
+            owner_url,
             url,
             backend: Backend::Postgres,
             sqlite_path: None,
             pg_schema: Some(schema),
+            master_key: fresh_master_key(),
             _dir: None,
         }
     }
 }
 
-async fn open(url: &DatabaseUrl) -> Arc<dyn Store> {
+async fn open(url: &DatabaseUrl, owner: Option<&DatabaseUrl>) -> Arc<dyn Store> {
     let options = StoreOptions {
         max_connections: 4,
+        migrate_url: owner.cloned(),
         ..StoreOptions::new(url.clone())
     };
     match crier_store::open(&options).await {
@@ -108,6 +148,22 @@ async fn open(url: &DatabaseUrl) -> Arc<dyn Store> {
 
 pub fn postgres_url() -> String {
     std::env::var("CRIER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// Creates the app login role once per process (the cluster may have it from earlier runs).
+async fn ensure_app_role(url: &str) {
+    static CREATED: OnceCell<()> = OnceCell::const_new();
+    CREATED
+        .get_or_init(|| async {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let create = format!(
+                "DO $$ BEGIN CREATE ROLE {PG_APP_ROLE} LOGIN IN ROLE crier_app; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            );
+            sqlx::query(&create).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        })
+        .await;
 }
 
 /// Creates the test database once per process if it does not exist yet.

@@ -36,17 +36,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
-        if has_type {
-            require_json(req.headers())?;
-        }
+        // An empty body means "no options" whatever the content type says: curl's `-d ''`
+        // sends a form content type, and that should not turn into a 415.
+        let headers = req.headers().clone();
         let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
-        if !has_type {
-            return Err(unsupported());
-        }
+        require_json(&headers)?;
         parse(&bytes).map(|value| OptionalJson(Some(value)))
     }
 }
@@ -87,17 +84,55 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
-/// Two steps, so the status says what is wrong: bytes that are not JSON (or nest absurdly deep:
-/// serde_json stops at 128 levels) are 400; JSON that is not an object, or an object that does
-/// not fit `T`, is 422 with a pointer to the offending field.
+/// The status says what is wrong: bytes that are not JSON (or nest deeper than serde_json's 128
+/// levels) are 400; JSON that is not an object, or an object that does not fit `T` (a wrong type,
+/// an unknown or duplicated field), is 422 with a pointer to the offending field. Parsing goes
+/// straight from the bytes, so a duplicated key is an error rather than "last one wins".
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|err| ApiError::invalid(format!("the body is not valid JSON: {err}")))?;
-    if !value.is_object() {
-        return Err(ApiError::field("", "the body must be a JSON object"));
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        // Distinguish "not JSON at all" from "JSON, but not an object".
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(ApiError::field("", "the body must be a JSON object")),
+            Err(err) => Err(ApiError::invalid(format!("the body is not valid JSON: {err}"))),
+        };
     }
-    serde_path_to_error::deserialize(value)
-        .map_err(|err| ApiError::field(pointer(err.path()), err.inner().to_string()))
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let pointer = pointer(err.path());
+        let inner = err.into_inner();
+        match inner.classify() {
+                        serde_json::error::Category::Data => {
+                let detail = strip_position(&inner);
+                ApiError::field(point_at_named_field(pointer, &detail), detail)
+            }
+            _ => ApiError::invalid(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    deserializer.end().map_err(|err| ApiError::invalid(format!("the body is not valid JSON: {err}")))?;
+    Ok(value)
+}
+
+/// serde reports an unknown or duplicated field at the object holding it; point at the field.
+fn point_at_named_field(pointer: String, detail: &str) -> String {
+    let named = ["unknown field `", "duplicate field `"].iter().find_map(|prefix| detail.strip_prefix(prefix));
+        match named.and_then(|rest| rest.split('`').next()) {
+        Some(field) => {
+            let segment = format!("/{}", field.replace('~', "~0").replace('/', "~1"));
+            // serde_path_to_error already names unknown fields; duplicates it does not.
+            if pointer.ends_with(&segment) { pointer } else { pointer + &segment }
+        }
+        None => pointer,
+    }
+}
+
+/// serde_json appends " at line L column C" to data errors; the pointer already says where.
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 /// serde_path_to_error's path as an RFC 6901 JSON pointer (the empty string is the whole body).

@@ -4,8 +4,10 @@
 
 mod json;
 mod path;
+mod query;
 mod tenant;
 
 pub use json::{ApiJson, OptionalJson};
-pub use path::ApiPath;
+pub use path::{ApiPath, PathId};
+pub use query::ApiQuery;
 pub use tenant::Tenant;

@@ -4,13 +4,22 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// A resource's id type, and what a missing one is called in a 404.
+pub trait PathId: DeserializeOwned + Send {
+    const WHAT: &'static str;
+}
+
+impl PathId for crier_core::ApiKeyId {
+    const WHAT: &'static str = "API key";
+}
+
 /// A path parameter parsed into its id type. An id that does not parse is reported exactly like
-/// one that does not exist: 404, so probing ids teaches nothing.
+/// one that does not exist (the same 404 body), so probing ids teaches nothing.
 pub struct ApiPath<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiPath<T>
 where
-    T: DeserializeOwned + Send,
+    T: PathId,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -18,7 +27,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(ApiPath(value)),
-            Err(_) => Err(ApiError::not_found("resource")),
+            Err(_) => Err(ApiError::not_found(T::WHAT)),
         }
     }
 }

@@ -1,8 +1,13 @@
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::Duration;
-use crier_core::{ApiKeyId, ApiKeyMode, ApiKeySecret, Scope, ScopeSet, WorkspaceId};
+use crier_core::{
+    Actor, ApiKeyId, ApiKeyMode, ApiKeySecret, NewAuditEvent, RequestOrigin, Scope, ScopeSet, Timestamp,
+    WorkspaceId,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,16 +23,31 @@ pub struct Tenant {
     pub key_id: ApiKeyId,
     pub mode: ApiKeyMode,
     pub scopes: ScopeSet,
+    /// When the calling key stops working (its own expiry, or the end of a rotation's grace).
+    pub expires_at: Option<Timestamp>,
+    /// The calling key was rotated and is living out its grace period.
+    pub rotated: bool,
+    /// Where the request came from, for the audit log.
+    pub origin: RequestOrigin,
 }
 
 impl Tenant {
     /// 403 naming the scope, unless the key holds it.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::missing_scope(scope))
-        }
+        if self.scopes.contains(scope) { Ok(()) } else { Err(ApiError::missing_scope(scope)) }
+    }
+
+    /// An audit event of this caller.
+    pub fn audit(&self, at: Timestamp, action: &str, target: String) -> NewAuditEvent {
+        NewAuditEvent::new(at, Actor::api_key(self.key_id), action, target, &self.origin)
+    }
+}
+
+/// The peer address (proxies' forwarding headers are not trusted) and the user agent.
+fn origin(parts: &Parts) -> RequestOrigin {
+    RequestOrigin {
+        ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     }
 }
 
@@ -35,33 +55,22 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(ApiError::unauthenticated)?;
-        let header = header
-            .to_str()
-            .map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
+        let header = header.to_str().map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
         let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ApiError::invalid_token(
-                "use the Bearer scheme: `Authorization: Bearer crier_…`",
-            ));
+            return Err(ApiError::invalid_token("use the Bearer scheme: `Authorization: Bearer crier_…`"));
         }
-        let secret =
-            ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
+        let secret = ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
         let key = state
             .store
             .find_api_key_by_hash(&secret.hash())
             .await?
             .ok_or_else(|| ApiError::invalid_token("unknown API key"))?;
         let now = state.clock.now();
-        key.check_usable(now)
-            .map_err(|refusal| ApiError::invalid_token(refusal.to_string()))?;
+        key.check_usable(now).map_err(|refusal| ApiError::invalid_token(refusal.to_string()))?;
 
-        let stale = key
-            .last_used_at
-            .is_none_or(|at| now - at >= Duration::seconds(TOUCH_INTERVAL_SECONDS));
+        let stale = key.last_used_at.is_none_or(|at| now - at >= Duration::seconds(TOUCH_INTERVAL_SECONDS));
         if stale && let Err(err) = state.store.touch_api_key(key.workspace_id, key.id, now).await {
             // Bookkeeping only: a failed touch must not fail the request.
             tracing::warn!(key_id = %key.id, error = %err, "could not record API key use");
@@ -71,6 +80,9 @@ impl FromRequestParts<AppState> for Tenant {
             key_id: key.id,
             mode: key.mode,
             scopes: key.scopes,
+            expires_at: key.expires_at,
+            rotated: key.rotated_at.is_some(),
+            origin: origin(parts),
         })
     }
 }

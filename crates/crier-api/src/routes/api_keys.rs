@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{ApiJson, ApiPath, OptionalJson, Tenant};
 use crate::state::AppState;
 
-/// The longest grace period a rotation may ask for.
-const MAX_GRACE_SECONDS: u64 = 7 * 24 * 60 * 60;
+/// The longest grace period a rotation may ask for (and the configured default may be).
+pub const MAX_GRACE_SECONDS: u64 = 7 * 24 * 60 * 60;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -137,12 +137,18 @@ impl ApiKeyOut {
 }
 
 /// A key just created or rotated: the only time its secret is shown.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct ApiKeyCreatedOut {
     /// The secret. Store it now: Crier keeps only its hash and cannot show it again.
     #[schema(example = "crier_live_…")]
     pub secret: String,
     pub api_key: ApiKeyOut,
+}
+
+impl std::fmt::Debug for ApiKeyCreatedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyCreatedOut").field("api_key", &self.api_key).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -166,10 +172,13 @@ fn validate(
     if input.scopes.is_empty() {
         errors.push(FieldError::new("/scopes", "give at least one scope"));
     }
-    if let Some(at) = input.expires_at
-        && at <= now
-    {
-        errors.push(FieldError::new("/expires_at", "must be in the future"));
+    match (input.expires_at, tenant.expires_at) {
+        (Some(at), _) if at <= now => errors.push(FieldError::new("/expires_at", "must be in the future")),
+        (Some(at), Some(limit)) if at > limit => errors.push(FieldError::new(
+            "/expires_at",
+            format!("must not be later than the calling key's own expiry ({})", limit.to_rfc3339()),
+        )),
+        _ => {}
     }
     if input.name.trim().chars().count() > NewApiKey::MAX_NAME_CHARS {
         errors.push(FieldError::new(
@@ -188,16 +197,31 @@ fn validate(
             "a key cannot grant `{missing}`, which it does not hold itself"
         )));
     }
-    let mode = input.mode.map_or(ApiKeyMode::Live, Into::into);
+        let mode = input.mode.map_or(ApiKeyMode::Live, Into::into);
     if mode == ApiKeyMode::Live && tenant.mode == ApiKeyMode::Test {
         return Err(ApiError::forbidden("a test-mode key cannot create live keys"));
     }
-    Ok((
-        input.name,
-        mode,
-        scopes,
-        input.expires_at.map(|at| at.trunc_subsecs(6)),
-    ))
+    if tenant.rotated {
+        return Err(ApiError::forbidden("a rotated key cannot create keys; use its successor"));
+    }
+    // A key never outlives the key that made it: no expiry given means the caller's own.
+    let expires_at = input.expires_at.map(|at| at.trunc_subsecs(6)).or(tenant.expires_at);
+    Ok((input.name, mode, scopes, expires_at))
+}
+
+/// A key may rotate or revoke only keys with no more power than its own: no scope it lacks, and
+/// (for a test key) only test keys. Otherwise a narrow key could rotate the admin key and take
+/// the successor's secret, or revoke it and lock the owner out.
+fn may_manage(tenant: &Tenant, target: &ApiKey) -> ApiResult<()> {
+    if let Some(missing) = target.scopes.iter().find(|scope| !tenant.scopes.contains(*scope)) {
+        return Err(ApiError::forbidden(format!(
+            "that key holds `{missing}`, which this key does not; use a key with at least its scopes"
+        )));
+    }
+    if tenant.mode == ApiKeyMode::Test && target.mode == ApiKeyMode::Live {
+        return Err(ApiError::forbidden("a test-mode key cannot manage live keys"));
+    }
+    Ok(())
 }
 
 /// Create an API key.
@@ -234,7 +258,8 @@ pub async fn create_api_key(
         expires_at,
     })
     .map_err(|err| ApiError::field("/name", err.to_string()))?;
-    let stored = state.store.insert_api_key(&key).await?;
+        let audit = tenant.audit(now, "api_key.created", key.id.to_string());
+    let stored = state.store.insert_api_key(&key, &audit).await?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %stored.id, by = %tenant.key_id, "API key created");
     let body = ApiKeyCreatedOut {
         secret: secret.expose().to_owned(),
@@ -335,12 +360,15 @@ pub async fn rotate_api_key(
         .get_api_key(tenant.workspace_id, id)
         .await
         .map_err(not_found_key)?;
+        may_manage(&tenant, &old)?;
     let (successor, secret) = old.successor(now);
-    let grace = Duration::seconds(i64::try_from(grace_seconds).unwrap_or(i64::MAX));
+    // Bounded above (request) or at start-up (configuration), so this cannot overflow.
+    let grace = Duration::try_seconds(i64::try_from(grace_seconds).unwrap_or(0)).unwrap_or_default();
     let old_expires_at = old.expiry_after_rotation(now, grace);
+    let audit = tenant.audit(now, "api_key.rotated", id.to_string());
     let stored = state
         .store
-        .rotate_api_key(tenant.workspace_id, id, &successor, old_expires_at)
+        .rotate_api_key(tenant.workspace_id, id, &successor, old_expires_at, &audit)
         .await
         .map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, successor = %stored.id, by = %tenant.key_id, "API key rotated");
@@ -371,10 +399,13 @@ pub async fn revoke_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKeyOut>> {
     tenant.require(Scope::KeysAdmin)?;
-    let now = state.clock.now();
+        let now = state.clock.now();
+    let target = state.store.get_api_key(tenant.workspace_id, id).await.map_err(not_found_key)?;
+    may_manage(&tenant, &target)?;
+    let audit = tenant.audit(now, "api_key.revoked", id.to_string());
     let key = state
         .store
-        .revoke_api_key(tenant.workspace_id, id, now)
+        .revoke_api_key(tenant.workspace_id, id, now, &audit)
         .await
         .map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, by = %tenant.key_id, "API key revoked");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use crier_api::{ApiConfig, AppState};
-use crier_core::{ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewWorkspace, ScopeSet, WorkspaceId};
+use crier_core::{Actor, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewAuditEvent, ScopeSet, WorkspaceId};
 use crier_testkit::{Backend, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -61,17 +61,9 @@ impl Server {
     }
 
     pub async fn seed_with(&self, name: &str, scopes: ScopeSet, mode: ApiKeyMode) -> Seeded {
-        let workspace = NewWorkspace::new(name, self.clock.now()).expect("name");
-        self.db
-            .store
-            .create_workspace(&workspace)
-            .await
-            .expect("workspace");
-        let key = self.key_in(workspace.id, scopes, mode, None).await;
-        Seeded {
-            workspace: workspace.id,
-            admin_key: key,
-        }
+                let workspace = self.db.workspace(Arc::new(self.clock.clone()), name).await;
+        let key = self.key_in(workspace, scopes, mode, None).await;
+        Seeded { workspace, admin_key: key }
     }
 
     /// Stores a key in `workspace` and returns its secret.
@@ -92,7 +84,8 @@ impl Server {
             expires_at: expires_in.map(|d| now + d),
         })
         .expect("issue");
-        self.db.store.insert_api_key(&key).await.expect("insert key");
+                let audit = NewAuditEvent::new(now, Actor::cli(), "api_key.created", key.id.to_string(), &Default::default());
+        self.db.store.insert_api_key(&key, &audit).await.expect("insert key");
         secret.expose().to_owned()
     }
 

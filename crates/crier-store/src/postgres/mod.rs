@@ -38,6 +38,10 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub async fn migrate(&self) -> Result<(), ConnectError> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)

@@ -29,17 +29,12 @@ impl VaultStore for PgStore {
         tx.commit().await.map_err(map_sqlx)
     }
 
-    async fn rewrap_data_key(
-        &self,
-        workspace: WorkspaceId,
-        version: i32,
-        expected_master_key_id: &str,
-        rewrapped: &WrappedDataKey,
-    ) -> StoreResult<bool> {
+    async fn rewrap_data_key(&self, expected_master_key_id: &str, rewrapped: &WrappedDataKey) -> StoreResult<bool> {
+        let workspace = rewrapped.workspace_id;
         let mut tx = self.tenant_tx(workspace).await?;
         let done = sqlx::query(sql::REWRAP_DATA_KEY)
             .bind(workspace.as_uuid())
-            .bind(version)
+            .bind(rewrapped.version)
             .bind(expected_master_key_id)
             .bind(&rewrapped.master_key_id)
             .bind(rewrapped.wrapped.as_slice())
