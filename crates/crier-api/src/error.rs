@@ -33,10 +33,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }
+        Self { pointer: pointer.into(), detail: detail.into() }
     }
 }
 
@@ -162,14 +159,9 @@ impl ProblemKind {
 
     /// The kind a bare status code stands for, for responses produced outside our handlers.
     pub fn for_status(status: StatusCode) -> Self {
-        ProblemKind::ALL
-            .into_iter()
-            .find(|kind| kind.status() == status)
-            .unwrap_or(if status.is_server_error() {
-                ProblemKind::Internal
-            } else {
-                ProblemKind::InvalidRequest
-            })
+        ProblemKind::ALL.into_iter().find(|kind| kind.status() == status).unwrap_or(
+            if status.is_server_error() { ProblemKind::Internal } else { ProblemKind::InvalidRequest },
+        )
     }
 }
 
@@ -186,13 +178,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self {
-            kind,
-            status: kind.status(),
-            detail: detail.into(),
-            errors: Vec::new(),
-            invalid_token: false,
-        }
+        Self { kind, status: kind.status(), detail: detail.into(), errors: Vec::new(), invalid_token: false }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -202,25 +188,16 @@ impl ApiError {
 
     /// No credential was sent.
     pub fn unauthenticated() -> Self {
-        Self::new(
-            ProblemKind::Unauthorized,
-            "send an API key as `Authorization: Bearer crier_…`",
-        )
+        Self::new(ProblemKind::Unauthorized, "send an API key as `Authorization: Bearer crier_…`")
     }
 
     /// A credential was sent and refused.
     pub fn invalid_token(detail: impl Into<String>) -> Self {
-        Self {
-            invalid_token: true,
-            ..Self::new(ProblemKind::Unauthorized, detail)
-        }
+        Self { invalid_token: true, ..Self::new(ProblemKind::Unauthorized, detail) }
     }
 
     pub fn missing_scope(scope: Scope) -> Self {
-        Self::new(
-            ProblemKind::Forbidden,
-            format!("this API key lacks the `{scope}` scope"),
-        )
+        Self::new(ProblemKind::Forbidden, format!("this API key lacks the `{scope}` scope"))
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -241,14 +218,11 @@ impl ApiError {
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
-                        [one] if one.pointer.is_empty() => one.detail.clone(),
+            [one] if one.pointer.is_empty() => one.detail.clone(),
             [one] => format!("{}: {}", one.pointer, one.detail),
             many => format!("{} fields are invalid", many.len()),
         };
-        Self {
-            errors,
-            ..Self::new(ProblemKind::ValidationFailed, detail)
-        }
+        Self { errors, ..Self::new(ProblemKind::ValidationFailed, detail) }
     }
 
     pub fn field(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -265,10 +239,7 @@ impl ApiError {
             source = cause.source();
         }
         tracing::error!(error = %chain, "request failed");
-        Self::new(
-            ProblemKind::Internal,
-            "an internal error occurred; it has been logged",
-        )
+        Self::new(ProblemKind::Internal, "an internal error occurred; it has been logged")
     }
 
     pub fn kind(&self) -> ProblemKind {

@@ -36,9 +36,7 @@ impl Modify for BearerKeys {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("crier_live_… or crier_test_…")
-                    .description(Some(
-                        "A workspace API key; each operation lists the scope it needs.",
-                    ))
+                    .description(Some("A workspace API key; each operation lists the scope it needs."))
                     .build(),
             ),
         );

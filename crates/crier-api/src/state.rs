@@ -36,10 +36,6 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ApiConfig) -> Self {
-        Self {
-            store,
-            clock,
-            config: Arc::new(config),
-        }
+        Self { store, clock, config: Arc::new(config) }
     }
 }

@@ -16,7 +16,8 @@ async fn key_operations_are_audited_in_one_chain(backend: Backend) {
     let server = Server::start(backend).await;
     let seeded = server.seed("Acme").await;
     let (id, _) = server.create_key(&seeded.admin_key, &["posts:read"]).await;
-    let rotated = server.call(Method::POST, &format!("/v1/api-keys/{id}/rotate"), Some(&seeded.admin_key), None).await;
+    let rotated =
+        server.call(Method::POST, &format!("/v1/api-keys/{id}/rotate"), Some(&seeded.admin_key), None).await;
     let successor = rotated.body["api_key"]["id"].as_str().unwrap().to_owned();
     server.call(Method::DELETE, &format!("/v1/api-keys/{successor}"), Some(&seeded.admin_key), None).await;
 
@@ -61,13 +62,16 @@ async fn audit_log_needs_its_scope_and_stays_home(backend: Backend) {
     assert!(refused.assert_problem(StatusCode::FORBIDDEN)["detail"].as_str().unwrap().contains("audit:read"));
 
     let b_view = server.get("/v1/audit-events", &b.admin_key).await;
-        let rows = b_view.body["data"].as_array().unwrap();
+    let rows = b_view.body["data"].as_array().unwrap();
     let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["workspace.created", "api_key.created"], "only B's own history");
     assert_eq!(rows[0]["target"], b.workspace.to_string());
     assert!(!b_view.body.to_string().contains(&a.workspace.to_string()));
 
     for bad in ["?cursor=abc", "?cursor=-1", "?limit=0", "?limit=201", "?limit=x", "?bogus=1"] {
-        server.get(&format!("/v1/audit-events{bad}"), &a.admin_key).await.assert_problem(StatusCode::BAD_REQUEST);
+        server
+            .get(&format!("/v1/audit-events{bad}"), &a.admin_key)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST);
     }
 }

@@ -25,49 +25,25 @@ fn case(
     body: impl Into<Vec<u8>>,
     status: StatusCode,
 ) -> Case {
-    Case {
-        name,
-        content_type,
-        body: body.into(),
-        status,
-        pointer: None,
-    }
+    Case { name, content_type, body: body.into(), status, pointer: None }
 }
 
 fn field(name: &'static str, body: &str, pointer: &'static str) -> Case {
     Case {
         pointer: Some(pointer),
-        ..case(
-            name,
-            Some("application/json"),
-            body,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
+        ..case(name, Some("application/json"), body, StatusCode::UNPROCESSABLE_ENTITY)
     }
 }
 
 fn cases() -> Vec<Case> {
     let json = Some("application/json");
-        let nested = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let nested = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
     let nested_field = format!("{{\"scopes\": {}{}}}", "[".repeat(1000), "]".repeat(1000));
-    let big = format!(
-        "{{\"name\": \"{}\", \"scopes\": [\"posts:read\"]}}",
-        "x".repeat(2 * 1024 * 1024)
-    );
+    let big = format!("{{\"name\": \"{}\", \"scopes\": [\"posts:read\"]}}", "x".repeat(2 * 1024 * 1024));
     vec![
         case("truncated JSON", json, r#"{"scopes": ["#, StatusCode::BAD_REQUEST),
-        case(
-            "trailing garbage",
-            json,
-            r#"{"scopes": ["posts:read"]} x"#,
-            StatusCode::BAD_REQUEST,
-        ),
-        case(
-            "not UTF-8",
-            json,
-            vec![b'{', 0xff, 0xfe, b'}'],
-            StatusCode::BAD_REQUEST,
-        ),
+        case("trailing garbage", json, r#"{"scopes": ["posts:read"]} x"#, StatusCode::BAD_REQUEST),
+        case("not UTF-8", json, vec![b'{', 0xff, 0xfe, b'}'], StatusCode::BAD_REQUEST),
         case("deep nesting", json, nested, StatusCode::UNPROCESSABLE_ENTITY),
         case("deep nesting in a field", json, nested_field, StatusCode::UNPROCESSABLE_ENTITY),
         field("duplicate field", r#"{"scopes": ["keys:admin"], "scopes": ["posts:read"]}"#, "/scopes"),
@@ -84,24 +60,11 @@ fn cases() -> Vec<Case> {
             "scopes=posts:read",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
-        case(
-            "no content type",
-            None,
-            r#"{"scopes": ["posts:read"]}"#,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
+        case("no content type", None, r#"{"scopes": ["posts:read"]}"#, StatusCode::UNSUPPORTED_MEDIA_TYPE),
         case("oversized", json, big, StatusCode::PAYLOAD_TOO_LARGE),
-        field(
-            "unknown field",
-            r#"{"scopes": ["posts:read"], "admin": true}"#,
-            "/admin",
-        ),
+        field("unknown field", r#"{"scopes": ["posts:read"], "admin": true}"#, "/admin"),
         field("scopes not a list", r#"{"scopes": "posts:read"}"#, "/scopes"),
-        field(
-            "unknown scope",
-            r#"{"scopes": ["posts:read", "root"]}"#,
-            "/scopes/1",
-        ),
+        field("unknown scope", r#"{"scopes": ["posts:read", "root"]}"#, "/scopes/1"),
         field("no scopes", r#"{"scopes": []}"#, "/scopes"),
         field("missing scopes", r#"{"name": "x"}"#, ""),
         field(
@@ -109,37 +72,21 @@ fn cases() -> Vec<Case> {
             r#"{"scopes": ["posts:read"], "expires_at": "2001-01-01T00:00:00Z"}"#,
             "/expires_at",
         ),
-        field(
-            "expiry not a date",
-            r#"{"scopes": ["posts:read"], "expires_at": "tomorrow"}"#,
-            "/expires_at",
-        ),
-        field(
-            "unknown mode",
-            r#"{"scopes": ["posts:read"], "mode": "god"}"#,
-            "/mode",
-        ),
+        field("expiry not a date", r#"{"scopes": ["posts:read"], "expires_at": "tomorrow"}"#, "/expires_at"),
+        field("unknown mode", r#"{"scopes": ["posts:read"], "mode": "god"}"#, "/mode"),
         field(
             "name too long",
             &format!(r#"{{"scopes": ["posts:read"], "name": "{}"}}"#, "n".repeat(101)),
             "/name",
         ),
-        field(
-            "control character in name",
-            r#"{"scopes": ["posts:read"], "name": "a\u0007b"}"#,
-            "/name",
-        ),
+        field("control character in name", r#"{"scopes": ["posts:read"], "name": "a\u0007b"}"#, "/name"),
         field("array body", r#"[{"scopes": ["posts:read"]}]"#, ""),
         field("null body", "null", ""),
     ]
 }
 
 async fn send(server: &Server, key: &str, method: Method, path: &str, case: &Case) -> Reply {
-    let mut request = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(key)
-        .body(case.body.clone());
+    let mut request = server.http.request(method, server.url(path)).bearer_auth(key).body(case.body.clone());
     if let Some(content_type) = case.content_type {
         request = request.header("content-type", content_type);
     }
@@ -156,38 +103,19 @@ async fn hostile_bodies_are_refused_cleanly(backend: Backend) {
         let reply = send(&server, &seeded.admin_key, Method::POST, "/v1/api-keys", &case).await;
         let problem = reply.assert_problem(case.status);
         if let Some(pointer) = case.pointer {
-            assert_eq!(
-                problem["errors"][0]["pointer"], pointer,
-                "{}: {problem}",
-                case.name
-            );
+            assert_eq!(problem["errors"][0]["pointer"], pointer, "{}: {problem}", case.name);
         }
     }
     let rotate = format!("/v1/api-keys/{key_id}/rotate");
-    for case in cases()
-        .into_iter()
-        .filter(|c| !c.body.is_empty() && c.status != StatusCode::UNPROCESSABLE_ENTITY)
+    for case in
+        cases().into_iter().filter(|c| !c.body.is_empty() && c.status != StatusCode::UNPROCESSABLE_ENTITY)
     {
         let reply = send(&server, &seeded.admin_key, Method::POST, &rotate, &case).await;
-        assert!(
-            reply.status.is_client_error(),
-            "rotate {}: {:?}",
-            case.name,
-            reply.status
-        );
-        assert_eq!(
-            reply.content_type(),
-            "application/problem+json",
-            "rotate {}",
-            case.name
-        );
+        assert!(reply.status.is_client_error(), "rotate {}: {:?}", case.name, reply.status);
+        assert_eq!(reply.content_type(), "application/problem+json", "rotate {}", case.name);
     }
 
-    assert_eq!(
-        server.db.store.list_api_keys(seeded.workspace).await.unwrap(),
-        before,
-        "nothing changed"
-    );
+    assert_eq!(server.db.store.list_api_keys(seeded.workspace).await.unwrap(), before, "nothing changed");
 }
 
 async fn bad_ids_and_routes_are_refused_cleanly(backend: Backend) {
@@ -209,21 +137,19 @@ async fn bad_ids_and_routes_are_refused_cleanly(backend: Backend) {
         "key_..%2F..%2Fetc".to_owned(),
         format!("key_{long}"),
     ];
-        let unknown = crier_core::ApiKeyId::generate();
-    let absent = server.call(Method::GET, &format!("/v1/api-keys/{unknown}"), Some(&seeded.admin_key), None).await;
+    let unknown = crier_core::ApiKeyId::generate();
+    let absent =
+        server.call(Method::GET, &format!("/v1/api-keys/{unknown}"), Some(&seeded.admin_key), None).await;
     for id in &bad_ids {
         for method in [Method::GET, Method::DELETE] {
-            let reply = server.call(method.clone(), &format!("/v1/api-keys/{id}"), Some(&seeded.admin_key), None).await;
+            let reply = server
+                .call(method.clone(), &format!("/v1/api-keys/{id}"), Some(&seeded.admin_key), None)
+                .await;
             reply.assert_problem(StatusCode::NOT_FOUND);
             assert_eq!(reply.body, absent.body, "{method} {id}: a malformed id reads like an unknown one");
         }
         let reply = server
-            .call(
-                Method::POST,
-                &format!("/v1/api-keys/{id}/rotate"),
-                Some(&seeded.admin_key),
-                None,
-            )
+            .call(Method::POST, &format!("/v1/api-keys/{id}/rotate"), Some(&seeded.admin_key), None)
             .await;
         reply.assert_problem(StatusCode::NOT_FOUND);
     }
@@ -239,9 +165,5 @@ async fn bad_ids_and_routes_are_refused_cleanly(backend: Backend) {
         .call(Method::PATCH, "/v1/workspace", Some(&seeded.admin_key), None)
         .await
         .assert_problem(StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(
-        server.db.store.list_api_keys(seeded.workspace).await.unwrap(),
-        before,
-        "nothing changed"
-    );
+    assert_eq!(server.db.store.list_api_keys(seeded.workspace).await.unwrap(), before, "nothing changed");
 }

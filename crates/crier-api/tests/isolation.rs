@@ -18,21 +18,15 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>)> {
     vec![
         (Method::GET, "/v1/api-keys/{id}", None),
         (Method::DELETE, "/v1/api-keys/{id}", None),
-        (
-            Method::POST,
-            "/v1/api-keys/{id}/rotate",
-            Some(json!({"grace_period_seconds": 60})),
-        ),
+        (Method::POST, "/v1/api-keys/{id}/rotate", Some(json!({"grace_period_seconds": 60}))),
     ]
 }
 
 #[test]
 fn matrix_covers_every_route_that_takes_an_id() {
     let spec = serde_json::to_value(crier_api::openapi()).unwrap();
-    let covered: Vec<(String, String)> = matrix()
-        .into_iter()
-        .map(|(m, p, _)| (m.as_str().to_ascii_lowercase(), p.to_owned()))
-        .collect();
+    let covered: Vec<(String, String)> =
+        matrix().into_iter().map(|(m, p, _)| (m.as_str().to_ascii_lowercase(), p.to_owned())).collect();
     for (path, item) in spec["paths"].as_object().unwrap() {
         if !path.contains('{') {
             continue;
@@ -56,12 +50,7 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
 
     for (method, template, body) in matrix() {
         let theirs = server
-            .call(
-                method.clone(),
-                &template.replace("{id}", &a_key_id),
-                Some(&b.admin_key),
-                body.clone(),
-            )
+            .call(method.clone(), &template.replace("{id}", &a_key_id), Some(&b.admin_key), body.clone())
             .await;
         theirs.assert_problem(StatusCode::NOT_FOUND);
         let nowhere = server
@@ -79,16 +68,8 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
         );
     }
 
-    assert_eq!(
-        server.db.store.list_api_keys(a.workspace).await.unwrap(),
-        before,
-        "A is unchanged"
-    );
-    assert_eq!(
-        server.db.store.list_api_keys(b.workspace).await.unwrap().len(),
-        b_before,
-        "B gained nothing"
-    );
+    assert_eq!(server.db.store.list_api_keys(a.workspace).await.unwrap(), before, "A is unchanged");
+    assert_eq!(server.db.store.list_api_keys(b.workspace).await.unwrap().len(), b_before, "B gained nothing");
 }
 
 async fn lists_show_only_own_workspace(backend: Backend) {
@@ -98,11 +79,7 @@ async fn lists_show_only_own_workspace(backend: Backend) {
     let (a_key_id, _) = server.create_key(&a.admin_key, &["posts:read"]).await;
     let listed = server.get("/v1/api-keys", &b.admin_key).await;
     assert_eq!(listed.status, StatusCode::OK);
-    assert_eq!(
-        listed.body["data"].as_array().unwrap().len(),
-        1,
-        "only B's own key"
-    );
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "only B's own key");
     assert!(!listed.body.to_string().contains(&a_key_id));
     let me = server.get("/v1/workspace", &b.admin_key).await;
     assert_eq!(me.body["id"], b.workspace.to_string());

@@ -31,9 +31,7 @@ on_both_backends!(
 async fn created_key_works_and_is_shown_once(backend: Backend) {
     let server = Server::start(backend).await;
     let seeded = server.seed("Acme").await;
-    let (id, secret) = server
-        .create_key(&seeded.admin_key, &["keys:admin", "posts:read"])
-        .await;
+    let (id, secret) = server.create_key(&seeded.admin_key, &["keys:admin", "posts:read"]).await;
     assert!(secret.starts_with("crier_live_"));
 
     let me = server.get("/v1/workspace", &secret).await;
@@ -45,10 +43,7 @@ async fn created_key_works_and_is_shown_once(backend: Backend) {
     assert_eq!(shown.body["status"], "active");
     assert_eq!(shown.body["scopes"], json!(["posts:read", "keys:admin"]));
     assert!(shown.body.get("secret").is_none());
-    assert!(
-        !shown.body.to_string().contains(&secret[11..50]),
-        "listing must not reveal the secret"
-    );
+    assert!(!shown.body.to_string().contains(&secret[11..50]), "listing must not reveal the secret");
     assert!(shown.body["last_used_at"].is_string(), "use is recorded");
 
     let listed = server.get("/v1/api-keys", &secret).await;
@@ -63,26 +58,11 @@ async fn missing_scope_is_403_naming_it(backend: Backend) {
     for (method, path) in [(Method::GET, "/v1/workspace"), (Method::GET, "/v1/api-keys")] {
         let reply = server.call(method, path, Some(&reader), None).await;
         let problem = reply.assert_problem(StatusCode::FORBIDDEN);
-        assert!(
-            problem["detail"].as_str().unwrap().contains("keys:admin"),
-            "{problem}"
-        );
+        assert!(problem["detail"].as_str().unwrap().contains("keys:admin"), "{problem}");
     }
-    let reply = server
-        .post("/v1/api-keys", &reader, json!({"scopes": ["posts:read"]}))
-        .await;
+    let reply = server.post("/v1/api-keys", &reader, json!({"scopes": ["posts:read"]})).await;
     reply.assert_problem(StatusCode::FORBIDDEN);
-    assert_eq!(
-        server
-            .db
-            .store
-            .list_api_keys(seeded.workspace)
-            .await
-            .unwrap()
-            .len(),
-        2,
-        "nothing created"
-    );
+    assert_eq!(server.db.store.list_api_keys(seeded.workspace).await.unwrap().len(), 2, "nothing created");
 }
 
 async fn revoked_key_is_refused_at_once(backend: Backend) {
@@ -91,38 +71,18 @@ async fn revoked_key_is_refused_at_once(backend: Backend) {
     let (id, secret) = server.create_key(&seeded.admin_key, &["keys:admin"]).await;
     assert_eq!(server.get("/v1/workspace", &secret).await.status, StatusCode::OK);
 
-    let revoked = server
-        .call(
-            Method::DELETE,
-            &format!("/v1/api-keys/{id}"),
-            Some(&seeded.admin_key),
-            None,
-        )
-        .await;
+    let revoked =
+        server.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&seeded.admin_key), None).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
     assert_eq!(revoked.body["status"], "revoked");
 
     let refused = server.get("/v1/workspace", &secret).await;
     let problem = refused.assert_problem(StatusCode::UNAUTHORIZED);
-    assert!(
-        problem["detail"].as_str().unwrap().contains("revoked"),
-        "{problem}"
-    );
-    assert!(
-        refused.headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("revoked"), "{problem}");
+    assert!(refused.headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
 
-    let again = server
-        .call(
-            Method::DELETE,
-            &format!("/v1/api-keys/{id}"),
-            Some(&seeded.admin_key),
-            None,
-        )
-        .await;
+    let again =
+        server.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&seeded.admin_key), None).await;
     assert_eq!(again.status, StatusCode::OK, "revoking twice is harmless");
 }
 
@@ -131,11 +91,7 @@ async fn expired_key_is_refused(backend: Backend) {
     let seeded = server.seed("Acme").await;
     let expires_at = server.clock.now() + Duration::hours(1);
     let reply = server
-        .post(
-            "/v1/api-keys",
-            &seeded.admin_key,
-            json!({"scopes": ["keys:admin"], "expires_at": expires_at}),
-        )
+        .post("/v1/api-keys", &seeded.admin_key, json!({"scopes": ["keys:admin"], "expires_at": expires_at}))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let secret = reply.body["secret"].as_str().unwrap().to_owned();
@@ -145,10 +101,7 @@ async fn expired_key_is_refused(backend: Backend) {
     server.clock.advance(Duration::minutes(1));
     let refused = server.get("/v1/workspace", &secret).await;
     let problem = refused.assert_problem(StatusCode::UNAUTHORIZED);
-    assert!(
-        problem["detail"].as_str().unwrap().contains("expired"),
-        "{problem}"
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
 }
 
 async fn rotated_key_works_in_grace_then_refused(backend: Backend) {
@@ -156,14 +109,7 @@ async fn rotated_key_works_in_grace_then_refused(backend: Backend) {
     let seeded = server.seed("Acme").await;
     let (id, old) = server.create_key(&seeded.admin_key, &["keys:admin"]).await;
 
-    let rotated = server
-        .call(
-            Method::POST,
-            &format!("/v1/api-keys/{id}/rotate"),
-            Some(&old),
-            None,
-        )
-        .await;
+    let rotated = server.call(Method::POST, &format!("/v1/api-keys/{id}/rotate"), Some(&old), None).await;
     assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
     let new = rotated.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
@@ -173,23 +119,12 @@ async fn rotated_key_works_in_grace_then_refused(backend: Backend) {
     assert_eq!(old_view.body["replaced_by"], rotated.body["api_key"]["id"]);
 
     server.clock.advance(Duration::hours(23) + Duration::minutes(59));
-    assert_eq!(
-        server.get("/v1/workspace", &old).await.status,
-        StatusCode::OK,
-        "inside the grace window"
-    );
+    assert_eq!(server.get("/v1/workspace", &old).await.status, StatusCode::OK, "inside the grace window");
     server.clock.advance(Duration::minutes(1));
     let refused = server.get("/v1/workspace", &old).await;
     let problem = refused.assert_problem(StatusCode::UNAUTHORIZED);
-    assert!(
-        problem["detail"].as_str().unwrap().contains("rotated"),
-        "{problem}"
-    );
-    assert_eq!(
-        server.get("/v1/workspace", &new).await.status,
-        StatusCode::OK,
-        "the successor still works"
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("rotated"), "{problem}");
+    assert_eq!(server.get("/v1/workspace", &new).await.status, StatusCode::OK, "the successor still works");
 }
 
 async fn rotation_grace_can_be_chosen(backend: Backend) {
@@ -197,25 +132,14 @@ async fn rotation_grace_can_be_chosen(backend: Backend) {
     let seeded = server.seed("Acme").await;
     let (id, old) = server.create_key(&seeded.admin_key, &["keys:admin"]).await;
     let path = format!("/v1/api-keys/{id}/rotate");
-    let too_long = server
-        .post(
-            &path,
-            &seeded.admin_key,
-            json!({"grace_period_seconds": 8 * 86400}),
-        )
-        .await;
+    let too_long = server.post(&path, &seeded.admin_key, json!({"grace_period_seconds": 8 * 86400})).await;
     assert_eq!(
         too_long.assert_problem(StatusCode::UNPROCESSABLE_ENTITY)["errors"][0]["pointer"],
         "/grace_period_seconds"
     );
-    let rotated = server
-        .post(&path, &seeded.admin_key, json!({"grace_period_seconds": 0}))
-        .await;
+    let rotated = server.post(&path, &seeded.admin_key, json!({"grace_period_seconds": 0})).await;
     assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
-    server
-        .get("/v1/workspace", &old)
-        .await
-        .assert_problem(StatusCode::UNAUTHORIZED);
+    server.get("/v1/workspace", &old).await.assert_problem(StatusCode::UNAUTHORIZED);
 }
 
 async fn rotating_twice_conflicts(backend: Backend) {
@@ -224,58 +148,27 @@ async fn rotating_twice_conflicts(backend: Backend) {
     let (id, _) = server.create_key(&seeded.admin_key, &["keys:admin"]).await;
     let path = format!("/v1/api-keys/{id}/rotate");
     assert_eq!(
-        server
-            .call(Method::POST, &path, Some(&seeded.admin_key), None)
-            .await
-            .status,
+        server.call(Method::POST, &path, Some(&seeded.admin_key), None).await.status,
         StatusCode::CREATED
     );
-    let again = server
-        .call(Method::POST, &path, Some(&seeded.admin_key), None)
-        .await;
+    let again = server.call(Method::POST, &path, Some(&seeded.admin_key), None).await;
     again.assert_problem(StatusCode::CONFLICT);
-    assert_eq!(
-        server
-            .db
-            .store
-            .list_api_keys(seeded.workspace)
-            .await
-            .unwrap()
-            .len(),
-        3,
-        "no third key"
-    );
+    assert_eq!(server.db.store.list_api_keys(seeded.workspace).await.unwrap().len(), 3, "no third key");
 }
 
 async fn keys_cannot_escalate(backend: Backend) {
     let server = Server::start(backend).await;
     let seeded = server.seed("Acme").await;
-    let (_, narrow) = server
-        .create_key(&seeded.admin_key, &["keys:admin", "posts:read"])
-        .await;
-    let wider = server
-        .post("/v1/api-keys", &narrow, json!({"scopes": ["posts:write"]}))
-        .await;
+    let (_, narrow) = server.create_key(&seeded.admin_key, &["keys:admin", "posts:read"]).await;
+    let wider = server.post("/v1/api-keys", &narrow, json!({"scopes": ["posts:write"]})).await;
     let problem = wider.assert_problem(StatusCode::FORBIDDEN);
-    assert!(
-        problem["detail"].as_str().unwrap().contains("posts:write"),
-        "{problem}"
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("posts:write"), "{problem}");
 
-    let test_key = server
-        .key_in(seeded.workspace, ScopeSet::all(), ApiKeyMode::Test, None)
-        .await;
-    let live = server
-        .post("/v1/api-keys", &test_key, json!({"scopes": ["posts:read"]}))
-        .await;
+    let test_key = server.key_in(seeded.workspace, ScopeSet::all(), ApiKeyMode::Test, None).await;
+    let live = server.post("/v1/api-keys", &test_key, json!({"scopes": ["posts:read"]})).await;
     live.assert_problem(StatusCode::FORBIDDEN);
-    let test = server
-        .post(
-            "/v1/api-keys",
-            &test_key,
-            json!({"scopes": ["posts:read"], "mode": "test"}),
-        )
-        .await;
+    let test =
+        server.post("/v1/api-keys", &test_key, json!({"scopes": ["posts:read"], "mode": "test"})).await;
     assert_eq!(test.status, StatusCode::CREATED);
     assert!(test.body["secret"].as_str().unwrap().starts_with("crier_test_"));
 }
@@ -286,9 +179,7 @@ async fn bad_credentials_are_401_with_challenge(backend: Backend) {
     let mut typo = seeded.admin_key.clone().into_bytes();
     typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
     let typo = String::from_utf8(typo).unwrap();
-    let unknown = crier_core::ApiKeySecret::generate(ApiKeyMode::Live)
-        .expose()
-        .to_owned();
+    let unknown = crier_core::ApiKeySecret::generate(ApiKeyMode::Live).expose().to_owned();
 
     let cases: Vec<(Option<String>, &str)> = vec![
         (None, "Bearer realm=\"crier\""),
@@ -334,13 +225,18 @@ async fn weaker_keys_cannot_rotate_or_revoke_stronger_ones(backend: Backend) {
 async fn keys_do_not_outlive_their_maker(backend: Backend) {
     let server = Server::start(backend).await;
     let seeded = server.seed("Acme").await;
-    let hour = server.key_in(seeded.workspace, ScopeSet::all(), ApiKeyMode::Live, Some(Duration::hours(1))).await;
+    let hour =
+        server.key_in(seeded.workspace, ScopeSet::all(), ApiKeyMode::Live, Some(Duration::hours(1))).await;
     let made = server.post("/v1/api-keys", &hour, json!({"scopes": ["posts:read"]})).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     let limit = server.clock.now() + Duration::hours(1);
     assert_eq!(made.body["api_key"]["expires_at"], json!(limit), "inherits the maker's expiry");
     let later = server
-        .post("/v1/api-keys", &hour, json!({"scopes": ["posts:read"], "expires_at": limit + Duration::seconds(1)}))
+        .post(
+            "/v1/api-keys",
+            &hour,
+            json!({"scopes": ["posts:read"], "expires_at": limit + Duration::seconds(1)}),
+        )
         .await;
     assert_eq!(later.assert_problem(StatusCode::UNPROCESSABLE_ENTITY)["errors"][0]["pointer"], "/expires_at");
 

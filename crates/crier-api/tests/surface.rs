@@ -25,9 +25,7 @@ async fn every_response_carries_the_hardening_headers() {
         server.call(Method::GET, "/healthz", None, None).await,
         server.call(Method::GET, "/readyz", None, None).await,
         server.call(Method::GET, "/v1/workspace", None, None).await,
-        server
-            .call(Method::GET, "/v1/workspace", Some(&seeded.admin_key), None)
-            .await,
+        server.call(Method::GET, "/v1/workspace", Some(&seeded.admin_key), None).await,
         server.call(Method::GET, "/nowhere", None, None).await,
         server.call(Method::GET, "/openapi.json", None, None).await,
         server.call(Method::GET, "/docs", None, None).await,
@@ -37,20 +35,15 @@ async fn every_response_carries_the_hardening_headers() {
             let got = reply.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("");
             assert!(got.starts_with(value), "{name} on {:?}: {got:?}", reply.status);
         }
-        assert!(
-            reply.headers.get("strict-transport-security").is_none(),
-            "no HSTS over plain http"
-        );
+        assert!(reply.headers.get("strict-transport-security").is_none(), "no HSTS over plain http");
         assert!(reply.headers.get("x-request-id").is_some());
     }
 }
 
 #[tokio::test]
 async fn https_public_url_turns_on_hsts() {
-    let config = ApiConfig {
-        public_url: Some("https://crier.example".parse().unwrap()),
-        ..ApiConfig::default()
-    };
+    let config =
+        ApiConfig { public_url: Some("https://crier.example".parse().unwrap()), ..ApiConfig::default() };
     let server = Server::start_with(Backend::Sqlite, config).await;
     let reply = server.call(Method::GET, "/healthz", None, None).await;
     let hsts = reply.headers["strict-transport-security"].to_str().unwrap();
@@ -61,10 +54,7 @@ async fn https_public_url_turns_on_hsts() {
 async fn health_and_readiness() {
     let server = Server::start(Backend::Sqlite).await;
     let health = server.call(Method::GET, "/healthz", None, None).await;
-    assert_eq!(
-        (health.status, health.body["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((health.status, health.body["status"].as_str()), (StatusCode::OK, Some("ok")));
     let ready = server.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body["database"], "sqlite");
@@ -76,11 +66,7 @@ async fn openapi_document_is_served_and_unchanged() {
     let reply = server.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.body["openapi"].as_str().unwrap().starts_with("3."));
-    assert_eq!(
-        reply.body,
-        serde_json::to_value(crier_api::openapi()).unwrap(),
-        "served = generated"
-    );
+    assert_eq!(reply.body, serde_json::to_value(crier_api::openapi()).unwrap(), "served = generated");
     insta::assert_json_snapshot!("openapi", reply.body);
 }
 
@@ -89,37 +75,16 @@ async fn docs_page_works_offline() {
     let server = Server::start(Backend::Sqlite).await;
     let page = server.http.get(server.url("/docs")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(
-        page.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let csp = page.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        csp.contains("default-src 'none'") && csp.contains("style-src 'self'"),
-        "{csp}"
-    );
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("style-src 'self'"), "{csp}");
     let html = page.text().await.unwrap();
-    for expected in [
-        "/v1/api-keys/{id}/rotate",
-        "keys:admin",
-        "id=\"problem-not-found\"",
-        "ApiKeyIn",
-    ] {
+    for expected in ["/v1/api-keys/{id}/rotate", "keys:admin", "id=\"problem-not-found\"", "ApiKeyIn"] {
         assert!(html.contains(expected), "docs lack {expected}");
     }
     for external in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "<script"] {
         assert!(!html.contains(external), "docs must not load {external}");
     }
-    let css = server
-        .http
-        .get(server.url("/docs/style.css"))
-        .send()
-        .await
-        .unwrap();
+    let css = server.http.get(server.url("/docs/style.css")).send().await.unwrap();
     assert_eq!(css.status(), StatusCode::OK);
 }

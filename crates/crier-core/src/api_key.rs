@@ -75,16 +75,10 @@ impl fmt::Debug for ApiKeySecret {
 
 impl ApiKeySecret {
     pub fn generate(mode: ApiKeyMode) -> Self {
-        let mut text = Zeroizing::new(String::with_capacity(
-            mode.prefix().len() + BODY_CHARS + CHECKSUM_CHARS,
-        ));
+        let mut text =
+            Zeroizing::new(String::with_capacity(mode.prefix().len() + BODY_CHARS + CHECKSUM_CHARS));
         text.push_str(mode.prefix());
-        text.extend(
-            rand::rng()
-                .sample_iter(&Alphanumeric)
-                .take(BODY_CHARS)
-                .map(char::from),
-        );
+        text.extend(rand::rng().sample_iter(&Alphanumeric).take(BODY_CHARS).map(char::from));
         let checksum = checksum(&text);
         text.push_str(&checksum);
         Self { text, mode }
@@ -103,10 +97,7 @@ impl ApiKeySecret {
         if checksum(signed) != given {
             return Err(MalformedKey::Checksum);
         }
-        Ok(Self {
-            text: Zeroizing::new(presented.to_owned()),
-            mode,
-        })
+        Ok(Self { text: Zeroizing::new(presented.to_owned()), mode })
     }
 
     /// The full secret, for showing once to its creator.
@@ -295,9 +286,7 @@ impl NewApiKey {
     pub fn issue(req: IssueKey<'_>) -> Result<(Self, ApiKeySecret), ApiKeyNameError> {
         let name = req.name.trim();
         if name.chars().count() > Self::MAX_NAME_CHARS {
-            return Err(ApiKeyNameError::TooLong {
-                max: Self::MAX_NAME_CHARS,
-            });
+            return Err(ApiKeyNameError::TooLong { max: Self::MAX_NAME_CHARS });
         }
         if name.chars().any(char::is_control) {
             return Err(ApiKeyNameError::ControlCharacter);
@@ -326,10 +315,7 @@ mod tests {
     fn generated_keys_parse_and_keep_their_mode() {
         for mode in [ApiKeyMode::Live, ApiKeyMode::Test] {
             let key = ApiKeySecret::generate(mode);
-            assert_eq!(
-                key.expose().len(),
-                mode.prefix().len() + BODY_CHARS + CHECKSUM_CHARS
-            );
+            assert_eq!(key.expose().len(), mode.prefix().len() + BODY_CHARS + CHECKSUM_CHARS);
             let parsed = ApiKeySecret::parse(key.expose()).expect("own key parses");
             assert_eq!(parsed.mode(), mode);
             assert_eq!(parsed.hash(), key.hash());
@@ -351,23 +337,11 @@ mod tests {
     fn rejects_other_shapes() {
         let key = ApiKeySecret::generate(ApiKeyMode::Live);
         let text = key.expose();
-        assert_eq!(
-            ApiKeySecret::parse("sk_live_abc").unwrap_err(),
-            MalformedKey::Prefix
-        );
-        assert_eq!(
-            ApiKeySecret::parse(&text[..text.len() - 1]).unwrap_err(),
-            MalformedKey::Shape
-        );
-        assert_eq!(
-            ApiKeySecret::parse(&format!("{text}x")).unwrap_err(),
-            MalformedKey::Shape
-        );
+        assert_eq!(ApiKeySecret::parse("sk_live_abc").unwrap_err(), MalformedKey::Prefix);
+        assert_eq!(ApiKeySecret::parse(&text[..text.len() - 1]).unwrap_err(), MalformedKey::Shape);
+        assert_eq!(ApiKeySecret::parse(&format!("{text}x")).unwrap_err(), MalformedKey::Shape);
         let with_symbol = format!("crier_live_{}", "-".repeat(BODY_CHARS + CHECKSUM_CHARS));
-        assert_eq!(
-            ApiKeySecret::parse(&with_symbol).unwrap_err(),
-            MalformedKey::Shape
-        );
+        assert_eq!(ApiKeySecret::parse(&with_symbol).unwrap_err(), MalformedKey::Shape);
     }
 
     #[test]

@@ -59,7 +59,10 @@ impl NewAuditEvent {
             action: action.to_owned(),
             target,
             ip: origin.ip.clone(),
-            user_agent: origin.user_agent.as_ref().map(|ua| ua.chars().take(Self::MAX_USER_AGENT_CHARS).collect()),
+            user_agent: origin
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(Self::MAX_USER_AGENT_CHARS).collect()),
         }
     }
 }

@@ -118,13 +118,7 @@ mod tests {
     fn refuses_wrong_prefix_and_garbage() {
         let key = ApiKeyId::generate().to_string();
         assert!(key.parse::<WorkspaceId>().is_err());
-        for bad in [
-            "",
-            "ws_",
-            "ws_123",
-            "ws-01hzzzzzzzzzzzzzzzzzzzzzzz",
-            "ws_!!!!!!!!!!!!!!!!!!!!!!!!!!",
-        ] {
+        for bad in ["", "ws_", "ws_123", "ws-01hzzzzzzzzzzzzzzzzzzzzzzz", "ws_!!!!!!!!!!!!!!!!!!!!!!!!!!"] {
             assert!(bad.parse::<WorkspaceId>().is_err(), "{bad}");
         }
     }

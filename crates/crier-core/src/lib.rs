@@ -14,8 +14,8 @@ pub use api_key::{
     ApiKey, ApiKeyMode, ApiKeyNameError, ApiKeySecret, IssueKey, KeyHash, KeyRefusal, KeyStatus,
     MalformedKey, NewApiKey,
 };
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{ApiKeyId, AuditEventId, IdParseError, SecretId, WorkspaceId};
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use store::{ApiKeyStore, AuditStore, Store, StoreError, StoreResult, VaultStore, WorkspaceStore};

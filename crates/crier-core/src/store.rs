@@ -7,7 +7,9 @@ use async_trait::async_trait;
 
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::vault::{SealedRow, WrappedDataKey};
-use crate::{ApiKey, ApiKeyId, KeyHash, NewApiKey, NewWorkspace, SecretId, Timestamp, Workspace, WorkspaceId};
+use crate::{
+    ApiKey, ApiKeyId, KeyHash, NewApiKey, NewWorkspace, SecretId, Timestamp, Workspace, WorkspaceId,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -82,7 +84,11 @@ pub trait VaultStore {
 
     /// Replaces the wrapping of data key (`rewrapped.workspace_id`, `rewrapped.version`), only if
     /// it is still wrapped by `expected_master_key_id`. Returns whether it changed anything.
-    async fn rewrap_data_key(&self, expected_master_key_id: &str, rewrapped: &WrappedDataKey) -> StoreResult<bool>;
+    async fn rewrap_data_key(
+        &self,
+        expected_master_key_id: &str,
+        rewrapped: &WrappedDataKey,
+    ) -> StoreResult<bool>;
 
     async fn insert_secret(&self, secret: &SealedRow) -> StoreResult<()>;
 
@@ -107,7 +113,12 @@ pub trait AuditStore {
     async fn append_audit(&self, workspace: WorkspaceId, event: &NewAuditEvent) -> StoreResult<AuditEvent>;
 
     /// Rows with `seq > after`, in order, at most `limit`.
-    async fn list_audit_events(&self, workspace: WorkspaceId, after: i64, limit: i64) -> StoreResult<Vec<AuditEvent>>;
+    async fn list_audit_events(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Everything a Crier process needs from its database.

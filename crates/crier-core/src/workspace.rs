@@ -36,17 +36,11 @@ impl NewWorkspace {
             return Err(WorkspaceNameError::Empty);
         }
         if name.chars().count() > Self::MAX_NAME_CHARS {
-            return Err(WorkspaceNameError::TooLong {
-                max: Self::MAX_NAME_CHARS,
-            });
+            return Err(WorkspaceNameError::TooLong { max: Self::MAX_NAME_CHARS });
         }
         if name.chars().any(char::is_control) {
             return Err(WorkspaceNameError::ControlCharacter);
         }
-        Ok(Self {
-            id: WorkspaceId::generate(),
-            name: name.to_owned(),
-            created_at: now,
-        })
+        Ok(Self { id: WorkspaceId::generate(), name: name.to_owned(), created_at: now })
     }
 }

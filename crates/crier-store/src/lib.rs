@@ -50,15 +50,26 @@ impl DatabaseUrl {
             // Cannot fail: the URL already has a password, so it has a host.
             let _ = parsed.set_password(Some("***"));
         }
-        let secret_param = |key: &str| matches!(key.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+        let secret_param =
+            |key: &str| matches!(key.to_ascii_lowercase().as_str(), "password" | "sslpassword");
         if parsed.query_pairs().any(|(key, _)| secret_param(&key)) {
             let pairs: Vec<(String, String)> = parsed
                 .query_pairs()
-                .map(|(k, v)| (k.to_string(), if secret_param(&k) { "***".to_owned() } else { v.to_string() }))
+                .map(|(k, v)| {
+                    (k.to_string(), if secret_param(&k) { "***".to_owned() } else { v.to_string() })
+                })
                 .collect();
             parsed.query_pairs_mut().clear().extend_pairs(pairs);
         }
         parsed.to_string()
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
     }
 }
 

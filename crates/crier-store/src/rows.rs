@@ -3,8 +3,8 @@
 
 use chrono::DateTime;
 use crier_core::{
-    Actor, ApiKey, ApiKeyId, ApiKeyMode, AuditEvent, AuditEventId, ScopeSet, SealedRow, SecretId, StoreResult,
-    Timestamp, Workspace, WorkspaceId, WrappedDataKey,
+    Actor, ApiKey, ApiKeyId, ApiKeyMode, AuditEvent, AuditEventId, ScopeSet, SealedRow, SecretId,
+    StoreResult, Timestamp, Workspace, WorkspaceId, WrappedDataKey,
 };
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -31,9 +31,7 @@ impl Type<Sqlite> for DbTime {
 impl<'r> Decode<'r, Sqlite> for DbTime {
     fn decode(value: <Sqlite as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
         let micros = <i64 as Decode<Sqlite>>::decode(value)?;
-        DateTime::from_timestamp_micros(micros)
-            .map(DbTime)
-            .ok_or_else(|| "timestamp out of range".into())
+        DateTime::from_timestamp_micros(micros).map(DbTime).ok_or_else(|| "timestamp out of range".into())
     }
 }
 
@@ -80,11 +78,7 @@ pub(crate) struct WorkspaceRow {
 
 impl From<WorkspaceRow> for Workspace {
     fn from(row: WorkspaceRow) -> Self {
-        Workspace {
-            id: WorkspaceId::from_uuid(row.id),
-            name: row.name,
-            created_at: row.created_at.0,
-        }
+        Workspace { id: WorkspaceId::from_uuid(row.id), name: row.name, created_at: row.created_at.0 }
     }
 }
 
@@ -108,10 +102,8 @@ impl ApiKeyRow {
     pub(crate) fn into_domain(self) -> StoreResult<ApiKey> {
         let mode =
             ApiKeyMode::from_db(&self.mode).ok_or_else(|| corrupt("api_keys.mode holds an unknown value"))?;
-        let scopes: ScopeSet = self
-            .scopes
-            .parse()
-            .map_err(|_| corrupt("api_keys.scopes holds an unknown scope"))?;
+        let scopes: ScopeSet =
+            self.scopes.parse().map_err(|_| corrupt("api_keys.scopes holds an unknown scope"))?;
         Ok(ApiKey {
             workspace_id: WorkspaceId::from_uuid(self.workspace_id),
             id: ApiKeyId::from_uuid(self.id),
@@ -265,7 +257,9 @@ pub(crate) mod sql {
         format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE workspace_id = $1 AND id = $2")
     }
     pub fn secrets_below_version() -> String {
-        format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE workspace_id = $1 AND key_version < $2 ORDER BY id LIMIT $3")
+        format!(
+            "SELECT {SECRET_COLUMNS} FROM secrets WHERE workspace_id = $1 AND key_version < $2 ORDER BY id LIMIT $3"
+        )
     }
     pub const RESEAL_SECRET: &str = "UPDATE secrets SET key_version = $3, sealed = $4, updated_at = $5 \
          WHERE workspace_id = $1 AND id = $2 AND key_version = $6";
@@ -277,6 +271,8 @@ pub(crate) mod sql {
     pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (workspace_id, seq, id, at, actor, action, target, ip, \
          user_agent, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
     pub fn list_audit() -> String {
-        format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+        format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        )
     }
 }

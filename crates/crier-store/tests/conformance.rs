@@ -75,16 +75,12 @@ async fn workspaces_round_trip(db: TestDb) {
     assert_eq!(db.store.get_workspace(new.id).await.unwrap(), created);
     clock.advance(Duration::seconds(1));
     let second = workspace(&db, &clock, "Beta").await;
-    let listed: Vec<_> = db
-        .store
-        .list_workspaces()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|w| w.id)
-        .collect();
+    let listed: Vec<_> = db.store.list_workspaces().await.unwrap().into_iter().map(|w| w.id).collect();
     assert_eq!(listed, vec![new.id, second]);
-    assert_eq!(db.store.data_keys(new.id).await.unwrap(), vec![dummy_data_key(new.id, &ManualClock::new(created.created_at))]);
+    assert_eq!(
+        db.store.data_keys(new.id).await.unwrap(),
+        vec![dummy_data_key(new.id, &ManualClock::new(created.created_at))]
+    );
     let events = db.store.list_audit_events(new.id, 0, 10).await.unwrap();
     assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["workspace.created"]);
 }
@@ -107,32 +103,17 @@ async fn api_keys_round_trip(db: TestDb) {
     assert_eq!(stored.created_at, clock.now());
     assert_eq!(stored.expires_at, first.expires_at);
     assert_eq!(
-        (
-            stored.revoked_at,
-            stored.last_used_at,
-            stored.rotated_at,
-            stored.replaced_by
-        ),
+        (stored.revoked_at, stored.last_used_at, stored.rotated_at, stored.replaced_by),
         (None, None, None, None)
     );
 
-    assert_eq!(
-        db.store.find_api_key_by_hash(&first.hash).await.unwrap(),
-        Some(stored.clone())
-    );
+    assert_eq!(db.store.find_api_key_by_hash(&first.hash).await.unwrap(), Some(stored.clone()));
     assert_eq!(db.store.get_api_key(ws, first.id).await.unwrap(), stored);
 
     clock.advance(Duration::seconds(1));
     let second = issue(ws, &clock, "second");
     db.store.insert_api_key(&second, &audit(&clock, "api_key.created")).await.unwrap();
-    let listed: Vec<_> = db
-        .store
-        .list_api_keys(ws)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.id)
-        .collect();
+    let listed: Vec<_> = db.store.list_api_keys(ws).await.unwrap().into_iter().map(|k| k.id).collect();
     assert_eq!(listed, vec![second.id, first.id], "newest first");
 
     let unknown = issue(ws, &clock, "never stored");
@@ -144,10 +125,7 @@ async fn key_hash_is_unique(db: TestDb) {
     let ws = workspace(&db, &clock, "Acme").await;
     let key = issue(ws, &clock, "a");
     db.store.insert_api_key(&key, &audit(&clock, "api_key.created")).await.unwrap();
-    let twin = NewApiKey {
-        id: ApiKeyId::generate(),
-        ..key
-    };
+    let twin = NewApiKey { id: ApiKeyId::generate(), ..key };
     let err = db.store.insert_api_key(&twin, &audit(&clock, "api_key.created")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(db.store.list_api_keys(ws).await.unwrap().len(), 1);
@@ -167,10 +145,7 @@ async fn other_workspace_sees_nothing(db: TestDb) {
     let key = issue(a, &clock, "a's key");
     let before = db.store.insert_api_key(&key, &audit(&clock, "api_key.created")).await.unwrap();
 
-    assert!(matches!(
-        db.store.get_api_key(b, key.id).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(db.store.get_api_key(b, key.id).await, Err(StoreError::NotFound)));
     assert!(db.store.list_api_keys(b).await.unwrap().is_empty());
     assert!(matches!(
         db.store.revoke_api_key(b, key.id, clock.now(), &audit(&clock, "api_key.revoked")).await,
@@ -183,29 +158,14 @@ async fn other_workspace_sees_nothing(db: TestDb) {
         .await;
     assert!(matches!(rotated, Err(StoreError::NotFound)), "{rotated:?}");
     let smuggled = issue(a, &clock, "replacement claiming a");
-    let rotated = db.store.rotate_api_key(b, key.id, &smuggled, clock.now(), &audit(&clock, "api_key.rotated")).await;
+    let rotated =
+        db.store.rotate_api_key(b, key.id, &smuggled, clock.now(), &audit(&clock, "api_key.rotated")).await;
     assert!(matches!(rotated, Err(StoreError::NotFound)), "{rotated:?}");
     db.store.touch_api_key(b, key.id, clock.now()).await.unwrap();
 
-    assert_eq!(
-        db.store.get_api_key(a, key.id).await.unwrap(),
-        before,
-        "A's key is unchanged"
-    );
-    assert!(
-        db.store
-            .find_api_key_by_hash(&replacement.hash)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        db.store
-            .find_api_key_by_hash(&smuggled.hash)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(db.store.get_api_key(a, key.id).await.unwrap(), before, "A's key is unchanged");
+    assert!(db.store.find_api_key_by_hash(&replacement.hash).await.unwrap().is_none());
+    assert!(db.store.find_api_key_by_hash(&smuggled.hash).await.unwrap().is_none());
 }
 
 async fn revoke_is_idempotent_and_keeps_first_time(db: TestDb) {
@@ -214,10 +174,12 @@ async fn revoke_is_idempotent_and_keeps_first_time(db: TestDb) {
     let key = issue(ws, &clock, "k");
     db.store.insert_api_key(&key, &audit(&clock, "api_key.created")).await.unwrap();
     let first_time = clock.now();
-    let revoked = db.store.revoke_api_key(ws, key.id, first_time, &audit(&clock, "api_key.revoked")).await.unwrap();
+    let revoked =
+        db.store.revoke_api_key(ws, key.id, first_time, &audit(&clock, "api_key.revoked")).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(first_time));
     clock.advance(Duration::minutes(5));
-    let again = db.store.revoke_api_key(ws, key.id, clock.now(), &audit(&clock, "api_key.revoked")).await.unwrap();
+    let again =
+        db.store.revoke_api_key(ws, key.id, clock.now(), &audit(&clock, "api_key.revoked")).await.unwrap();
     assert_eq!(again.revoked_at, Some(first_time));
     assert!(matches!(
         db.store
@@ -245,14 +207,7 @@ async fn rotate_marks_old_and_stores_new(db: TestDb) {
     assert_eq!(old_now.rotated_at, Some(clock.now()));
     assert_eq!(old_now.replaced_by, Some(new.id));
     assert_eq!(old_now.expires_at, Some(grace_end));
-    assert_eq!(
-        db.store
-            .find_api_key_by_hash(&new.hash)
-            .await
-            .unwrap()
-            .map(|k| k.id),
-        Some(new.id)
-    );
+    assert_eq!(db.store.find_api_key_by_hash(&new.hash).await.unwrap().map(|k| k.id), Some(new.id));
 }
 
 async fn rotate_refuses_rotated_revoked_and_unknown(db: TestDb) {
@@ -272,28 +227,24 @@ async fn rotate_refuses_rotated_revoked_and_unknown(db: TestDb) {
 
     let revoked = issue(ws, &clock, "r");
     db.store.insert_api_key(&revoked, &audit(&clock, "api_key.created")).await.unwrap();
-    db.store
-        .revoke_api_key(ws, revoked.id, clock.now(), &audit(&clock, "api_key.revoked"))
-        .await
-        .unwrap();
+    db.store.revoke_api_key(ws, revoked.id, clock.now(), &audit(&clock, "api_key.revoked")).await.unwrap();
     let refused = issue(ws, &clock, "r2");
     let result = db
         .store
         .rotate_api_key(ws, revoked.id, &refused, clock.now(), &audit(&clock, "api_key.rotated"))
         .await;
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
-    assert!(
-        db.store
-            .find_api_key_by_hash(&refused.hash)
-            .await
-            .unwrap()
-            .is_none(),
-        "nothing half-done"
-    );
+    assert!(db.store.find_api_key_by_hash(&refused.hash).await.unwrap().is_none(), "nothing half-done");
 
     let unknown = db
         .store
-        .rotate_api_key(ws, ApiKeyId::generate(), &issue(ws, &clock, "u"), clock.now(), &audit(&clock, "api_key.rotated"))
+        .rotate_api_key(
+            ws,
+            ApiKeyId::generate(),
+            &issue(ws, &clock, "u"),
+            clock.now(),
+            &audit(&clock, "api_key.rotated"),
+        )
         .await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
     assert_eq!(db.store.list_api_keys(ws).await.unwrap().len(), 3);
@@ -332,10 +283,7 @@ async fn touch_records_last_use(db: TestDb) {
     db.store.insert_api_key(&key, &audit(&clock, "api_key.created")).await.unwrap();
     clock.advance(Duration::seconds(90));
     db.store.touch_api_key(ws, key.id, clock.now()).await.unwrap();
-    assert_eq!(
-        db.store.get_api_key(ws, key.id).await.unwrap().last_used_at,
-        Some(clock.now())
-    );
+    assert_eq!(db.store.get_api_key(ws, key.id).await.unwrap().last_used_at, Some(clock.now()));
 }
 
 async fn rotating_an_expired_key_conflicts(db: TestDb) {
@@ -345,8 +293,10 @@ async fn rotating_an_expired_key_conflicts(db: TestDb) {
     db.store.insert_api_key(&key, &audit(&clock, "api_key.created")).await.unwrap();
     clock.advance(Duration::days(31));
     let replacement = issue(ws, &clock, "k2");
-    let result =
-        db.store.rotate_api_key(ws, key.id, &replacement, clock.now(), &audit(&clock, "api_key.rotated")).await;
+    let result = db
+        .store
+        .rotate_api_key(ws, key.id, &replacement, clock.now(), &audit(&clock, "api_key.rotated"))
+        .await;
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
     assert!(db.store.find_api_key_by_hash(&replacement.hash).await.unwrap().is_none());
 }

@@ -6,17 +6,14 @@
 //! database is created if missing. There is deliberately no "skip if PostgreSQL is down": a
 //! suite that silently skips half its backends cannot fail.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test support: a failed set-up should stop the test loudly"
-)]
+#![expect(clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crier_core::{Actor, Clock, NewWorkspace, RequestOrigin, Store, WorkspaceId};
-use crier_vault::{Keyring, MasterKey, Vault};
 use crier_store::{DatabaseUrl, StoreOptions};
+use crier_vault::{Keyring, MasterKey, Vault};
 use sqlx::Connection;
 use tokio::sync::OnceCell;
 
@@ -59,7 +56,11 @@ impl TestDb {
     /// Creates a workspace (with its data key) as the CLI would.
     pub async fn workspace(&self, clock: Arc<dyn Clock>, name: &str) -> WorkspaceId {
         let workspace = NewWorkspace::new(name, clock.now()).unwrap();
-        self.vault(clock).create_workspace(&workspace, Actor::cli(), &RequestOrigin::default()).await.unwrap().id
+        self.vault(clock)
+            .create_workspace(&workspace, Actor::cli(), &RequestOrigin::default())
+            .await
+            .unwrap()
+            .id
     }
 }
 
@@ -102,10 +103,7 @@ impl TestDb {
         ensure_database(&base).await;
         let schema = format!("t_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
         let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
         let separator = if base.contains('?') { '&' } else { '?' };
         let owner_url = DatabaseUrl::new(format!("{base}{separator}options=-c%20search_path%3D{schema}"));
@@ -131,11 +129,8 @@ impl TestDb {
 }
 
 async fn open(url: &DatabaseUrl, owner: Option<&DatabaseUrl>) -> Arc<dyn Store> {
-    let options = StoreOptions {
-        max_connections: 4,
-        migrate_url: owner.cloned(),
-        ..StoreOptions::new(url.clone())
-    };
+    let options =
+        StoreOptions { max_connections: 4, migrate_url: owner.cloned(), ..StoreOptions::new(url.clone()) };
     match crier_store::open(&options).await {
         Ok(store) => store,
         Err(err) => panic!(
@@ -173,9 +168,8 @@ async fn ensure_database(url: &str) {
         .get_or_init(|| async {
             let (server, name) = url.rsplit_once('/').unwrap();
             let name = name.split('?').next().unwrap();
-            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-                .await
-                .unwrap_or_else(|err| {
+            let mut conn =
+                sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap_or_else(|err| {
                     panic!(
                         "PostgreSQL is not reachable at {server}: {err}. Run `scripts/test`, which starts it."
                     )
@@ -187,9 +181,7 @@ async fn ensure_database(url: &str) {
                 .unwrap();
             if exists.is_none() {
                 // Several test processes may race here; losing the race is fine.
-                let _ = sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                    .execute(&mut conn)
-                    .await;
+                let _ = sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await;
             }
             conn.close().await.unwrap();
         })
@@ -217,11 +209,7 @@ pub fn pg_dump(schema: &str) -> Vec<u8> {
         .args(["--data-only", "--schema", schema, "--dbname", url])
         .output()
         .expect("pg_dump is installed (Debian: postgresql-client)");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 

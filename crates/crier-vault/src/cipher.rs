@@ -14,7 +14,8 @@ pub(crate) fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
     rand::rng().fill_bytes(&mut nonce);
     let mut out = nonce.to_vec();
     // Encryption with a valid key and in-memory buffers cannot fail.
-    let sealed = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).unwrap_or_default();
+    let sealed =
+        cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).unwrap_or_default();
     out.extend(sealed);
     out
 }

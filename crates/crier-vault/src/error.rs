@@ -9,7 +9,9 @@ pub enum VaultError {
          configured (configured: {configured}); check CRIER_MASTER_KEY, the key file and CRIER_PREVIOUS_MASTER_KEYS"
     )]
     MissingMasterKey { workspace: WorkspaceId, version: i32, wanted: String, configured: String },
-    #[error("the data key of {workspace} (version {version}) does not open with master key {master}: wrong key or tampered row")]
+    #[error(
+        "the data key of {workspace} (version {version}) does not open with master key {master}: wrong key or tampered row"
+    )]
     UnwrapFailed { workspace: WorkspaceId, version: i32, master: String },
     #[error("{workspace} has no data key version {version}")]
     NoDataKey { workspace: WorkspaceId, version: i32 },

@@ -18,6 +18,6 @@ mod service;
 
 pub use data_key::{DataKey, SecretAad};
 pub use error::VaultError;
-pub use master_key::{Keyring, MasterKey, MasterKeyFiles};
+pub use master_key::{Keyring, MasterKey, MasterKeyFiles, read_key};
 pub use secret::SecretBytes;
 pub use service::{MasterRotation, Vault, WorkspaceRotation};

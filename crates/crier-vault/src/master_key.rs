@@ -38,7 +38,8 @@ impl MasterKey {
     }
 
     fn from_bytes(key: Zeroizing<[u8; 32]>) -> Self {
-        let digest = Sha256::new().chain_update(b"crier.master-key-id.v1").chain_update(key.as_ref()).finalize();
+        let digest =
+            Sha256::new().chain_update(b"crier.master-key-id.v1").chain_update(key.as_ref()).finalize();
         let id = format!("mk_{}", digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
         Self { id, key }
     }
@@ -69,7 +70,12 @@ impl MasterKey {
         cipher::seal(&self.key, data_key.key.as_ref(), &wrap_aad(workspace, version))
     }
 
-    pub fn unwrap(&self, wrapped: &[u8], workspace: WorkspaceId, version: i32) -> Result<DataKey, VaultError> {
+    pub fn unwrap(
+        &self,
+        wrapped: &[u8],
+        workspace: WorkspaceId,
+        version: i32,
+    ) -> Result<DataKey, VaultError> {
         let failed = || VaultError::UnwrapFailed { workspace, version, master: self.id.clone() };
         let plain = cipher::open(&self.key, wrapped, &wrap_aad(workspace, version)).ok_or_else(failed)?;
         let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| failed())?;
@@ -106,7 +112,11 @@ impl Keyring {
     }
 
     pub fn ids(&self) -> String {
-        std::iter::once(&self.current).chain(&self.others).map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
+        std::iter::once(&self.current)
+            .chain(&self.others)
+            .map(|k| k.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -186,7 +196,8 @@ fn file_error(path: &Path, err: std::io::Error) -> VaultError {
     VaultError::KeyFile { path: path.display().to_string(), reason: err.to_string() }
 }
 
-fn read_key(path: &Path) -> Result<Option<MasterKey>, VaultError> {
+/// Reads one key file; `Ok(None)` if it does not exist.
+pub fn read_key(path: &Path) -> Result<Option<MasterKey>, VaultError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let text = Zeroizing::new(text);

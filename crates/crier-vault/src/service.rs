@@ -77,12 +77,13 @@ impl Vault {
     }
 
     fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, VaultError> {
-        let master = self.keyring.find(&wrapped.master_key_id).ok_or_else(|| VaultError::MissingMasterKey {
-            workspace: wrapped.workspace_id,
-            version: wrapped.version,
-            wanted: wrapped.master_key_id.clone(),
-            configured: self.keyring.ids(),
-        })?;
+        let master =
+            self.keyring.find(&wrapped.master_key_id).ok_or_else(|| VaultError::MissingMasterKey {
+                workspace: wrapped.workspace_id,
+                version: wrapped.version,
+                wanted: wrapped.master_key_id.clone(),
+                configured: self.keyring.ids(),
+            })?;
         master.unwrap(&wrapped.wrapped, wrapped.workspace_id, wrapped.version)
     }
 
@@ -94,11 +95,21 @@ impl Vault {
         origin: &RequestOrigin,
     ) -> Result<Workspace, VaultError> {
         let data_key = self.wrap_new(workspace.id, 1);
-        let audit = NewAuditEvent::new(self.clock.now(), actor, "workspace.created", workspace.id.to_string(), origin);
+        let audit = NewAuditEvent::new(
+            self.clock.now(),
+            actor,
+            "workspace.created",
+            workspace.id.to_string(),
+            origin,
+        );
         Ok(self.store.create_workspace(workspace, &data_key, &audit).await?)
     }
 
-    async fn data_key(&self, workspace: WorkspaceId, version: Option<i32>) -> Result<(i32, DataKey), VaultError> {
+    async fn data_key(
+        &self,
+        workspace: WorkspaceId,
+        version: Option<i32>,
+    ) -> Result<(i32, DataKey), VaultError> {
         let keys = self.store.data_keys(workspace).await?;
         let wrapped = match version {
             None => keys.last(),
@@ -109,7 +120,12 @@ impl Vault {
     }
 
     /// Seals `plaintext` under the workspace's current data key and stores it.
-    pub async fn seal(&self, workspace: WorkspaceId, purpose: &str, plaintext: &[u8]) -> Result<SecretId, VaultError> {
+    pub async fn seal(
+        &self,
+        workspace: WorkspaceId,
+        purpose: &str,
+        plaintext: &[u8],
+    ) -> Result<SecretId, VaultError> {
         let (version, key) = self.data_key(workspace, None).await?;
         let id = SecretId::generate();
         let now = self.clock.now();
@@ -135,7 +151,12 @@ impl Vault {
 
     async fn open_row(&self, row: &SealedRow) -> Result<SecretBytes, VaultError> {
         let (_, key) = self.data_key(row.workspace_id, Some(row.key_version)).await?;
-        let aad = SecretAad { workspace: row.workspace_id, purpose: &row.purpose, row: row.id, key_version: row.key_version };
+        let aad = SecretAad {
+            workspace: row.workspace_id,
+            purpose: &row.purpose,
+            row: row.id,
+            key_version: row.key_version,
+        };
         key.open(&row.sealed, &aad).ok_or(VaultError::OpenFailed)
     }
 
@@ -247,13 +268,15 @@ impl Vault {
         let mut resealed = 0usize;
         let mut budget = limit;
         loop {
-            let batch = self.store.secrets_below_version(workspace, target_version, RESEAL_BATCH.min(budget)).await?;
+            let batch =
+                self.store.secrets_below_version(workspace, target_version, RESEAL_BATCH.min(budget)).await?;
             if batch.is_empty() {
                 return Ok(WorkspaceRotation { target_version, new_version, resealed, remaining: false });
             }
             for row in batch {
                 let plain = self.open_row(&row).await?;
-                let aad = SecretAad { workspace, purpose: &row.purpose, row: row.id, key_version: target_version };
+                let aad =
+                    SecretAad { workspace, purpose: &row.purpose, row: row.id, key_version: target_version };
                 let resealed_row = SealedRow {
                     key_version: target_version,
                     sealed: target_key.seal(plain.expose(), &aad),
@@ -266,7 +289,8 @@ impl Vault {
                 budget -= 1;
             }
             if budget <= 0 {
-                let remaining = !self.store.secrets_below_version(workspace, target_version, 1).await?.is_empty();
+                let remaining =
+                    !self.store.secrets_below_version(workspace, target_version, 1).await?.is_empty();
                 return Ok(WorkspaceRotation { target_version, new_version, resealed, remaining });
             }
         }

@@ -6,7 +6,26 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crier_store::DatabaseUrl;
 use url::Url;
+
+/// A secret given as a flag or environment variable: never printed by `Debug`.
+#[derive(Clone)]
+pub struct SecretArg(pub String);
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretArg(***)")
+    }
+}
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +55,50 @@ pub enum Command {
     Key(KeyCommand),
     /// Print the OpenAPI document served at /openapi.json
     Openapi,
+    /// Master key and data key operations
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Check the tamper-evident audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Print a new random master key (base64), e.g. for CRIER_MASTER_KEY
+    GenerateKey,
+    /// Re-wrap every workspace's data key under a new master key. Resumable: run it again after
+    /// an interruption. With a key file, the new key is created beside it and swapped in at the end;
+    /// with CRIER_MASTER_KEY, give the new key with --new-key
+    RotateMaster {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The new master key (base64), when keys come from CRIER_MASTER_KEY
+        #[arg(long, env = "CRIER_NEW_MASTER_KEY", hide_env_values = true)]
+        new_key: Option<SecretArg>,
+        /// Pause after each workspace, to spare a busy database (e.g. 10ms)
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        throttle: Duration,
+    },
+    /// Re-seal every secret of a workspace under a new data key. Resumable
+    RotateWorkspace {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The workspace (`ws_…`)
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain of one workspace (or all) and report the first broken link
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this workspace (`ws_…`)
+        #[arg(long)]
+        workspace: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -50,9 +113,28 @@ pub struct DbArgs {
     pub data_dir: PathBuf,
 
     /// Database URL: `postgres://…` for PostgreSQL, `sqlite://PATH` for a SQLite file.
-    /// Default: the embedded SQLite database `crier.db` in the data directory.
+    /// Default: the embedded SQLite database `crier.db` in the data directory. On PostgreSQL,
+    /// connect as a member of `crier_app` so row-level security applies (docs/SECURITY.md)
     #[arg(long, env = "CRIER_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
+
+    /// PostgreSQL URL that migrations run as (the tables' owner). Default: the database URL
+    #[arg(long, env = "CRIER_MIGRATE_DATABASE_URL", hide_env_values = true)]
+    pub migrate_database_url: Option<DatabaseUrl>,
+
+    /// The master key (base64 of 32 bytes) that wraps every workspace's data key. Default: read
+    /// from the key file, created on first run
+    #[arg(long, env = "CRIER_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<SecretArg>,
+
+    /// Master key file, used when CRIER_MASTER_KEY is not set. Default: master.key in the data
+    /// directory (created with mode 0600 on first run: back it up)
+    #[arg(long, env = "CRIER_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Earlier master keys still needed during an env-based rotation (comma-separated base64)
+    #[arg(long, env = "CRIER_PREVIOUS_MASTER_KEYS", hide_env_values = true)]
+    pub previous_master_keys: Option<SecretArg>,
 
     /// Most database connections this process opens
     #[arg(long, env = "CRIER_DB_MAX_CONNECTIONS", default_value_t = 10)]
@@ -92,7 +174,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// How long a rotated API key keeps working by default (e.g. 24h, 1h, 0s)
+    /// How long a rotated API key keeps working by default (e.g. 24h, 1h, 0s; at most 7 days)
     #[arg(long, env = "CRIER_KEY_GRACE_PERIOD", default_value = "24h", value_parser = humantime::parse_duration)]
     pub key_grace_period: Duration,
 
@@ -168,7 +250,7 @@ pub enum KeyCommand {
         workspace: String,
         /// The key's id (`key_…`)
         key: String,
-        /// How long the old key keeps working
+        /// How long the old key keeps working (at most 7 days)
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         grace: Duration,
     },

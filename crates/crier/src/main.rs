@@ -6,7 +6,7 @@ mod settings;
 
 use std::process::ExitCode;
 
-use cli::{Command, KeyCommand, WorkspaceCommand};
+use cli::{AuditCommand, Command, KeyCommand, VaultCommand, WorkspaceCommand};
 
 fn main() -> ExitCode {
     let cli = match settings::parse() {
@@ -44,23 +44,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             commands::workspace::create(&db, &name).await
         }
         Command::Workspace(WorkspaceCommand::List { db }) => commands::workspace::list(&db).await,
-        Command::Key(KeyCommand::Create {
-            db,
-            workspace,
-            scopes,
-            name,
-            expires_in,
-            test,
-        }) => commands::key::create(&db, &workspace, &scopes, &name, expires_in, test).await,
+        Command::Key(KeyCommand::Create { db, workspace, scopes, name, expires_in, test }) => {
+            commands::key::create(&db, &workspace, &scopes, &name, expires_in, test).await
+        }
         Command::Key(KeyCommand::List { db, workspace }) => commands::key::list(&db, &workspace).await,
         Command::Key(KeyCommand::Revoke { db, workspace, key }) => {
             commands::key::revoke(&db, &workspace, &key).await
         }
-        Command::Key(KeyCommand::Rotate {
-            db,
-            workspace,
-            key,
-            grace,
-        }) => commands::key::rotate(&db, &workspace, &key, grace).await,
+        Command::Key(KeyCommand::Rotate { db, workspace, key, grace }) => {
+            commands::key::rotate(&db, &workspace, &key, grace).await
+        }
+        Command::Vault(VaultCommand::GenerateKey) => {
+            commands::vault::generate_key();
+            Ok(())
+        }
+        Command::Vault(VaultCommand::RotateMaster { db, new_key, throttle }) => {
+            commands::vault::rotate_master(&db, new_key.as_ref(), throttle).await
+        }
+        Command::Vault(VaultCommand::RotateWorkspace { db, workspace }) => {
+            commands::vault::rotate_workspace(&db, &workspace).await
+        }
+        Command::Audit(AuditCommand::Verify { db, workspace }) => {
+            commands::audit::verify(&db, workspace.as_deref()).await
+        }
     }
 }

@@ -19,10 +19,7 @@ pub fn parse() -> anyhow::Result<Cli> {
 
 pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Cli> {
     let command = Cli::command();
-    let matches = command
-        .clone()
-        .try_get_matches_from(argv.clone())
-        .unwrap_or_else(|err| err.exit());
+    let matches = command.clone().try_get_matches_from(argv.clone()).unwrap_or_else(|err| err.exit());
     let (leaf_path, leaf) = leaf(&matches);
     let Some(config) = config_path(leaf) else {
         return Ok(Cli::from_arg_matches(&matches)?);
@@ -37,9 +34,7 @@ pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Cli> {
 
     let mut leaf_command = &command;
     for name in &leaf_path {
-        leaf_command = leaf_command
-            .find_subcommand(name)
-            .context("subcommand vanished")?;
+        leaf_command = leaf_command.find_subcommand(name).context("subcommand vanished")?;
     }
     let mut extended = argv;
     for (key, value) in &table {
@@ -59,9 +54,7 @@ pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Cli> {
             extended.push(format!("--{flag}={value}").into());
         }
     }
-    let matches = command
-        .try_get_matches_from(extended)
-        .unwrap_or_else(|err| err.exit());
+    let matches = command.try_get_matches_from(extended).unwrap_or_else(|err| err.exit());
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
@@ -132,22 +125,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crier.toml");
         std::fs::write(&path, "lisen = \"127.0.0.1:9999\"\n").unwrap();
-        let argv = vec![
-            "crier".into(),
-            "serve".into(),
-            format!("--config={}", path.display()).into(),
-        ];
+        let argv = vec!["crier".into(), "serve".into(), format!("--config={}", path.display()).into()];
         let err = parse_from(argv).unwrap_err();
         assert!(err.to_string().contains("unknown setting `lisen`"), "{err}");
     }
 
     #[test]
     fn an_explicit_missing_file_is_an_error() {
-        let argv = vec![
-            "crier".into(),
-            "serve".into(),
-            "--config=/nonexistent/crier.toml".into(),
-        ];
+        let argv = vec!["crier".into(), "serve".into(), "--config=/nonexistent/crier.toml".into()];
         assert!(parse_from(argv).is_err());
     }
 }

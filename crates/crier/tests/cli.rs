@@ -16,18 +16,10 @@ async fn serve_runs_on_the_embedded_default_with_no_other_service() {
     let served = Served::start(crier(cwd.path()));
     let health = reqwest::get(served.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let ready: serde_json::Value = reqwest::get(served.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: serde_json::Value = reqwest::get(served.url("/readyz")).await.unwrap().json().await.unwrap();
     assert_eq!(ready["database"], "sqlite");
     let data_dir = cwd.path().join("crier-data");
-    assert!(
-        data_dir.join("crier.db").is_file(),
-        "the default database lives in ./crier-data"
-    );
+    assert!(data_dir.join("crier.db").is_file(), "the default database lives in ./crier-data");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -43,7 +35,8 @@ async fn cli_bootstraps_a_workspace_and_keys(backend: Backend) {
     let cwd = tempfile::tempdir().unwrap();
     let with_db = || {
         let mut command = crier(cwd.path());
-        command.env("CRIER_DATABASE_URL", db.url().expose());
+                command.env("CRIER_DATABASE_URL", db.url().expose());
+        command.env("CRIER_MIGRATE_DATABASE_URL", db.owner_url.expose());
         command
     };
     let workspace = run_ok(with_db().args(["workspace", "create", "Acme Inc"]));
@@ -76,73 +69,31 @@ async fn cli_bootstraps_a_workspace_and_keys(backend: Backend) {
 
     let served = Served::start(with_db());
     let http = reqwest::Client::new();
-    let me = http
-        .get(served.url("/v1/workspace"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let me = http.get(served.url("/v1/workspace")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(me.status(), 200);
 
     let listing = run_ok(with_db().args(["key", "list", "--workspace", &workspace]));
     assert_eq!(listing.lines().count(), 3, "header and two keys: {listing}");
     assert!(!listing.contains(&admin[11..50]), "listing shows no secret");
-    let test_key_id = listing
-        .lines()
-        .find(|l| l.contains("crier_test_"))
-        .unwrap()
-        .split('\t')
-        .next()
-        .unwrap()
-        .to_owned();
-    let admin_id = listing
-        .lines()
-        .find(|l| l.contains("bootstrap"))
-        .unwrap()
-        .split('\t')
-        .next()
-        .unwrap()
-        .to_owned();
+    let test_key_id =
+        listing.lines().find(|l| l.contains("crier_test_")).unwrap().split('\t').next().unwrap().to_owned();
+    let admin_id =
+        listing.lines().find(|l| l.contains("bootstrap")).unwrap().split('\t').next().unwrap().to_owned();
 
-    let successor = run_ok(with_db().args([
-        "key",
-        "rotate",
-        "--workspace",
-        &workspace,
-        &admin_id,
-        "--grace",
-        "0s",
-    ]));
+    let successor =
+        run_ok(with_db().args(["key", "rotate", "--workspace", &workspace, &admin_id, "--grace", "0s"]));
     assert!(successor.starts_with("crier_live_") && successor != admin);
-    let old = http
-        .get(served.url("/v1/workspace"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let old = http.get(served.url("/v1/workspace")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(old.status(), 401, "grace 0s: refused at once");
-    let new = http
-        .get(served.url("/v1/workspace"))
-        .bearer_auth(&successor)
-        .send()
-        .await
-        .unwrap();
+    let new = http.get(served.url("/v1/workspace")).bearer_auth(&successor).send().await.unwrap();
     assert_eq!(new.status(), 200);
 
     run_ok(with_db().args(["key", "revoke", "--workspace", &workspace, &test_key_id]));
-    let revoked = http
-        .get(served.url("/v1/api-keys"))
-        .bearer_auth(&test_key)
-        .send()
-        .await
-        .unwrap();
+    let revoked = http.get(served.url("/v1/api-keys")).bearer_auth(&test_key).send().await.unwrap();
     assert_eq!(revoked.status(), 401);
 
     let other = run_ok(with_db().args(["workspace", "create", "Other"]));
-    let cross = with_db()
-        .args(["key", "revoke", "--workspace", &other, &admin_id])
-        .output()
-        .unwrap();
+    let cross = with_db().args(["key", "revoke", "--workspace", &other, &admin_id]).output().unwrap();
     assert!(!cross.status.success(), "another workspace's key is not found");
     assert!(String::from_utf8_lossy(&cross.stderr).contains("no such API key"));
     served.stop();
@@ -168,10 +119,7 @@ fn serve_help_lists_every_setting_with_its_default() {
     ] {
         assert!(help.contains(&format!("[env: {env}")), "--help lacks {env}");
         if let Some(default) = default {
-            assert!(
-                help.contains(&format!("[default: {default}]")),
-                "--help lacks the default of {env}"
-            );
+            assert!(help.contains(&format!("[default: {default}]")), "--help lacks the default of {env}");
         }
     }
 }
@@ -179,11 +127,8 @@ fn serve_help_lists_every_setting_with_its_default() {
 #[test]
 fn bad_settings_fail_clearly() {
     let cwd = tempfile::tempdir().unwrap();
-    let out = crier(cwd.path())
-        .args(["migrate"])
-        .env("CRIER_DATABASE_URL", "mysql://db/crier")
-        .output()
-        .unwrap();
+    let out =
+        crier(cwd.path()).args(["migrate"]).env("CRIER_DATABASE_URL", "mysql://db/crier").output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unsupported database URL scheme"), "{stderr}");
@@ -198,15 +143,10 @@ fn bad_settings_fail_clearly() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("opening the database"), "{stderr}");
-    assert!(
-        !stderr.contains("hunter2-secret"),
-        "the password leaked: {stderr}"
-    );
+    assert!(!stderr.contains("hunter2-secret"), "the password leaked: {stderr}");
 
-    let out = crier(cwd.path())
-        .args(["key", "create", "--workspace", "nope", "--scopes", "all"])
-        .output()
-        .unwrap();
+    let out =
+        crier(cwd.path()).args(["key", "create", "--workspace", "nope", "--scopes", "all"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--workspace"));
 }

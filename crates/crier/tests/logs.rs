@@ -42,36 +42,18 @@ async fn trace_logs_never_contain_a_key() {
         .await
         .unwrap();
     secrets.push(rotated["secret"].as_str().unwrap().to_owned());
-    http.delete(served.url(&format!("/v1/api-keys/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    http.delete(served.url(&format!("/v1/api-keys/{id}"))).bearer_auth(&admin).send().await.unwrap();
     // Refused keys are logged about too: the revoked one, and a near miss with a bad checksum.
-    http.get(served.url("/v1/workspace"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .unwrap();
+    http.get(served.url("/v1/workspace")).bearer_auth(&secret).send().await.unwrap();
     let mut near_miss = admin.clone();
     near_miss.pop();
     near_miss.push('x');
     secrets.push(near_miss.clone());
-    http.get(served.url("/v1/workspace"))
-        .bearer_auth(&near_miss)
-        .send()
-        .await
-        .unwrap();
+    http.get(served.url("/v1/workspace")).bearer_auth(&near_miss).send().await.unwrap();
 
     let log = served.stop();
-    assert!(
-        log.contains("TRACE") || log.contains("DEBUG"),
-        "the test ran at a verbose level"
-    );
-    assert!(
-        log.contains("API key rotated"),
-        "the log covers the key operations"
-    );
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "the test ran at a verbose level");
+    assert!(log.contains("API key rotated"), "the log covers the key operations");
     for secret in &secrets {
         let random_part = &secret[11..secret.len() - 6];
         assert!(!log.contains(random_part), "a key leaked into the log");

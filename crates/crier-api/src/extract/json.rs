@@ -49,23 +49,12 @@ where
 }
 
 fn unsupported() -> ApiError {
-    ApiError::new(
-        ProblemKind::UnsupportedMediaType,
-        "send the body as `Content-Type: application/json`",
-    )
+    ApiError::new(ProblemKind::UnsupportedMediaType, "send the body as `Content-Type: application/json`")
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let is_json =
         essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
     if is_json { Ok(()) } else { Err(unsupported()) }
@@ -102,7 +91,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let pointer = pointer(err.path());
         let inner = err.into_inner();
         match inner.classify() {
-                        serde_json::error::Category::Data => {
+            serde_json::error::Category::Data => {
                 let detail = strip_position(&inner);
                 ApiError::field(point_at_named_field(pointer, &detail), detail)
             }
@@ -115,8 +104,9 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// serde reports an unknown or duplicated field at the object holding it; point at the field.
 fn point_at_named_field(pointer: String, detail: &str) -> String {
-    let named = ["unknown field `", "duplicate field `"].iter().find_map(|prefix| detail.strip_prefix(prefix));
-        match named.and_then(|rest| rest.split('`').next()) {
+    let named =
+        ["unknown field `", "duplicate field `"].iter().find_map(|prefix| detail.strip_prefix(prefix));
+    match named.and_then(|rest| rest.split('`').next()) {
         Some(field) => {
             let segment = format!("/{}", field.replace('~', "~0").replace('/', "~1"));
             // serde_path_to_error already names unknown fields; duplicates it does not.

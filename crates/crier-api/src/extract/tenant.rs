@@ -56,12 +56,14 @@ impl FromRequestParts<AppState> for Tenant {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
-        let header = header.to_str().map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
+        let header =
+            header.to_str().map_err(|_| ApiError::invalid_token("the Authorization header is not text"))?;
         let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ApiError::invalid_token("use the Bearer scheme: `Authorization: Bearer crier_…`"));
         }
-        let secret = ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
+        let secret =
+            ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
         let key = state
             .store
             .find_api_key_by_hash(&secret.hash())

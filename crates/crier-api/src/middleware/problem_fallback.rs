@@ -35,10 +35,7 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     let replacement = ApiError::new(kind, detail).with_status(status).into_response();
     let (new_parts, body) = replacement.into_parts();
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        new_parts.headers[header::CONTENT_TYPE].clone(),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, new_parts.headers[header::CONTENT_TYPE].clone());
     parts.headers.remove(header::CONTENT_LENGTH);
     if let Some(challenge) = new_parts.headers.get(header::WWW_AUTHENTICATE) {
         parts.headers.insert(header::WWW_AUTHENTICATE, challenge.clone());

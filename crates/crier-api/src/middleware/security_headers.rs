@@ -20,22 +20,14 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::CONTENT_SECURITY_POLICY, API_CSP),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ];
     for (name, value) in fixed {
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    if state
-        .config
-        .public_url
-        .as_ref()
-        .is_some_and(|url| url.scheme() == "https")
-    {
+    if state.config.public_url.as_ref().is_some_and(|url| url.scheme() == "https") {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
     if !headers.contains_key(header::CACHE_CONTROL) {

@@ -181,10 +181,7 @@ fn validate(
         _ => {}
     }
     if input.name.trim().chars().count() > NewApiKey::MAX_NAME_CHARS {
-        errors.push(FieldError::new(
-            "/name",
-            format!("at most {} characters", NewApiKey::MAX_NAME_CHARS),
-        ));
+        errors.push(FieldError::new("/name", format!("at most {} characters", NewApiKey::MAX_NAME_CHARS)));
     } else if input.name.chars().any(char::is_control) {
         errors.push(FieldError::new("/name", "must not contain control characters"));
     }
@@ -197,7 +194,7 @@ fn validate(
             "a key cannot grant `{missing}`, which it does not hold itself"
         )));
     }
-        let mode = input.mode.map_or(ApiKeyMode::Live, Into::into);
+    let mode = input.mode.map_or(ApiKeyMode::Live, Into::into);
     if mode == ApiKeyMode::Live && tenant.mode == ApiKeyMode::Test {
         return Err(ApiError::forbidden("a test-mode key cannot create live keys"));
     }
@@ -258,13 +255,10 @@ pub async fn create_api_key(
         expires_at,
     })
     .map_err(|err| ApiError::field("/name", err.to_string()))?;
-        let audit = tenant.audit(now, "api_key.created", key.id.to_string());
+    let audit = tenant.audit(now, "api_key.created", key.id.to_string());
     let stored = state.store.insert_api_key(&key, &audit).await?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %stored.id, by = %tenant.key_id, "API key created");
-    let body = ApiKeyCreatedOut {
-        secret: secret.expose().to_owned(),
-        api_key: ApiKeyOut::new(stored, now),
-    };
+    let body = ApiKeyCreatedOut { secret: secret.expose().to_owned(), api_key: ApiKeyOut::new(stored, now) };
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -284,9 +278,7 @@ pub async fn list_api_keys(tenant: Tenant, State(state): State<AppState>) -> Api
     tenant.require(Scope::KeysAdmin)?;
     let now = state.clock.now();
     let keys = state.store.list_api_keys(tenant.workspace_id).await?;
-    Ok(Json(ApiKeyListOut {
-        data: keys.into_iter().map(|key| ApiKeyOut::new(key, now)).collect(),
-    }))
+    Ok(Json(ApiKeyListOut { data: keys.into_iter().map(|key| ApiKeyOut::new(key, now)).collect() }))
 }
 
 /// Show one API key.
@@ -309,11 +301,7 @@ pub async fn get_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKeyOut>> {
     tenant.require(Scope::KeysAdmin)?;
-    let key = state
-        .store
-        .get_api_key(tenant.workspace_id, id)
-        .await
-        .map_err(not_found_key)?;
+    let key = state.store.get_api_key(tenant.workspace_id, id).await.map_err(not_found_key)?;
     Ok(Json(ApiKeyOut::new(key, state.clock.now())))
 }
 
@@ -346,21 +334,14 @@ pub async fn rotate_api_key(
     tenant.require(Scope::KeysAdmin)?;
     let grace_seconds = match input.and_then(|i| i.grace_period_seconds) {
         Some(seconds) if seconds > MAX_GRACE_SECONDS => {
-            return Err(ApiError::field(
-                "/grace_period_seconds",
-                format!("at most {MAX_GRACE_SECONDS}"),
-            ));
+            return Err(ApiError::field("/grace_period_seconds", format!("at most {MAX_GRACE_SECONDS}")));
         }
         Some(seconds) => seconds,
         None => state.config.key_grace_period.as_secs(),
     };
     let now = state.clock.now();
-    let old = state
-        .store
-        .get_api_key(tenant.workspace_id, id)
-        .await
-        .map_err(not_found_key)?;
-        may_manage(&tenant, &old)?;
+    let old = state.store.get_api_key(tenant.workspace_id, id).await.map_err(not_found_key)?;
+    may_manage(&tenant, &old)?;
     let (successor, secret) = old.successor(now);
     // Bounded above (request) or at start-up (configuration), so this cannot overflow.
     let grace = Duration::try_seconds(i64::try_from(grace_seconds).unwrap_or(0)).unwrap_or_default();
@@ -372,10 +353,7 @@ pub async fn rotate_api_key(
         .await
         .map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, successor = %stored.id, by = %tenant.key_id, "API key rotated");
-    let body = ApiKeyCreatedOut {
-        secret: secret.expose().to_owned(),
-        api_key: ApiKeyOut::new(stored, now),
-    };
+    let body = ApiKeyCreatedOut { secret: secret.expose().to_owned(), api_key: ApiKeyOut::new(stored, now) };
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -399,15 +377,12 @@ pub async fn revoke_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKeyOut>> {
     tenant.require(Scope::KeysAdmin)?;
-        let now = state.clock.now();
+    let now = state.clock.now();
     let target = state.store.get_api_key(tenant.workspace_id, id).await.map_err(not_found_key)?;
     may_manage(&tenant, &target)?;
     let audit = tenant.audit(now, "api_key.revoked", id.to_string());
-    let key = state
-        .store
-        .revoke_api_key(tenant.workspace_id, id, now, &audit)
-        .await
-        .map_err(not_found_key)?;
+    let key =
+        state.store.revoke_api_key(tenant.workspace_id, id, now, &audit).await.map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, by = %tenant.key_id, "API key revoked");
     Ok(Json(ApiKeyOut::new(key, now)))
 }

@@ -49,10 +49,7 @@ pub fn router(spec: utoipa::openapi::OpenApi) -> Router<AppState> {
 
 fn with_csp(response: impl IntoResponse) -> Response {
     let mut response = response.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOCS_CSP),
-    );
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP));
     response
 }
 
@@ -92,11 +89,7 @@ struct SchemaDoc {
 }
 
 fn text(value: &Value, pointer: &str) -> String {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// The schema name a `$ref` points at, or the inline schema as JSON.
@@ -137,31 +130,18 @@ fn operation(path: &str, method: &str, op: &Value) -> OperationDoc {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(status, r)| {
-            (
-                status.clone(),
-                text(r, "/description"),
-                schema_name(first_content_schema(r)),
-            )
-        })
+        .map(|(status, r)| (status.clone(), text(r, "/description"), schema_name(first_content_schema(r))))
         .collect();
     let summary = text(op, "/summary");
     OperationDoc {
-        anchor: format!(
-            "{}-{}",
-            method,
-            path.trim_matches('/').replace(['/', '{', '}'], "-")
-        ),
+        anchor: format!("{}-{}", method, path.trim_matches('/').replace(['/', '{', '}'], "-")),
         method: method.to_ascii_uppercase(),
         path: path.to_owned(),
         description: text(op, "/description"),
         summary,
         scopes,
         parameters,
-        request: op
-            .get("requestBody")
-            .map(|b| schema_name(first_content_schema(b)))
-            .unwrap_or_default(),
+        request: op.get("requestBody").map(|b| schema_name(first_content_schema(b))).unwrap_or_default(),
         responses,
     }
 }

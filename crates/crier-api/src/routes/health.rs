@@ -9,9 +9,7 @@ use crate::error::{ApiError, ApiResult, Problem, ProblemKind};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,16 +44,10 @@ pub struct ReadyOut {
 )]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<ReadyOut>> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(ReadyOut {
-            status: "ok",
-            database: state.store.backend(),
-        })),
+        Ok(()) => Ok(Json(ReadyOut { status: "ok", database: state.store.backend() })),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            Err(ApiError::new(
-                ProblemKind::Unavailable,
-                "the database is not reachable",
-            ))
+            Err(ApiError::new(ProblemKind::Unavailable, "the database is not reachable"))
         }
     }
 }

@@ -26,11 +26,7 @@ pub struct WorkspaceOut {
 
 impl From<Workspace> for WorkspaceOut {
     fn from(ws: Workspace) -> Self {
-        Self {
-            id: ws.id.to_string(),
-            name: ws.name,
-            created_at: ws.created_at,
-        }
+        Self { id: ws.id.to_string(), name: ws.name, created_at: ws.created_at }
     }
 }
 

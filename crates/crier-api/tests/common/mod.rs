@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use crier_api::{ApiConfig, AppState};
-use crier_core::{Actor, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewAuditEvent, ScopeSet, WorkspaceId};
+use crier_core::{
+    Actor, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewAuditEvent, ScopeSet, WorkspaceId,
+};
 use crier_testkit::{Backend, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -35,25 +37,13 @@ impl Server {
         let db = TestDb::fresh(backend).await;
         let clock = ManualClock::starting_now();
         let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(crier_api::serve(
-            listener,
-            crier_api::build_router(state),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        Self {
-            base,
-            db,
-            clock,
-            http: reqwest::Client::new(),
-            shutdown: Some(tx),
-        }
+        tokio::spawn(crier_api::serve(listener, crier_api::build_router(state), async {
+            let _ = rx.await;
+        }));
+        Self { base, db, clock, http: reqwest::Client::new(), shutdown: Some(tx) }
     }
 
     pub async fn seed(&self, name: &str) -> Seeded {
@@ -61,7 +51,7 @@ impl Server {
     }
 
     pub async fn seed_with(&self, name: &str, scopes: ScopeSet, mode: ApiKeyMode) -> Seeded {
-                let workspace = self.db.workspace(Arc::new(self.clock.clone()), name).await;
+        let workspace = self.db.workspace(Arc::new(self.clock.clone()), name).await;
         let key = self.key_in(workspace, scopes, mode, None).await;
         Seeded { workspace, admin_key: key }
     }
@@ -84,7 +74,8 @@ impl Server {
             expires_at: expires_in.map(|d| now + d),
         })
         .expect("issue");
-                let audit = NewAuditEvent::new(now, Actor::cli(), "api_key.created", key.id.to_string(), &Default::default());
+        let audit =
+            NewAuditEvent::new(now, Actor::cli(), "api_key.created", key.id.to_string(), &Default::default());
         self.db.store.insert_api_key(&key, &audit).await.expect("insert key");
         secret.expose().to_owned()
     }
@@ -115,13 +106,8 @@ impl Server {
 
     /// Creates a key over HTTP and returns (id, secret).
     pub async fn create_key(&self, with: &str, scopes: &[&str]) -> (String, String) {
-        let reply = self
-            .post(
-                "/v1/api-keys",
-                with,
-                json!({"name": "made over http", "scopes": scopes}),
-            )
-            .await;
+        let reply =
+            self.post("/v1/api-keys", with, json!({"name": "made over http", "scopes": scopes})).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
         let id = reply.body["api_key"]["id"].as_str().expect("id").to_owned();
         let secret = reply.body["secret"].as_str().expect("secret").to_owned();
@@ -155,36 +141,20 @@ impl Reply {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Self {
-            status,
-            headers,
-            body,
-        }
+        Self { status, headers, body }
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// Asserts a problem+json answer with this status, and returns its body.
     pub fn assert_problem(&self, status: StatusCode) -> &Value {
         assert_eq!(self.status, status, "body: {}", self.body);
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.body
-        );
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
         assert_eq!(self.body["status"], status.as_u16(), "{}", self.body);
         for field in ["type", "title", "detail"] {
-            assert!(
-                self.body[field].is_string(),
-                "problem lacks {field}: {}",
-                self.body
-            );
+            assert!(self.body[field].is_string(), "problem lacks {field}: {}", self.body);
         }
         &self.body
     }

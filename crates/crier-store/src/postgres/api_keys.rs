@@ -69,8 +69,11 @@ impl ApiKeyStore for PgStore {
 
     async fn list_api_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<ApiKey>> {
         let mut tx = self.tenant_tx(workspace).await?;
-        let rows: Vec<ApiKeyRow> =
-            sqlx::query_as(sql::LIST_KEYS).bind(workspace.as_uuid()).fetch_all(&mut *tx).await.map_err(map_sqlx)?;
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(sql::LIST_KEYS)
+            .bind(workspace.as_uuid())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)?;
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
@@ -128,7 +131,9 @@ impl ApiKeyStore for PgStore {
             .await
             .map_err(map_sqlx)?;
         if marked.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the key was already rotated, is revoked or has expired".into()));
+            return Err(StoreError::Conflict(
+                "the key was already rotated, is revoked or has expired".into(),
+            ));
         }
         let row = insert_with_lookup(&mut tx, replacement).await?;
         append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);

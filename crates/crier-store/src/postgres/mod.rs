@@ -43,10 +43,7 @@ impl PgStore {
     }
 
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await
-            .map_err(ConnectError::Migrate)
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await.map_err(ConnectError::Migrate)
     }
 
     /// A transaction bound to one workspace: row-level security shows it that workspace's rows
@@ -78,10 +75,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_sqlx)?;
         Ok(())
     }
 }

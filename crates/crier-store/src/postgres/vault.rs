@@ -29,7 +29,11 @@ impl VaultStore for PgStore {
         tx.commit().await.map_err(map_sqlx)
     }
 
-    async fn rewrap_data_key(&self, expected_master_key_id: &str, rewrapped: &WrappedDataKey) -> StoreResult<bool> {
+    async fn rewrap_data_key(
+        &self,
+        expected_master_key_id: &str,
+        rewrapped: &WrappedDataKey,
+    ) -> StoreResult<bool> {
         let workspace = rewrapped.workspace_id;
         let mut tx = self.tenant_tx(workspace).await?;
         let done = sqlx::query(sql::REWRAP_DATA_KEY)
@@ -117,7 +121,12 @@ impl AuditStore for PgStore {
         Ok(row)
     }
 
-    async fn list_audit_events(&self, workspace: WorkspaceId, after: i64, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit_events(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
         let mut tx = self.tenant_tx(workspace).await?;
         let rows: Vec<AuditRow> = sqlx::query_as(&sql::list_audit())
             .bind(workspace.as_uuid())

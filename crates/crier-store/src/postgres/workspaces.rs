@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use crier_core::{NewAuditEvent, NewWorkspace, StoreResult, Workspace, WorkspaceId, WorkspaceStore, WrappedDataKey};
+use crier_core::{
+    NewAuditEvent, NewWorkspace, StoreResult, Workspace, WorkspaceId, WorkspaceStore, WrappedDataKey,
+};
 
 use super::PgStore;
 use crate::binds::{append_audit, insert_data_key};
@@ -29,8 +31,11 @@ impl WorkspaceStore for PgStore {
     }
 
     async fn get_workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {
-        let row: WorkspaceRow =
-            sqlx::query_as(sql::GET_WORKSPACE).bind(id.as_uuid()).fetch_one(&self.pool).await.map_err(map_sqlx)?;
+        let row: WorkspaceRow = sqlx::query_as(sql::GET_WORKSPACE)
+            .bind(id.as_uuid())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
         Ok(row.into())
     }
 

@@ -39,8 +39,11 @@ impl ApiKeyStore for SqliteStore {
     }
 
     async fn list_api_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<ApiKey>> {
-        let rows: Vec<ApiKeyRow> =
-            sqlx::query_as(sql::LIST_KEYS).bind(workspace.as_uuid()).fetch_all(&self.reader).await.map_err(map_sqlx)?;
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(sql::LIST_KEYS)
+            .bind(workspace.as_uuid())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
 
@@ -95,7 +98,9 @@ impl ApiKeyStore for SqliteStore {
                 .map_err(map_sqlx)?;
             return Err(match exists {
                 None => StoreError::NotFound,
-                Some(_) => StoreError::Conflict("the key was already rotated, is revoked or has expired".into()),
+                Some(_) => {
+                    StoreError::Conflict("the key was already rotated, is revoked or has expired".into())
+                }
             });
         }
         let row = insert_key!(replacement).fetch_one(&mut *tx).await.map_err(map_sqlx)?;

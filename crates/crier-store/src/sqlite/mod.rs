@@ -47,10 +47,7 @@ impl SqliteStore {
     }
 
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.writer)
-            .await
-            .map_err(ConnectError::Migrate)
+        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await.map_err(ConnectError::Migrate)
     }
 }
 
@@ -61,10 +58,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(map_sqlx)?;
         Ok(())
     }
 }

@@ -27,7 +27,11 @@ impl VaultStore for SqliteStore {
         tx.commit().await.map_err(map_sqlx)
     }
 
-    async fn rewrap_data_key(&self, expected_master_key_id: &str, rewrapped: &WrappedDataKey) -> StoreResult<bool> {
+    async fn rewrap_data_key(
+        &self,
+        expected_master_key_id: &str,
+        rewrapped: &WrappedDataKey,
+    ) -> StoreResult<bool> {
         let workspace = rewrapped.workspace_id;
         let done = sqlx::query(sql::REWRAP_DATA_KEY)
             .bind(workspace.as_uuid())
@@ -106,7 +110,12 @@ impl AuditStore for SqliteStore {
         Ok(row)
     }
 
-    async fn list_audit_events(&self, workspace: WorkspaceId, after: i64, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit_events(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
         let rows: Vec<AuditRow> = sqlx::query_as(&sql::list_audit())
             .bind(workspace.as_uuid())
             .bind(after)

@@ -56,7 +56,10 @@ async fn data_keys_add_list_and_rewrap(db: TestDb) {
     assert_eq!(first.len(), 1, "a workspace is born with its data key");
     let master = first[0].master_key_id.clone();
 
-    db.store.add_data_key(&key(ws, 2, &master, &clock), &event(&clock, "vault.data_key.created")).await.unwrap();
+    db.store
+        .add_data_key(&key(ws, 2, &master, &clock), &event(&clock, "vault.data_key.created"))
+        .await
+        .unwrap();
     let again = db.store.add_data_key(&key(ws, 2, &master, &clock), &event(&clock, "x")).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let versions: Vec<i32> = db.store.data_keys(ws).await.unwrap().iter().map(|k| k.version).collect();

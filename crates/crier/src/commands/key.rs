@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use crier_core::{
-    ApiKeyId, ApiKeyMode, Clock, IssueKey, NewApiKey, ScopeSet, StoreError, SystemClock, WorkspaceId,
+    Actor, ApiKeyId, ApiKeyMode, Clock, IssueKey, NewApiKey, NewAuditEvent, RequestOrigin, ScopeSet,
+    StoreError, SystemClock, Timestamp, WorkspaceId,
 };
 
 use crate::cli::DbArgs;
@@ -18,6 +19,13 @@ fn key_id(raw: &str) -> anyhow::Result<ApiKeyId> {
 fn chrono_duration(d: Duration) -> anyhow::Result<chrono::Duration> {
     chrono::Duration::from_std(d).context("duration too long")
 }
+
+fn audit(at: Timestamp, action: &str, target: String) -> NewAuditEvent {
+    NewAuditEvent::new(at, Actor::cli(), action, target, &RequestOrigin::default())
+}
+
+/// The most a grace period may be, as over the API.
+const MAX_GRACE: Duration = Duration::from_secs(crier_api::routes::api_keys::MAX_GRACE_SECONDS);
 
 fn explain(err: StoreError, what: &str) -> anyhow::Error {
     match err {
@@ -35,38 +43,23 @@ pub async fn create(
     test: bool,
 ) -> anyhow::Result<()> {
     let workspace_id = workspace_id(workspace)?;
-    let scopes: ScopeSet = if scopes.trim() == "all" {
-        ScopeSet::all()
-    } else {
-        scopes.parse().context("--scopes")?
-    };
+    let scopes: ScopeSet =
+        if scopes.trim() == "all" { ScopeSet::all() } else { scopes.parse().context("--scopes")? };
     if scopes.is_empty() {
         bail!("--scopes: give at least one scope (or `all`)");
     }
-    let store = super::open_store(db).await?;
-    store
-        .get_workspace(workspace_id)
-        .await
-        .map_err(|err| explain(err, "workspace"))?;
+    let store = super::open(db).await?.store;
+    store.get_workspace(workspace_id).await.map_err(|err| explain(err, "workspace"))?;
     let now = SystemClock.now();
-    let expires_at = expires_in.map(chrono_duration).transpose()?.map(|d| now + d);
+    let expires_at = match expires_in {
+        None => None,
+        Some(d) => Some(now.checked_add_signed(chrono_duration(d)?).context("--expires-in is too far away")?),
+    };
     let mode = if test { ApiKeyMode::Test } else { ApiKeyMode::Live };
-    let (key, secret) = NewApiKey::issue(IssueKey {
-        workspace_id,
-        name,
-        mode,
-        scopes,
-        now,
-        expires_at,
-    })?;
-    let stored = store
-        .insert_api_key(&key)
-        .await
-        .map_err(|err| explain(err, "workspace"))?;
-    eprintln!(
-        "created {} ({}); its secret follows and will not be shown again:",
-        stored.id, stored.scopes
-    );
+    let (key, secret) = NewApiKey::issue(IssueKey { workspace_id, name, mode, scopes, now, expires_at })?;
+    let event = audit(now, "api_key.created", key.id.to_string());
+    let stored = store.insert_api_key(&key, &event).await.map_err(|err| explain(err, "workspace"))?;
+    eprintln!("created {} ({}); its secret follows and will not be shown again:", stored.id, stored.scopes);
     println!("{}", secret.expose());
     Ok(())
 }
@@ -74,10 +67,7 @@ pub async fn create(
 pub async fn list(db: &DbArgs, workspace: &str) -> anyhow::Result<()> {
     let workspace_id = workspace_id(workspace)?;
     let store = super::open_store(db).await?;
-    store
-        .get_workspace(workspace_id)
-        .await
-        .map_err(|err| explain(err, "workspace"))?;
+    store.get_workspace(workspace_id).await.map_err(|err| explain(err, "workspace"))?;
     let now = SystemClock.now();
     println!("id\tstatus\thint\tname\tscopes\texpires_at\tlast_used_at");
     for key in store.list_api_keys(workspace_id).await? {
@@ -98,9 +88,10 @@ pub async fn list(db: &DbArgs, workspace: &str) -> anyhow::Result<()> {
 
 pub async fn revoke(db: &DbArgs, workspace: &str, key: &str) -> anyhow::Result<()> {
     let (workspace_id, key_id) = (workspace_id(workspace)?, key_id(key)?);
-    let store = super::open_store(db).await?;
+    let store = super::open(db).await?.store;
+    let now = SystemClock.now();
     let revoked = store
-        .revoke_api_key(workspace_id, key_id, SystemClock.now())
+        .revoke_api_key(workspace_id, key_id, now, &audit(now, "api_key.revoked", key_id.to_string()))
         .await
         .map_err(|err| explain(err, "API key in that workspace"))?;
     eprintln!("revoked {}", revoked.id);
@@ -109,7 +100,10 @@ pub async fn revoke(db: &DbArgs, workspace: &str, key: &str) -> anyhow::Result<(
 
 pub async fn rotate(db: &DbArgs, workspace: &str, key: &str, grace: Duration) -> anyhow::Result<()> {
     let (workspace_id, key_id) = (workspace_id(workspace)?, key_id(key)?);
-    let store = super::open_store(db).await?;
+    if grace > MAX_GRACE {
+        bail!("--grace: at most 7 days");
+    }
+    let store = super::open(db).await?.store;
     let now = SystemClock.now();
     let old = store
         .get_api_key(workspace_id, key_id)
@@ -118,7 +112,13 @@ pub async fn rotate(db: &DbArgs, workspace: &str, key: &str, grace: Duration) ->
     let (successor, secret) = old.successor(now);
     let old_expires_at = old.expiry_after_rotation(now, chrono_duration(grace)?);
     let stored = store
-        .rotate_api_key(workspace_id, key_id, &successor, old_expires_at)
+        .rotate_api_key(
+            workspace_id,
+            key_id,
+            &successor,
+            old_expires_at,
+            &audit(now, "api_key.rotated", key_id.to_string()),
+        )
         .await
         .map_err(|err| explain(err, "API key in that workspace"))?;
     eprintln!(

@@ -9,7 +9,10 @@ use crate::cli::{LogFormat, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log, args.log_format)?;
-    let store = super::open_store(&args.db).await?;
+    if args.key_grace_period.as_secs() > crier_api::routes::api_keys::MAX_GRACE_SECONDS {
+        anyhow::bail!("--key-grace-period: at most 7 days");
+    }
+    let store = super::open(&args.db).await?.store;
     let config = ApiConfig {
         public_url: args.public_url.clone(),
         max_body_bytes: args.max_body_bytes,

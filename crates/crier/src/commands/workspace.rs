@@ -1,13 +1,14 @@
 use anyhow::Context;
-use crier_core::{Clock, NewWorkspace, SystemClock};
+use crier_core::{Actor, Clock, NewWorkspace, RequestOrigin, SystemClock};
 
 use crate::cli::DbArgs;
 
 pub async fn create(db: &DbArgs, name: &str) -> anyhow::Result<()> {
-    let store = super::open_store(db).await?;
+    let opened = super::open(db).await?;
     let workspace = NewWorkspace::new(name, SystemClock.now()).context("invalid workspace name")?;
-    let created = store
-        .create_workspace(&workspace)
+    let created = opened
+        .vault
+        .create_workspace(&workspace, Actor::cli(), &RequestOrigin::default())
         .await
         .context("creating the workspace")?;
     eprintln!("created workspace {:?}", created.name);
@@ -18,12 +19,7 @@ pub async fn create(db: &DbArgs, name: &str) -> anyhow::Result<()> {
 pub async fn list(db: &DbArgs) -> anyhow::Result<()> {
     let store = super::open_store(db).await?;
     for workspace in store.list_workspaces().await? {
-        println!(
-            "{}\t{}\t{}",
-            workspace.id,
-            workspace.created_at.to_rfc3339(),
-            workspace.name
-        );
+        println!("{}\t{}\t{}", workspace.id, workspace.created_at.to_rfc3339(), workspace.name);
     }
     Ok(())
 }

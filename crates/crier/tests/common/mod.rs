@@ -26,11 +26,7 @@ pub fn crier(cwd: &Path) -> Command {
 /// Runs a one-shot command and returns its standard output, failing the test on a non-zero exit.
 pub fn run_ok(command: &mut Command) -> String {
     let out = command.output().expect("crier runs");
-    assert!(
-        out.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
 }
 
@@ -43,11 +39,7 @@ pub struct Served {
 impl Served {
     /// Starts `crier serve` on a free port and waits (up to 30 s) until it says where it listens.
     pub fn start(mut command: Command) -> Self {
-        command
-            .arg("serve")
-            .env("CRIER_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        command.arg("serve").env("CRIER_LISTEN", "127.0.0.1:0").stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("crier serve starts");
         let stderr = child.stderr.take().expect("stderr piped");
         let log = Arc::new(Mutex::new(String::new()));
@@ -56,11 +48,8 @@ impl Served {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(at) = line.find("listening on http://") {
-                    let address = line[at + "listening on ".len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_owned();
+                    let address =
+                        line[at + "listening on ".len()..].split_whitespace().next().unwrap_or("").to_owned();
                     let _ = tx.send(address);
                 }
                 let mut log = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -87,10 +76,8 @@ impl Served {
 
     /// Sends SIGTERM and waits for a clean exit; returns the whole log.
     pub fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
+        let status =
+            Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -98,10 +85,7 @@ impl Served {
                 assert!(status.success(), "crier serve exited with {status}");
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "crier serve did not stop after SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "crier serve did not stop after SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
         // The reader thread drains the pipe once the process is gone.
@@ -113,10 +97,7 @@ impl Served {
     }
 
     pub fn log(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
