@@ -19,7 +19,7 @@ async fn seeded() -> (TestDb, WorkspaceId, WorkspaceId) {
     let clock = Arc::new(SystemClock);
     let a = db.workspace(clock.clone(), "A").await;
     let b = db.workspace(clock.clone(), "B").await;
-        for ws in [a, b] {
+    for ws in [a, b] {
         db.vault(clock.clone()).seal(ws, "channel_token", b"token").await.unwrap();
         let now = clock.now();
         let (key, _) = NewApiKey::issue(IssueKey {
@@ -31,7 +31,8 @@ async fn seeded() -> (TestDb, WorkspaceId, WorkspaceId) {
             expires_at: None,
         })
         .unwrap();
-        let audit = NewAuditEvent::new(now, Actor::cli(), "api_key.created", key.id.to_string(), &Default::default());
+        let audit =
+            NewAuditEvent::new(now, Actor::cli(), "api_key.created", key.id.to_string(), &Default::default());
         db.store.insert_api_key(&key, &audit).await.unwrap();
     }
     (db, a, b)
@@ -47,7 +48,8 @@ async fn workspaces_seen(conn: &mut PgConnection, table: &str, set: Option<Works
             .unwrap();
     }
     // Deliberately unscoped.
-    let rows = sqlx::query(&format!("SELECT DISTINCT workspace_id FROM {table}")).fetch_all(&mut *tx).await.unwrap();
+    let rows =
+        sqlx::query(&format!("SELECT DISTINCT workspace_id FROM {table}")).fetch_all(&mut *tx).await.unwrap();
     tx.rollback().await.unwrap();
     rows.iter().map(|row| row.get::<Uuid, _>(0)).collect()
 }
@@ -88,7 +90,8 @@ async fn the_app_role_cannot_write_into_another_workspace() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let wiped = sqlx::query("DELETE FROM api_keys WHERE workspace_id = $1").bind(b.as_uuid()).execute(&mut *tx).await;
+    let wiped =
+        sqlx::query("DELETE FROM api_keys WHERE workspace_id = $1").bind(b.as_uuid()).execute(&mut *tx).await;
     assert_eq!(wiped.unwrap().rows_affected(), 0, "B's rows are invisible, so untouchable");
     tx.rollback().await.unwrap();
 }

@@ -39,7 +39,10 @@ async fn no_secret_or_master_key_in_the_database(backend: Backend) {
     }
     let master_b64 = db.master_key.clone();
     let master_raw = base64::engine::general_purpose::STANDARD.decode(&master_b64).unwrap();
-    assert!(!contains(&dump, master_b64.as_bytes()) && !contains(&dump, &master_raw), "the master key is in the database");
+    assert!(
+        !contains(&dump, master_b64.as_bytes()) && !contains(&dump, &master_raw),
+        "the master key is in the database"
+    );
 }
 
 #[test]

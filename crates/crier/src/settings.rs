@@ -88,7 +88,6 @@ fn read_table(path: &Path) -> anyhow::Result<Option<toml::Table>> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
     use crate::cli::Command;

@@ -35,7 +35,7 @@ async fn cli_bootstraps_a_workspace_and_keys(backend: Backend) {
     let cwd = tempfile::tempdir().unwrap();
     let with_db = || {
         let mut command = crier(cwd.path());
-                command.env("CRIER_DATABASE_URL", db.url().expose());
+        command.env("CRIER_DATABASE_URL", db.url().expose());
         command.env("CRIER_MIGRATE_DATABASE_URL", db.owner_url.expose());
         command
     };
@@ -108,6 +108,10 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_LISTEN", Some("127.0.0.1:8080")),
         ("CRIER_DATA_DIR", Some("./crier-data")),
         ("CRIER_DATABASE_URL", None),
+        ("CRIER_MIGRATE_DATABASE_URL", None),
+        ("CRIER_MASTER_KEY", None),
+        ("CRIER_MASTER_KEY_FILE", None),
+        ("CRIER_PREVIOUS_MASTER_KEYS", None),
         ("CRIER_DB_MAX_CONNECTIONS", Some("10")),
         ("CRIER_DB_CONNECT_TIMEOUT", Some("10s")),
         ("CRIER_PUBLIC_URL", None),

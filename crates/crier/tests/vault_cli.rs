@@ -43,7 +43,8 @@ async fn all_secrets_open(db: &TestDb, files: &MasterKeyFiles, secrets: &[(Works
 async fn wrapped_by(db: &TestDb, master_id: &str) -> usize {
     let mut count = 0;
     for ws in db.store.list_workspaces().await.unwrap() {
-        count += db.store.data_keys(ws.id).await.unwrap().iter().filter(|k| k.master_key_id == master_id).count();
+        count +=
+            db.store.data_keys(ws.id).await.unwrap().iter().filter(|k| k.master_key_id == master_id).count();
     }
     count
 }
@@ -130,15 +131,25 @@ async fn a_wrong_master_key_stops_start_up_clearly() {
     assert!(cwd.path().join("crier-data/master.key").is_file());
 
     let wrong = run_ok(crier(cwd.path()).args(["vault", "generate-key"]));
-        for args in [&["serve"][..], &["workspace", "create", "Other"], &["key", "create", "--workspace", &workspace, "--scopes", "all"]] {
-        let out = crier(cwd.path()).args(args).env("CRIER_MASTER_KEY", &wrong).env("CRIER_LISTEN", "127.0.0.1:0").output().unwrap();
+    for args in [
+        &["serve"][..],
+        &["workspace", "create", "Other"],
+        &["key", "create", "--workspace", &workspace, "--scopes", "all"],
+    ] {
+        let out = crier(cwd.path())
+            .args(args)
+            .env("CRIER_MASTER_KEY", &wrong)
+            .env("CRIER_LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{args:?} started with a wrong master key");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("master key") && stderr.contains("CRIER_MASTER_KEY"), "{stderr}");
         assert!(!stderr.contains("panicked") && !stderr.contains(&wrong), "{stderr}");
     }
 
-    let not_a_key = crier(cwd.path()).args(["serve"]).env("CRIER_MASTER_KEY", "not base64!").output().unwrap();
+    let not_a_key =
+        crier(cwd.path()).args(["serve"]).env("CRIER_MASTER_KEY", "not base64!").output().unwrap();
     assert!(!not_a_key.status.success());
     assert!(String::from_utf8_lossy(&not_a_key.stderr).contains("32 bytes"));
 
@@ -153,7 +164,14 @@ async fn audit_verify_names_an_edited_row(backend: Backend) {
     let db = TestDb::fresh(backend).await;
     let cwd = tempfile::tempdir().unwrap();
     let workspace = run_ok(with_db(cwd.path(), &db).args(["workspace", "create", "Acme"]));
-    let key = run_ok(with_db(cwd.path(), &db).args(["key", "create", "--workspace", &workspace, "--scopes", "all"]));
+    let key = run_ok(with_db(cwd.path(), &db).args([
+        "key",
+        "create",
+        "--workspace",
+        &workspace,
+        "--scopes",
+        "all",
+    ]));
     assert!(key.starts_with("crier_live_"));
     let listing = run_ok(with_db(cwd.path(), &db).args(["key", "list", "--workspace", &workspace]));
     let key_id = listing.lines().nth(1).unwrap().split('\t').next().unwrap().to_owned();
@@ -167,10 +185,21 @@ async fn audit_verify_names_an_edited_row(backend: Backend) {
         Backend::Sqlite => {
             // Whoever holds the file can drop the guard triggers; the chain still tells.
             let path = db.sqlite_path.as_ref().unwrap();
-            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+                "sqlite://{}",
+                path.display()
+            ))
+            .await
+            .unwrap();
             sqlx::query("DROP TRIGGER audit_events_no_update").execute(&mut conn).await.unwrap();
-            sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2").execute(&mut conn).await.unwrap();
-            let out = with_db(cwd.path(), &db).args(["audit", "verify", "--workspace", &workspace]).output().unwrap();
+            sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let out = with_db(cwd.path(), &db)
+                .args(["audit", "verify", "--workspace", &workspace])
+                .output()
+                .unwrap();
             assert!(!out.status.success());
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(stdout.contains(&format!("BROKEN at row 2 ({})", edited.id)), "{stdout}");
