@@ -38,15 +38,22 @@ async fn seeded() -> (TestDb, WorkspaceId, WorkspaceId) {
     (db, a, b)
 }
 
-async fn workspaces_seen(conn: &mut PgConnection, table: &str, set: Option<WorkspaceId>) -> Vec<Uuid> {
+/// Starts a transaction acting as `workspace`, as `PgStore` does for every tenant statement.
+async fn begin_as(conn: &mut PgConnection, workspace: WorkspaceId) -> sqlx::Transaction<'_, sqlx::Postgres> {
     let mut tx = conn.begin().await.unwrap();
-    if let Some(ws) = set {
-        sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
-            .bind(ws.as_uuid().to_string())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
+    sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
+        .bind(workspace.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+async fn workspaces_seen(conn: &mut PgConnection, table: &str, set: Option<WorkspaceId>) -> Vec<Uuid> {
+    let mut tx = match set {
+        Some(ws) => begin_as(conn, ws).await,
+        None => conn.begin().await.unwrap(),
+    };
     // Deliberately unscoped.
     let rows =
         sqlx::query(&format!("SELECT DISTINCT workspace_id FROM {table}")).fetch_all(&mut *tx).await.unwrap();
@@ -74,22 +81,12 @@ async fn unscoped_selects_as_the_app_role_see_only_the_set_workspace() {
 async fn the_app_role_cannot_write_into_another_workspace() {
     let (db, a, b) = seeded().await;
     let mut app = PgConnection::connect(db.url().expose()).await.unwrap();
-    let mut tx = app.begin().await.unwrap();
-    sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
-        .bind(a.as_uuid().to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = begin_as(&mut app, a).await;
     let moved = sqlx::query("UPDATE secrets SET workspace_id = $1").bind(b.as_uuid()).execute(&mut *tx).await;
     assert!(moved.is_err(), "WITH CHECK refuses moving rows out of the workspace");
     tx.rollback().await.unwrap();
 
-    let mut tx = app.begin().await.unwrap();
-    sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
-        .bind(a.as_uuid().to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = begin_as(&mut app, a).await;
     let wiped =
         sqlx::query("DELETE FROM api_keys WHERE workspace_id = $1").bind(b.as_uuid()).execute(&mut *tx).await;
     assert_eq!(wiped.unwrap().rows_affected(), 0, "B's rows are invisible, so untouchable");
