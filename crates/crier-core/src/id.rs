@@ -101,6 +101,23 @@ prefixed_id!(
     AuditEventId, "aud", "audit event"
 );
 
+prefixed_id!(
+    /// A connected account (or the sandbox) that posts go to.
+    ChannelId, "chan", "channel"
+);
+prefixed_id!(
+    /// A post: one text, published to one or more channels.
+    PostId, "post", "post"
+);
+prefixed_id!(
+    /// One post on one channel: the unit the queue publishes.
+    TargetId, "tgt", "post target"
+);
+prefixed_id!(
+    /// One try at publishing a target, written before the provider is called.
+    AttemptId, "att", "publish attempt"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,7 +123,20 @@ pub trait AuditStore {
 
 /// Everything a Crier process needs from its database.
 #[async_trait]
-pub trait Store: WorkspaceStore + ApiKeyStore + VaultStore + AuditStore + Send + Sync + 'static {
+pub trait Store:
+    WorkspaceStore
+    + ApiKeyStore
+    + VaultStore
+    + AuditStore
+    + crate::ChannelStore
+    + crate::PostStore
+    + crate::QueueStore
+    + crate::IdempotencyStore
+    + crate::SandboxStore
+    + Send
+    + Sync
+    + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
