@@ -246,6 +246,10 @@ impl ApiError {
         self.kind
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn problem(&self) -> Problem {
         Problem {
             kind: self.kind.type_uri(),

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 mod middleware;
 mod openapi;
 pub mod routes;

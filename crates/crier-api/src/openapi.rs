@@ -19,7 +19,9 @@ use crate::state::AppState;
     tags(
         (name = "workspace", description = "The workspace an API key acts in"),
         (name = "api-keys", description = "Create, rotate and revoke API keys"),
-        (name = "audit", description = "The workspace's tamper-evident security log"),
+                (name = "audit", description = "The workspace's tamper-evident security log"),
+        (name = "channels", description = "Where posts go: connected accounts and sandbox channels"),
+        (name = "posts", description = "Accept, follow, list and cancel posts"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -49,6 +51,8 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::workspace::router())
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
+        .merge(routes::channels::router())
+        .merge(routes::posts::router())
 }
 
 /// The OpenAPI document, exactly as `/openapi.json` serves it.

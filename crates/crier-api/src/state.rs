@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crier_core::{Clock, Store};
+use crier_providers::Registry;
 use url::Url;
 
 /// HTTP-layer settings (the binary fills them from its configuration).
@@ -32,10 +33,17 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ApiConfig>,
+    /// The platforms channels can be created for, and whose limits posts are checked against.
+    pub providers: Arc<Registry>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ApiConfig) -> Self {
-        Self { store, clock, config: Arc::new(config) }
+        Self { store, clock, config: Arc::new(config), providers: Arc::new(Registry::default()) }
+    }
+
+    pub fn with_providers(mut self, providers: Arc<Registry>) -> Self {
+        self.providers = providers;
+        self
     }
 }

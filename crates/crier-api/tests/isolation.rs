@@ -6,7 +6,7 @@
 mod common;
 
 use common::Server;
-use crier_core::ApiKeyId;
+use crier_core::{ApiKeyId, ChannelId, PostId};
 use crier_testkit::{Backend, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -19,7 +19,29 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/v1/api-keys/{id}", None),
         (Method::DELETE, "/v1/api-keys/{id}", None),
         (Method::POST, "/v1/api-keys/{id}/rotate", Some(json!({"grace_period_seconds": 60}))),
+        (Method::GET, "/v1/channels/{id}", None),
+        (Method::DELETE, "/v1/channels/{id}", None),
+        (Method::GET, "/v1/channels/{id}/sandbox-deliveries", None),
+        (Method::GET, "/v1/posts/{id}", None),
+        (Method::DELETE, "/v1/posts/{id}", None),
     ]
+}
+
+/// A's object of the kind the route names, and an id of that kind that exists nowhere.
+fn ids_for(template: &str, a: &AObjects) -> (String, String) {
+    if template.starts_with("/v1/api-keys") {
+        (a.key.clone(), ApiKeyId::generate().to_string())
+    } else if template.starts_with("/v1/channels") {
+        (a.channel.clone(), ChannelId::generate().to_string())
+    } else {
+        (a.post.clone(), PostId::generate().to_string())
+    }
+}
+
+struct AObjects {
+    key: String,
+    channel: String,
+    post: String,
 }
 
 #[test]
@@ -45,21 +67,29 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
     let a = server.seed("A").await;
     let b = server.seed("B").await;
     let (a_key_id, _) = server.create_key(&a.admin_key, &["posts:read"]).await;
+    let channel = server.sandbox(&a.admin_key, json!({})).await;
+    let at = chrono::Utc::now() + chrono::Duration::days(1);
+    let post = server
+        .post(
+            "/v1/posts",
+            &a.admin_key,
+            json!({"text": "a's", "targets": [{"channel_id": channel}], "scheduled_at": at}),
+        )
+        .await;
+    let a_objects = AObjects { key: a_key_id, channel, post: post.body["id"].as_str().unwrap().to_owned() };
     let before = server.db.store.list_api_keys(a.workspace).await.unwrap();
     let b_before = server.db.store.list_api_keys(b.workspace).await.unwrap().len();
+    let a_post_before = server.get(&format!("/v1/posts/{}", a_objects.post), &a.admin_key).await.body;
+    let a_channels_before = server.get("/v1/channels", &a.admin_key).await.body;
 
     for (method, template, body) in matrix() {
+        let (theirs_id, nowhere_id) = ids_for(template, &a_objects);
         let theirs = server
-            .call(method.clone(), &template.replace("{id}", &a_key_id), Some(&b.admin_key), body.clone())
+            .call(method.clone(), &template.replace("{id}", &theirs_id), Some(&b.admin_key), body.clone())
             .await;
         theirs.assert_problem(StatusCode::NOT_FOUND);
         let nowhere = server
-            .call(
-                method.clone(),
-                &template.replace("{id}", &ApiKeyId::generate().to_string()),
-                Some(&b.admin_key),
-                body,
-            )
+            .call(method.clone(), &template.replace("{id}", &nowhere_id), Some(&b.admin_key), body)
             .await;
         nowhere.assert_problem(StatusCode::NOT_FOUND);
         assert_eq!(
@@ -68,7 +98,9 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
         );
     }
 
-    assert_eq!(server.db.store.list_api_keys(a.workspace).await.unwrap(), before, "A is unchanged");
+    assert_eq!(server.db.store.list_api_keys(a.workspace).await.unwrap(), before, "A's keys are unchanged");
+    assert_eq!(server.get(&format!("/v1/posts/{}", a_objects.post), &a.admin_key).await.body, a_post_before);
+    assert_eq!(server.get("/v1/channels", &a.admin_key).await.body, a_channels_before);
     assert_eq!(server.db.store.list_api_keys(b.workspace).await.unwrap().len(), b_before, "B gained nothing");
 }
 

@@ -1,7 +1,6 @@
 //! The HTTP surface every client sees: hardening headers, health checks, the OpenAPI document
 //! (snapshotted, so API changes are deliberate) and the offline `/docs` page.
 
-
 mod common;
 
 use common::Server;

@@ -18,13 +18,15 @@ pub use api_key::{
 };
 pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use id::{ApiKeyId, AttemptId, AuditEventId, ChannelId, IdParseError, PostId, SecretId, TargetId, WorkspaceId};
+pub use id::{
+    ApiKeyId, AttemptId, AuditEventId, ChannelId, IdParseError, PostId, SecretId, TargetId, WorkspaceId,
+};
 pub use publishing::{
     AttemptOutcome, Channel, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
 };
 pub use queue::{
-    Cancellation, ChannelStore, IdempotencyBegin, IdempotencyStore, IdempotentResponse, JobRef, PostQuery, PostStore,
-    QueueStore, Recovery, SandboxDelivery, SandboxStore,
+    Cancellation, ChannelStore, IdempotencyBegin, IdempotencyStore, IdempotentResponse, JobRef, PostQuery,
+    PostStore, QueueStore, Recovery, SandboxDelivery, SandboxStore,
 };
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use store::{ApiKeyStore, AuditStore, Store, StoreError, StoreResult, VaultStore, WorkspaceStore};

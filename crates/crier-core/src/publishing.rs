@@ -89,7 +89,10 @@ impl TargetStatus {
     }
 
     pub const fn is_final(self) -> bool {
-        matches!(self, TargetStatus::Published | TargetStatus::Failed | TargetStatus::Cancelled | TargetStatus::Unknown)
+        matches!(
+            self,
+            TargetStatus::Published | TargetStatus::Failed | TargetStatus::Cancelled | TargetStatus::Unknown
+        )
     }
 
     /// Not yet handed to a worker, so it can still be cancelled.
@@ -145,14 +148,30 @@ pub struct ClaimedJob {
 /// How an attempt ended, as the worker records it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
-    Published { provider_post_id: String, url: Option<String> },
-    RetryAt { at: Timestamp, code: String, message: String },
+    Published {
+        provider_post_id: String,
+        url: Option<String>,
+    },
+    RetryAt {
+        at: Timestamp,
+        code: String,
+        message: String,
+    },
     /// Rate limited: try again at `at` without counting this as a failure, and pause the channel.
-    RateLimited { at: Timestamp },
-    Failed { code: String, message: String },
+    RateLimited {
+        at: Timestamp,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
     /// Failed because the channel needs re-authorisation (also marks the channel).
-    NeedsReauth { message: String },
-    Unknown { message: String },
+    NeedsReauth {
+        message: String,
+    },
+    Unknown {
+        message: String,
+    },
 }
 
 /// An event for webhooks and the live stream, written in the same transaction as its cause.

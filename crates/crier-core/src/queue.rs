@@ -27,7 +27,12 @@ pub trait ChannelStore {
     /// Oldest first.
     async fn list_channels(&self, workspace: WorkspaceId) -> StoreResult<Vec<Channel>>;
     /// `Conflict` while any of its targets is not final (cancel or wait for them first).
-    async fn delete_channel(&self, workspace: WorkspaceId, id: ChannelId, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn delete_channel(
+        &self,
+        workspace: WorkspaceId,
+        id: ChannelId,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
 }
 
 /// A filter and page of `list_posts`, newest first.
@@ -56,7 +61,12 @@ pub trait PostStore {
     async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> StoreResult<Post>;
     async fn list_posts(&self, workspace: WorkspaceId, query: &PostQuery) -> StoreResult<Vec<Post>>;
     /// Cancels the targets still waiting (and drops their jobs); events for each.
-    async fn cancel_post(&self, workspace: WorkspaceId, id: PostId, at: Timestamp) -> StoreResult<Cancellation>;
+    async fn cancel_post(
+        &self,
+        workspace: WorkspaceId,
+        id: PostId,
+        at: Timestamp,
+    ) -> StoreResult<Cancellation>;
 }
 
 /// A job's identity in the global queue.
@@ -73,7 +83,7 @@ pub enum Recovery {
     Requeued,
     /// An attempt was opened and never finished: the caller now holds the lease and must find
     /// out from the provider whether it published, then finish the attempt.
-    Reconcile(ClaimedJob),
+    Reconcile(Box<ClaimedJob>),
     /// The target had already reached a final state; the stale job was dropped.
     Dropped,
 }

@@ -3,9 +3,12 @@
 //! conformance suite (`tests/conformance.rs`). The backend is chosen by the URL scheme.
 
 mod binds;
+mod binds_publishing;
+mod binds_queue;
 mod error;
 pub mod postgres;
 mod rows;
+mod rows_publishing;
 pub mod sqlite;
 
 use std::fmt;

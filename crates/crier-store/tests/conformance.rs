@@ -15,6 +15,13 @@ use crier_testkit::{TestDb, on_both_backends};
 #[path = "conformance/vault_and_audit.rs"]
 mod vault_and_audit;
 
+#[path = "conformance/fixtures.rs"]
+mod fixtures;
+#[path = "conformance/publishing.rs"]
+mod publishing;
+#[path = "conformance/queue.rs"]
+mod queue;
+
 on_both_backends!(
     workspaces_round_trip,
     unknown_workspace_is_not_found,

@@ -5,8 +5,11 @@
 
 use std::sync::Arc;
 
+use chrono::Duration;
 use crier_core::{
-    Actor, ApiKeyMode, Clock, IssueKey, NewApiKey, NewAuditEvent, ScopeSet, SystemClock, WorkspaceId,
+    Actor, ApiKeyMode, AttemptId, AttemptOutcome, Channel, ChannelId, ChannelStatus, Clock, IssueKey, JobRef,
+    NewApiKey, NewAuditEvent, NewEvent, Post, PostId, PostTarget, SandboxDelivery, ScopeSet, SystemClock,
+    TargetId, TargetStatus, WorkspaceId,
 };
 use crier_testkit::{Backend, TestDb};
 use sqlx::{Connection, PgConnection, Row};
@@ -91,4 +94,110 @@ async fn the_app_role_cannot_write_into_another_workspace() {
         sqlx::query("DELETE FROM api_keys WHERE workspace_id = $1").bind(b.as_uuid()).execute(&mut *tx).await;
     assert_eq!(wiped.unwrap().rows_affected(), 0, "B's rows are invisible, so untouchable");
     tx.rollback().await.unwrap();
+}
+
+const PUBLISHING_TABLES: [&str; 7] = [
+    "channels",
+    "posts",
+    "post_targets",
+    "publish_attempts",
+    "events",
+    "idempotency_keys",
+    "sandbox_deliveries",
+];
+
+/// A channel, a published post (attempt, event, sandbox delivery), a waiting post (its job) and an
+/// idempotency key in `ws`.
+async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
+    let now = SystemClock.now();
+    let channel = Channel {
+        workspace_id: ws,
+        id: ChannelId::generate(),
+        provider: "sandbox".into(),
+        name: "c".into(),
+        config: serde_json::json!({}),
+        status: ChannelStatus::Active,
+        paused_until: None,
+        created_at: now,
+    };
+    let audit =
+        NewAuditEvent::new(now, Actor::cli(), "channel.created", channel.id.to_string(), &Default::default());
+    db.store.create_channel(&channel, None, &audit).await.unwrap();
+    let owner = format!("worker-{ws}");
+    for run_at in [now, now + Duration::hours(1)] {
+        let id = PostId::generate();
+        let target = PostTarget {
+            workspace_id: ws,
+            id: TargetId::generate(),
+            post_id: id,
+            channel_id: channel.id,
+            text: None,
+            options: serde_json::json!({}),
+            status: TargetStatus::Queued,
+            run_at,
+            attempts: 0,
+            lease_owner: None,
+            lease_expires_at: None,
+            provider_post_id: None,
+            url: None,
+            error_code: None,
+            error_message: None,
+            created_at: now,
+            updated_at: now,
+            published_at: None,
+        };
+        let post = Post {
+            workspace_id: ws,
+            id,
+            text: "t".into(),
+            scheduled_at: None,
+            created_at: now,
+            targets: vec![target],
+        };
+        db.store.create_post(&post, None).await.unwrap();
+    }
+    let leased = db.store.lease_jobs(&owner, now, now + Duration::minutes(1), 10).await.unwrap();
+    assert_eq!(leased.len(), 1, "only this workspace's due job is left unleased");
+    let job = JobRef { workspace_id: ws, target_id: leased[0].target_id };
+    let claimed = db.store.start_attempt(job, &owner, AttemptId::generate(), now).await.unwrap().unwrap();
+    let delivery = SandboxDelivery {
+        workspace_id: ws,
+        channel_id: channel.id,
+        id: uuid::Uuid::new_v4(),
+        target_id: job.target_id,
+        attempt_id: claimed.attempt_id,
+        text: "t".into(),
+        delivered_at: now,
+    };
+    db.store.record_sandbox_delivery(&delivery).await.unwrap();
+    let event = NewEvent {
+        kind: "post.target.published",
+        subject: job.target_id.to_string(),
+        data: serde_json::json!({}),
+    };
+    let outcome = AttemptOutcome::Published { provider_post_id: "p".into(), url: None };
+    db.store.finish_attempt(&claimed, &outcome, now, Some(&event)).await.unwrap();
+    db.store.begin_idempotent(ws, "k", b"f", now, now, now + Duration::hours(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn publishing_tables_are_isolated_and_the_queue_is_global() {
+    let db = TestDb::fresh(Backend::Postgres).await;
+    let clock = Arc::new(SystemClock);
+    let a = db.workspace(clock.clone(), "A").await;
+    seed_publishing(&db, a).await;
+    let b = db.workspace(clock, "B").await;
+    seed_publishing(&db, b).await;
+    let mut app = PgConnection::connect(db.url().expose()).await.unwrap();
+    for table in PUBLISHING_TABLES {
+        assert_eq!(workspaces_seen(&mut app, table, Some(a)).await, [a.as_uuid()], "{table} as A");
+        assert_eq!(workspaces_seen(&mut app, table, Some(b)).await, [b.as_uuid()], "{table} as B");
+        assert!(workspaces_seen(&mut app, table, None).await.is_empty(), "{table} with no workspace set");
+    }
+    // Workers lease across workspaces: the queue holds only ids and times, and no policy.
+    let mut seen = workspaces_seen(&mut app, "jobs", None).await;
+    seen.sort();
+    let mut both = vec![a.as_uuid(), b.as_uuid()];
+    both.sort();
+    assert_eq!(seen, both);
 }

@@ -185,6 +185,29 @@ pub struct ServeArgs {
     /// Log line format
     #[arg(long, env = "CRIER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// What this process runs: the HTTP API, the publishing worker, or both
+    #[arg(long, env = "CRIER_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+
+    /// Jobs a worker leases and publishes at once
+    #[arg(long, env = "CRIER_WORKER_BATCH", default_value_t = 32)]
+    pub worker_batch: i64,
+
+    /// How long a worker's lease on a job lasts without a heartbeat; a crashed worker's jobs are
+    /// recovered after it
+    #[arg(long, env = "CRIER_WORKER_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub worker_lease: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Serve the HTTP API only
+    Api,
+    /// Publish queued posts only
+    Worker,
+    /// Both
+    All,
 }
 
 #[derive(Debug, Subcommand)]

@@ -120,6 +120,9 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_KEY_GRACE_PERIOD", Some("24h")),
         ("CRIER_LOG", Some("info")),
         ("CRIER_LOG_FORMAT", Some("text")),
+        ("CRIER_ROLE", Some("all")),
+        ("CRIER_WORKER_BATCH", Some("32")),
+        ("CRIER_WORKER_LEASE", Some("30s")),
     ] {
         assert!(help.contains(&format!("[env: {env}")), "--help lacks {env}");
         if let Some(default) = default {

@@ -1,6 +1,5 @@
 //! No key ever reaches the log, even at the most verbose level, whatever the requests do.
 
-
 mod common;
 
 use common::{Served, crier, run_ok};

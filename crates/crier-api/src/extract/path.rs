@@ -31,3 +31,11 @@ where
         }
     }
 }
+
+impl PathId for crier_core::ChannelId {
+    const WHAT: &'static str = "channel";
+}
+
+impl PathId for crier_core::PostId {
+    const WHAT: &'static str = "post";
+}

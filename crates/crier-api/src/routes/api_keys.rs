@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use crier_core::{ApiKey, ApiKeyId, ApiKeyMode, IssueKey, NewApiKey, Scope, ScopeSet, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{ApiJson, ApiPath, OptionalJson, Tenant};
+use crate::idempotency::{Created, Idempotency};
 use crate::state::AppState;
 
 /// The longest grace period a rotation may ask for (and the configured default may be).
@@ -52,7 +54,7 @@ impl From<ApiKeyMode> for KeyModeWire {
 }
 
 /// A key to create.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyIn {
     /// A label for people (at most 100 characters).
@@ -139,9 +141,10 @@ impl ApiKeyOut {
 /// A key just created or rotated: the only time its secret is shown.
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyCreatedOut {
-    /// The secret. Store it now: Crier keeps only its hash and cannot show it again.
+    /// The secret. Store it now: Crier keeps only its hash and cannot show it again (an
+    /// `Idempotency-Key` replay answers `null` here).
     #[schema(example = "crier_live_…")]
-    pub secret: String,
+    pub secret: Option<String>,
     pub api_key: ApiKeyOut,
 }
 
@@ -230,6 +233,7 @@ fn may_manage(tenant: &Tenant, target: &ApiKey) -> ApiResult<()> {
     path = "/v1/api-keys",
     tag = "api-keys",
     security(("api_key" = ["keys:admin"])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; a replay omits the secret")),
     request_body = ApiKeyIn,
     responses(
         (status = 201, body = ApiKeyCreatedOut),
@@ -241,25 +245,29 @@ fn may_manage(tenant: &Tenant, target: &ApiKey) -> ApiResult<()> {
 pub async fn create_api_key(
     tenant: Tenant,
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<ApiKeyIn>,
-) -> ApiResult<(StatusCode, Json<ApiKeyCreatedOut>)> {
+) -> ApiResult<Response> {
     tenant.require(Scope::KeysAdmin)?;
-    let now = state.clock.now();
-    let (name, mode, scopes, expires_at) = validate(input, &tenant, now)?;
-    let (key, secret) = NewApiKey::issue(IssueKey {
-        workspace_id: tenant.workspace_id,
-        name: &name,
-        mode,
-        scopes,
-        now,
-        expires_at,
-    })
-    .map_err(|err| ApiError::field("/name", err.to_string()))?;
-    let audit = tenant.audit(now, "api_key.created", key.id.to_string());
-    let stored = state.store.insert_api_key(&key, &audit).await?;
-    tracing::info!(workspace_id = %tenant.workspace_id, key_id = %stored.id, by = %tenant.key_id, "API key created");
-    let body = ApiKeyCreatedOut { secret: secret.expose().to_owned(), api_key: ApiKeyOut::new(stored, now) };
-    Ok((StatusCode::CREATED, Json(body)))
+    let idempotency = Idempotency::from_request(&headers, &Method::POST, "/v1/api-keys", &input)?;
+    idempotency
+        .run(&state, &tenant, |_key| async {
+            let now = state.clock.now();
+            let (name, mode, scopes, expires_at) = validate(input, &tenant, now)?;
+            let (key, secret) =
+                NewApiKey::issue(IssueKey { workspace_id: tenant.workspace_id, name: &name, mode, scopes, now, expires_at })
+                    .map_err(|err| ApiError::field("/name", err.to_string()))?;
+            let audit = tenant.audit(now, "api_key.created", key.id.to_string());
+            let stored = state.store.insert_api_key(&key, &audit).await?;
+            tracing::info!(workspace_id = %tenant.workspace_id, key_id = %stored.id, by = %tenant.key_id, "API key created");
+            let mut body = ApiKeyCreatedOut { secret: Some(secret.expose().to_owned()), api_key: ApiKeyOut::new(stored, now) };
+            let mut created = Created::json(StatusCode::CREATED, &body);
+            // Only the key's hash is ever stored: a replay shows the key without its secret.
+            body.secret = None;
+            created.replay_body = Some(serde_json::to_vec(&body).unwrap_or_default());
+            Ok(created)
+        })
+        .await
 }
 
 /// List the workspace's API keys, newest first.
@@ -353,7 +361,8 @@ pub async fn rotate_api_key(
         .await
         .map_err(not_found_key)?;
     tracing::info!(workspace_id = %tenant.workspace_id, key_id = %id, successor = %stored.id, by = %tenant.key_id, "API key rotated");
-    let body = ApiKeyCreatedOut { secret: secret.expose().to_owned(), api_key: ApiKeyOut::new(stored, now) };
+    let body =
+        ApiKeyCreatedOut { secret: Some(secret.expose().to_owned()), api_key: ApiKeyOut::new(stored, now) };
     Ok((StatusCode::CREATED, Json(body)))
 }
 

@@ -9,7 +9,10 @@ use crier_api::{ApiConfig, AppState};
 use crier_core::{
     Actor, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewAuditEvent, ScopeSet, WorkspaceId,
 };
+use crier_providers::Registry;
+use crier_providers::sandbox::Sandbox;
 use crier_testkit::{Backend, TestDb};
+use crier_worker::{Worker, WorkerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -17,6 +20,7 @@ pub struct Server {
     pub base: String,
     pub db: TestDb,
     pub clock: ManualClock,
+    pub providers: Arc<Registry>,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -36,14 +40,33 @@ impl Server {
     pub async fn start_with(backend: Backend, config: ApiConfig) -> Self {
         let db = TestDb::fresh(backend).await;
         let clock = ManualClock::starting_now();
-        let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config);
+        let providers = Arc::new(
+            Registry::default().with(Arc::new(Sandbox::new(db.store.clone(), Arc::new(clock.clone())))),
+        );
+        let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config)
+            .with_providers(providers.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(crier_api::serve(listener, crier_api::build_router(state), async {
             let _ = rx.await;
         }));
-        Self { base, db, clock, http: reqwest::Client::new(), shutdown: Some(tx) }
+        Self { base, db, clock, providers, http: reqwest::Client::new(), shutdown: Some(tx) }
+    }
+
+    /// An in-process worker over this server's store, providers and clock.
+    pub fn worker(&self, id: &str) -> Worker {
+        let config = WorkerConfig { id: id.to_owned(), ..WorkerConfig::default() };
+        Worker::new(self.db.store.clone(), self.providers.clone(), Arc::new(self.clock.clone()), config)
+    }
+
+    /// Creates a sandbox channel with this config and returns its id.
+    pub async fn sandbox(&self, key: &str, config: Value) -> String {
+        let reply = self
+            .post("/v1/channels", key, json!({"provider": "sandbox", "name": "test", "config": config}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().expect("id").to_owned()
     }
 
     pub async fn seed(&self, name: &str) -> Seeded {

@@ -3,10 +3,16 @@
 //! retries), reads through a separate pool that WAL lets run beside the writer.
 
 mod api_keys;
+mod channels;
+mod idempotency;
+mod posts;
+mod queue;
+mod sandbox;
 mod vault;
 mod workspaces;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +20,7 @@ use crier_core::{Store, StoreResult};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::Notify;
 
 use crate::error::map_sqlx;
 use crate::{ConnectError, StoreOptions};
@@ -22,6 +29,9 @@ use crate::{ConnectError, StoreOptions};
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Wakes `wait_for_jobs` in this process when a commit added or rescheduled jobs (one
+    /// process owns the file, so in-process is enough).
+    jobs_changed: Arc<Notify>,
 }
 
 impl SqliteStore {
@@ -43,7 +53,7 @@ impl SqliteStore {
             .connect_with(connect.read_only(true))
             .await
             .map_err(ConnectError::Open)?;
-        Ok(Self { reader, writer })
+        Ok(Self { reader, writer, jobs_changed: Arc::new(Notify::new()) })
     }
 
     pub async fn migrate(&self) -> Result<(), ConnectError> {

@@ -2,32 +2,77 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use crier_api::{ApiConfig, AppState};
-use crier_core::SystemClock;
+use crier_core::{Clock, SystemClock};
+use crier_providers::Registry;
+use crier_providers::sandbox::Sandbox;
+use crier_worker::{Worker, WorkerConfig};
+use futures::FutureExt;
+use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{LogFormat, ServeArgs};
+use crate::cli::{LogFormat, Role, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log, args.log_format)?;
     if args.key_grace_period.as_secs() > crier_api::routes::api_keys::MAX_GRACE_SECONDS {
         anyhow::bail!("--key-grace-period: at most 7 days");
     }
+    if !(1..=1000).contains(&args.worker_batch) {
+        anyhow::bail!("--worker-batch: 1 to 1000");
+    }
     let store = super::open(&args.db).await?.store;
-    let config = ApiConfig {
-        public_url: args.public_url.clone(),
-        max_body_bytes: args.max_body_bytes,
-        request_timeout: args.request_timeout,
-        key_grace_period: args.key_grace_period,
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let providers = Arc::new(Registry::default().with(Arc::new(Sandbox::new(store.clone(), clock.clone()))));
+
+    // One signal fans out to the HTTP server and the worker.
+    let (stop, stopped) = watch::channel(false);
+    let shutdown = move |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
     };
-    let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr()?;
-    tracing::info!(database = store.backend(), "Crier listening on http://{address}");
-    crier_api::serve(listener, crier_api::build_router(state), shutdown_signal()).await?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+
+    let worker = matches!(args.role, Role::Worker | Role::All).then(|| {
+        let config = WorkerConfig {
+            id: format!("{}-{}", hostname(), std::process::id()),
+            lease: args.worker_lease,
+            batch: args.worker_batch,
+            ..WorkerConfig::default()
+        };
+        let worker = Worker::new(store.clone(), providers.clone(), clock.clone(), config);
+        let until = shutdown(stopped.clone());
+        tracing::info!(database = store.backend(), "Crier worker started");
+        tokio::spawn(async move { worker.run(until).await })
+    });
+
+    if matches!(args.role, Role::Api | Role::All) {
+        let config = ApiConfig {
+            public_url: args.public_url.clone(),
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: args.request_timeout,
+            key_grace_period: args.key_grace_period,
+        };
+        let state = AppState::new(store.clone(), clock, config).with_providers(providers);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        tracing::info!(database = store.backend(), "Crier listening on http://{address}");
+        crier_api::serve(listener, crier_api::build_router(state), shutdown(stopped.clone()).boxed()).await?;
+    }
+    if let Some(worker) = worker {
+        worker.await.context("the worker task failed")?;
+    }
     tracing::info!("Crier stopped");
     Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "crier".to_owned())
 }
 
 fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {

@@ -36,29 +36,55 @@ pub struct Served {
     log: Arc<Mutex<String>>,
 }
 
-impl Served {
-    /// Starts `crier serve` on a free port and waits (up to 30 s) until it says where it listens.
-    pub fn start(mut command: Command) -> Self {
-        command.arg("serve").env("CRIER_LISTEN", "127.0.0.1:0").stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = command.spawn().expect("crier serve starts");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("listening on http://") {
-                    let address =
-                        line[at + "listening on ".len()..].split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send(address);
-                }
-                let mut log = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                log.push_str(&line);
-                log.push('\n');
+/// Spawns `command` with its stderr collected into a log; `ready` picks the line (and the value
+/// in it) that says the process is up.
+fn spawn_logged(
+    mut command: Command,
+    ready: fn(&str) -> Option<String>,
+) -> (Child, Arc<Mutex<String>>, std::sync::mpsc::Receiver<String>) {
+    command.arg("serve").stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("crier serve starts");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(value) = ready(&line) {
+                let _ = tx.send(value);
             }
+            let mut log = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    (child, log, rx)
+}
+
+impl Served {
+    /// Starts `crier serve` (on a free port unless CRIER_LISTEN is set) and waits (up to 30 s)
+    /// until it says where it listens.
+    pub fn start(mut command: Command) -> Self {
+        if !command.get_envs().any(|(name, _)| name == "CRIER_LISTEN") {
+            command.env("CRIER_LISTEN", "127.0.0.1:0");
+        }
+        let (child, log, rx) = spawn_logged(command, |line| {
+            let at = line.find("listening on http://")?;
+            Some(line[at + "listening on ".len()..].split_whitespace().next().unwrap_or("").to_owned())
         });
-        let base = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => base,
+        Self::wait(child, log, rx)
+    }
+
+    /// Starts `crier serve --role worker` (no HTTP) and waits until it says it started.
+    pub fn start_worker(command: Command) -> Self {
+        let (child, log, rx) =
+            spawn_logged(command, |line| line.contains("worker started").then(String::new));
+        Self::wait(child, log, rx)
+    }
+
+    fn wait(mut child: Child, log: Arc<Mutex<String>>, rx: std::sync::mpsc::Receiver<String>) -> Self {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => Self { child, base, log },
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -66,8 +92,7 @@ impl Served {
                     log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
                 );
             }
-        };
-        Self { child, base, log }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -94,6 +119,12 @@ impl Served {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.log()
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, as a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn log(&self) -> String {

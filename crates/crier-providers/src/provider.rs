@@ -1,0 +1,105 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crier_core::{AttemptId, Channel, TargetId, Timestamp};
+
+/// One publish, as the worker asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRequest<'a> {
+    pub channel: &'a Channel,
+    pub target_id: TargetId,
+    /// Stable across retries of the same attempt; a marker platforms can be asked about.
+    pub attempt_id: AttemptId,
+    pub text: &'a str,
+    pub options: &'a serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub provider_post_id: String,
+    pub url: Option<String>,
+}
+
+/// How a provider call failed, classified so the worker knows what to do next.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// A transient failure (5xx, timeout): retry with backoff, or after `after` if the platform said.
+    #[error("temporary failure: {message}")]
+    Retryable { after: Option<Duration>, message: String },
+    /// The platform's rate limit: no call for this channel before `reset`.
+    #[error("rate limited until {reset}")]
+    RateLimited { reset: Timestamp },
+    /// The token was refused: refresh once, else the channel needs re-authorisation.
+    #[error("authorisation expired: {message}")]
+    AuthExpired { message: String },
+    /// The platform refused this post for good.
+    #[error("rejected ({code}): {message}")]
+    Rejected { code: String, message: String },
+}
+
+/// Whether an attempt whose outcome was lost (a crash) actually published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Published(Published),
+    NotPublished,
+    /// The platform offers no way to tell.
+    Unknowable,
+}
+
+/// A problem with a target found before acceptance, at a JSON pointer relative to the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetIssue {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl TargetIssue {
+    pub fn new(pointer: &str, message: impl Into<String>) -> Self {
+        Self { pointer: pointer.to_owned(), message: message.into() }
+    }
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// Checks a channel's settings when it is created.
+    fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue>;
+
+    /// Checks one target against the platform's limits (text as the platform counts it, options).
+    fn validate_target(&self, channel: &Channel, text: &str, options: &serde_json::Value)
+    -> Vec<TargetIssue>;
+
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError>;
+
+    /// Refreshes the channel's credentials after an `AuthExpired`.
+    async fn refresh(&self, channel: &Channel) -> Result<(), ProviderError>;
+
+    /// Did this target get published (by any attempt)? Used to reconcile a crashed attempt.
+    async fn lookup(&self, request: &PublishRequest<'_>) -> Result<Lookup, ProviderError>;
+}
+
+/// The providers a process knows, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: HashMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.insert(provider.name(), provider);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.providers.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}

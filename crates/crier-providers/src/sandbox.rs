@@ -1,0 +1,223 @@
+//! The sandbox provider: a pretend platform whose behaviour is set by the channel's config, and
+//! which records every publish it performs (`GET /v1/channels/{id}/sandbox-deliveries`). Users
+//! point test-mode integrations at it; Crier's own tests use it to inject latency, failures, rate
+//! limits, expiring tokens and rejections.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crier_core::{Channel, ChannelId, Clock, SandboxDelivery, Store, TargetId};
+use rand::Rng;
+use serde::Deserialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue};
+
+/// The sandbox's behaviour, from the channel's `config`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Text limit in grapheme clusters.
+    pub max_chars: usize,
+    /// Delay before answering each publish.
+    pub latency_ms: u64,
+    /// The first N publish calls of each target fail as temporary errors.
+    pub fail_first: u32,
+    /// Share of publish calls (0 to 1) that fail as temporary errors.
+    pub failure_rate: f64,
+    /// At most `max` publishes per `window_seconds` on this channel; beyond, rate limited.
+    pub rate_limit: Option<RateLimit>,
+    /// The token "expires" after this many publishes on the channel.
+    pub token_expires_after: Option<usize>,
+    /// Whether a refresh after expiry succeeds (grants another `token_expires_after` publishes).
+    pub refresh_succeeds: bool,
+    /// Posts containing this text are rejected for good.
+    pub reject_containing: Option<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            max_chars: 500,
+            latency_ms: 0,
+            fail_first: 0,
+            failure_rate: 0.0,
+            rate_limit: None,
+            token_expires_after: None,
+            refresh_succeeds: false,
+            reject_containing: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub max: usize,
+    pub window_seconds: i64,
+}
+
+pub struct Sandbox {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// Publish calls seen per target (for `fail_first`); process-local, like a flaky network.
+    calls: Mutex<HashMap<TargetId, u32>>,
+    /// Deliveries counted at the last successful refresh, per channel.
+    refreshed_at: Mutex<HashMap<ChannelId, usize>>,
+}
+
+impl Sandbox {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock, calls: Mutex::default(), refreshed_at: Mutex::default() }
+    }
+
+    fn config(channel: &Channel) -> Result<SandboxConfig, ProviderError> {
+        serde_json::from_value(channel.config.clone()).map_err(|err| ProviderError::Rejected {
+            code: "invalid_channel_config".into(),
+            message: err.to_string(),
+        })
+    }
+
+    async fn deliveries(&self, channel: &Channel) -> Result<Vec<SandboxDelivery>, ProviderError> {
+        self.store.sandbox_deliveries(channel.workspace_id, channel.id, None).await.map_err(|err| {
+            ProviderError::Retryable { after: None, message: format!("sandbox storage: {err}") }
+        })
+    }
+}
+
+fn url(channel: ChannelId, delivery: uuid::Uuid) -> String {
+    format!("https://sandbox.crier.invalid/{channel}/{delivery}")
+}
+
+#[async_trait]
+impl Provider for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
+        match serde_json::from_value::<SandboxConfig>(config.clone()) {
+            Ok(parsed) if !(0.0..=1.0).contains(&parsed.failure_rate) => {
+                vec![TargetIssue::new("/failure_rate", "must be between 0 and 1")]
+            }
+            Ok(_) => Vec::new(),
+            Err(err) => vec![TargetIssue::new("", err.to_string())],
+        }
+    }
+
+    fn validate_target(
+        &self,
+        channel: &Channel,
+        text: &str,
+        options: &serde_json::Value,
+    ) -> Vec<TargetIssue> {
+        let mut issues = Vec::new();
+        let max = Self::config(channel).map(|c| c.max_chars).unwrap_or(500);
+        let count = text.graphemes(true).count();
+        if count == 0 {
+            issues.push(TargetIssue::new("/text", "the sandbox needs some text"));
+        } else if count > max {
+            issues.push(TargetIssue::new("/text", format!("{count} characters; this channel allows {max}")));
+        }
+        if !(options.is_null() || options.as_object().is_some_and(|o| o.is_empty())) {
+            issues.push(TargetIssue::new("/options", "the sandbox takes no options"));
+        }
+        issues
+    }
+
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError> {
+        let channel = request.channel;
+        let config = Self::config(channel)?;
+        if config.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
+        }
+        let call = {
+            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = calls.entry(request.target_id).or_default();
+            *count += 1;
+            *count
+        };
+        if let Some(needle) = config.reject_containing.as_deref()
+            && request.text.contains(needle)
+        {
+            return Err(ProviderError::Rejected {
+                code: "content_rejected".into(),
+                message: format!("the sandbox rejects posts containing {needle:?}"),
+            });
+        }
+        if call <= config.fail_first {
+            return Err(ProviderError::Retryable {
+                after: None,
+                message: format!("sandbox failure {call} (503)"),
+            });
+        }
+        if config.failure_rate > 0.0 && rand::rng().random_bool(config.failure_rate.clamp(0.0, 1.0)) {
+            return Err(ProviderError::Retryable {
+                after: None,
+                message: "sandbox random failure (503)".into(),
+            });
+        }
+        let now = self.clock.now();
+        let past = self.deliveries(channel).await?;
+        if let Some(limit) = config.token_expires_after {
+            let refreshed =
+                self.refreshed_at.lock().unwrap_or_else(PoisonError::into_inner).get(&channel.id).copied();
+            if past.len() >= refreshed.unwrap_or(0) + limit {
+                return Err(ProviderError::AuthExpired { message: "sandbox token expired".into() });
+            }
+        }
+        if let Some(limit) = config.rate_limit {
+            let window = chrono::Duration::seconds(limit.window_seconds);
+            let recent: Vec<_> = past.iter().filter(|d| d.delivered_at > now - window).collect();
+            if recent.len() >= limit.max {
+                let reset = recent.first().map_or(now, |oldest| oldest.delivered_at + window);
+                return Err(ProviderError::RateLimited { reset });
+            }
+        }
+        let delivery = SandboxDelivery {
+            workspace_id: channel.workspace_id,
+            channel_id: channel.id,
+            id: uuid::Uuid::now_v7(),
+            target_id: request.target_id,
+            attempt_id: request.attempt_id,
+            text: request.text.to_owned(),
+            delivered_at: now,
+        };
+        self.store.record_sandbox_delivery(&delivery).await.map_err(|err| ProviderError::Retryable {
+            after: None,
+            message: format!("sandbox storage: {err}"),
+        })?;
+        Ok(Published { provider_post_id: delivery.id.to_string(), url: Some(url(channel.id, delivery.id)) })
+    }
+
+    async fn refresh(&self, channel: &Channel) -> Result<(), ProviderError> {
+        let config = Self::config(channel)?;
+        if !config.refresh_succeeds {
+            return Err(ProviderError::AuthExpired { message: "sandbox refresh refused".into() });
+        }
+        let delivered = self.deliveries(channel).await?.len();
+        self.refreshed_at.lock().unwrap_or_else(PoisonError::into_inner).insert(channel.id, delivered);
+        Ok(())
+    }
+
+    async fn lookup(&self, request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
+        let channel = request.channel;
+        let found = self
+            .store
+            .sandbox_deliveries(channel.workspace_id, channel.id, Some(request.target_id))
+            .await
+            .map_err(|err| ProviderError::Retryable {
+                after: None,
+                message: format!("sandbox storage: {err}"),
+            })?;
+        Ok(match found.first() {
+            Some(d) => Lookup::Published(Published {
+                provider_post_id: d.id.to_string(),
+                url: Some(url(channel.id, d.id)),
+            }),
+            None => Lookup::NotPublished,
+        })
+    }
+}

@@ -1,0 +1,322 @@
+//! The publishing pipeline's transaction bodies, shared by both backends like `binds`: each macro
+//! runs the same portable statements (`rows_publishing::sql`) on `$conn` (a transaction), `?`
+//! returning driver errors from the calling method. What differs per backend stays outside: how
+//! the transaction is opened (PostgreSQL: `tenant_tx`), the event lock, and waking workers.
+//!
+//! Event appends must be serialised per workspace: SQLite's single writer does that; on
+//! PostgreSQL the caller takes `EVENTS_LOCK` as the FIRST statement of the transaction (before any
+//! row lock, so that no two transactions can wait on each other through it).
+
+/// `INSERT INTO channels` for a `Channel`.
+macro_rules! insert_channel {
+    ($channel:expr) => {{
+        let channel: &crier_core::Channel = $channel;
+        sqlx::query($crate::rows_publishing::sql::INSERT_CHANNEL)
+            .bind(channel.workspace_id.as_uuid())
+            .bind(channel.id.as_uuid())
+            .bind(channel.provider.as_str())
+            .bind(channel.name.as_str())
+            .bind($crate::rows_publishing::db_json(&channel.config))
+            .bind(channel.status.as_str())
+            .bind(channel.paused_until.map($crate::rows::DbTime))
+            .bind($crate::rows::DbTime(channel.created_at))
+    }};
+}
+
+/// `INSERT INTO sandbox_deliveries` for a `SandboxDelivery`.
+macro_rules! insert_sandbox_delivery {
+    ($delivery:expr) => {{
+        let delivery: &crier_core::SandboxDelivery = $delivery;
+        sqlx::query($crate::rows_publishing::sql::INSERT_SANDBOX_DELIVERY)
+            .bind(delivery.workspace_id.as_uuid())
+            .bind(delivery.channel_id.as_uuid())
+            .bind(delivery.id)
+            .bind(delivery.target_id.as_uuid())
+            .bind(delivery.attempt_id.as_uuid())
+            .bind(delivery.text.as_str())
+            .bind($crate::rows::DbTime(delivery.delivered_at))
+    }};
+}
+
+/// Inserts a post, each of its targets and one job per target.
+macro_rules! insert_post {
+    ($conn:expr, $post:expr) => {{
+        use $crate::rows_publishing::{db_json, sql};
+        let post: &crier_core::Post = $post;
+        let ws = post.workspace_id.as_uuid();
+        if post.targets.iter().any(|t| t.workspace_id != post.workspace_id || t.post_id != post.id) {
+            return Err(crier_core::StoreError::NotFound);
+        }
+        sqlx::query(sql::INSERT_POST)
+            .bind(ws)
+            .bind(post.id.as_uuid())
+            .bind(post.text.as_str())
+            .bind(post.scheduled_at.map($crate::rows::DbTime))
+            .bind($crate::rows::DbTime(post.created_at))
+            .execute(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        for target in &post.targets {
+            sqlx::query(sql::INSERT_TARGET)
+                .bind(ws)
+                .bind(target.id.as_uuid())
+                .bind(post.id.as_uuid())
+                .bind(target.channel_id.as_uuid())
+                .bind(target.text.as_deref())
+                .bind(db_json(&target.options))
+                .bind(target.status.as_str())
+                .bind($crate::rows::DbTime(target.run_at))
+                .bind(target.attempts)
+                .bind(target.provider_post_id.as_deref())
+                .bind(target.url.as_deref())
+                .bind(target.error_code.as_deref())
+                .bind(target.error_message.as_deref())
+                .bind($crate::rows::DbTime(target.created_at))
+                .bind($crate::rows::DbTime(target.updated_at))
+                .bind(target.published_at.map($crate::rows::DbTime))
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+            sqlx::query(sql::INSERT_JOB)
+                .bind(ws)
+                .bind(target.id.as_uuid())
+                .bind(target.channel_id.as_uuid())
+                .bind($crate::rows::DbTime(target.run_at))
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+        }
+    }};
+}
+
+/// Stores an idempotency key's response in the creating transaction. `Conflict` (rolling the
+/// create back) unless the key is still in flight.
+macro_rules! store_response {
+    ($conn:expr, $workspace:expr, $response:expr) => {{
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let response: Option<&crier_core::IdempotentResponse> = $response;
+        if let Some(response) = response {
+            if response.workspace_id != workspace {
+                return Err(crier_core::StoreError::NotFound);
+            }
+            let stored = sqlx::query($crate::rows_publishing::sql::STORE_IDEMPOTENT_RESPONSE)
+                .bind(response.workspace_id.as_uuid())
+                .bind(response.key.as_str())
+                .bind(i32::from(response.status))
+                .bind(response.body.as_slice())
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+            if stored.rows_affected() == 0 {
+                return Err(crier_core::StoreError::Conflict(
+                    "the idempotency key is not in flight (completed, expired or never begun)".into(),
+                ));
+            }
+        }
+    }};
+}
+
+/// Appends an event (see the module docs on serialisation).
+macro_rules! insert_event {
+    ($conn:expr, $workspace:expr, $event:expr, $at:expr) => {{
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let event: &crier_core::NewEvent = $event;
+        sqlx::query($crate::rows_publishing::sql::INSERT_EVENT)
+            .bind(workspace.as_uuid())
+            .bind(event.kind)
+            .bind(event.subject.as_str())
+            .bind($crate::rows_publishing::db_json(&event.data))
+            .bind($crate::rows::DbTime($at))
+            .execute(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+    }};
+}
+
+/// A post with its targets (ordered by id). `NotFound` for an absent or foreign post.
+macro_rules! load_post {
+    ($conn:expr, $workspace:expr, $id:expr) => {{
+        use $crate::rows_publishing::{PostRow, TargetRow, sql, targets_into_domain};
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let id: crier_core::PostId = $id;
+        let post: PostRow = sqlx::query_as(sql::GET_POST)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let targets: Vec<TargetRow> = sqlx::query_as(sql::TARGETS_OF_POST)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_all(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        post.into_domain(targets_into_domain(targets)?)
+    }};
+}
+
+/// A page of `list_posts`: the posts, then their targets in one range query.
+macro_rules! list_posts {
+    ($conn:expr, $workspace:expr, $query:expr) => {{
+        use $crate::rows_publishing::{PostRow, TargetRow, assemble_posts, sql};
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let query: &crier_core::PostQuery = $query;
+        let posts: Vec<PostRow> = sqlx::query_as(sql::LIST_POSTS)
+            .bind(workspace.as_uuid())
+            .bind(query.before.map(|id| id.as_uuid()))
+            .bind(query.status.map(crier_core::TargetStatus::as_str))
+            .bind(query.channel.map(|id| id.as_uuid()))
+            .bind(query.limit.max(0))
+            .fetch_all(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let targets: Vec<TargetRow> = match (posts.last(), posts.first()) {
+            (Some(oldest), Some(newest)) => sqlx::query_as(sql::TARGETS_OF_POST_RANGE)
+                .bind(workspace.as_uuid())
+                .bind(oldest.id)
+                .bind(newest.id)
+                .fetch_all(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?,
+            _ => Vec::new(),
+        };
+        assemble_posts(posts, targets)?
+    }};
+}
+
+/// Cancels the post's waiting, unleased targets (dropping their jobs) with one
+/// `post.target.cancelled` event each. Evaluates to the `Cancellation`.
+macro_rules! cancel_post {
+    ($conn:expr, $workspace:expr, $id:expr, $at:expr) => {{
+        use $crate::rows_publishing::sql;
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let id: crier_core::PostId = $id;
+        let at: crier_core::Timestamp = $at;
+        // NotFound before anything changes.
+        sqlx::query(sql::GET_POST)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let dropped: Vec<uuid::Uuid> = sqlx::query_scalar(sql::DELETE_CANCELLABLE_JOBS)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_all(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let mut cancelled = Vec::new();
+        for target in dropped {
+            let done = sqlx::query(sql::CANCEL_TARGET)
+                .bind(workspace.as_uuid())
+                .bind(target)
+                .bind($crate::rows::DbTime(at))
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+            if done.rows_affected() == 1 {
+                cancelled.push(crier_core::TargetId::from_uuid(target));
+            }
+        }
+        cancelled.sort();
+        let post = $crate::binds_publishing::load_post!($conn, workspace, id);
+        for target in post.targets.iter().filter(|t| cancelled.contains(&t.id)) {
+            let event = crier_core::NewEvent {
+                kind: "post.target.cancelled",
+                subject: target.id.to_string(),
+                data: serde_json::json!({
+                    "post_id": post.id.to_string(),
+                    "channel_id": target.channel_id.to_string(),
+                    "status": crier_core::TargetStatus::Cancelled.as_str(),
+                }),
+            };
+            $crate::binds_publishing::insert_event!($conn, workspace, &event, at);
+        }
+        let not_cancelled =
+            post.targets.iter().map(|t| t.id).filter(|t| !cancelled.contains(t)).collect::<Vec<_>>();
+        crier_core::Cancellation { post, cancelled, not_cancelled }
+    }};
+}
+
+/// `IdempotencyStore::begin_idempotent`'s body. Evaluates to the `IdempotencyBegin`.
+macro_rules! begin_idempotent {
+    ($conn:expr, $workspace:expr, $key:expr, $fingerprint:expr, $now:expr, $lock_until:expr, $expires_at:expr) => {{
+        use crier_core::IdempotencyBegin;
+        use $crate::rows::DbTime;
+        use $crate::rows_publishing::{IdempotencyRow, sql};
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let (key, fingerprint): (&str, &[u8]) = ($key, $fingerprint);
+        let (now, lock_until, expires_at): (
+            crier_core::Timestamp,
+            crier_core::Timestamp,
+            crier_core::Timestamp,
+        ) = ($now, $lock_until, $expires_at);
+        let ws = workspace.as_uuid();
+        let mut outcome = IdempotencyBegin::InFlight;
+        // Each compare-and-swap that loses to a concurrent request looks again; a key that keeps
+        // changing under us is reported in flight.
+        for _ in 0..3 {
+            let inserted = sqlx::query(sql::INSERT_IDEMPOTENCY_KEY)
+                .bind(ws)
+                .bind(key)
+                .bind(fingerprint)
+                .bind(DbTime(lock_until))
+                .bind(DbTime(now))
+                .bind(DbTime(expires_at))
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+            if inserted.rows_affected() == 1 {
+                outcome = IdempotencyBegin::Started;
+                break;
+            }
+            let row: Option<IdempotencyRow> = sqlx::query_as(sql::GET_IDEMPOTENCY_KEY)
+                .bind(ws)
+                .bind(key)
+                .fetch_optional(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+            let Some(row) = row else { continue };
+            let swapped = if row.expires_at.0 <= now {
+                sqlx::query(sql::REPLACE_EXPIRED_KEY)
+                    .bind(ws)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(DbTime(lock_until))
+                    .bind(DbTime(now))
+                    .bind(DbTime(expires_at))
+            } else if row.fingerprint != fingerprint {
+                outcome = IdempotencyBegin::Mismatch;
+                break;
+            } else if row.status == "done" {
+                outcome = row.replay()?;
+                break;
+            } else if row.status != "in_flight" {
+                return Err($crate::error::corrupt("idempotency_keys.status holds an unknown value"));
+            } else if row.locked_until.0 > now {
+                outcome = IdempotencyBegin::InFlight;
+                break;
+            } else {
+                sqlx::query(sql::RELOCK_KEY)
+                    .bind(ws)
+                    .bind(key)
+                    .bind(DbTime(lock_until))
+                    .bind(DbTime(now))
+                    .bind(fingerprint)
+            }
+            .execute(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+            if swapped.rows_affected() == 1 {
+                outcome = IdempotencyBegin::Started;
+                break;
+            }
+        }
+        outcome
+    }};
+}
+
+pub(crate) use {
+    begin_idempotent, cancel_post, insert_channel, insert_event, insert_post, insert_sandbox_delivery,
+    list_posts, load_post, store_response,
+};

@@ -1,0 +1,91 @@
+use async_trait::async_trait;
+use crier_core::{
+    Channel, ChannelId, ChannelStore, IdempotentResponse, NewAuditEvent, StoreError, StoreResult, WorkspaceId,
+};
+use uuid::Uuid;
+
+use super::PgStore;
+use crate::binds::append_audit;
+use crate::binds_publishing::{insert_channel, store_response};
+use crate::error::map_sqlx;
+use crate::rows_publishing::{ChannelRow, sql};
+
+/// Locks the channel so that no create_post can add a target to it until this transaction ends
+/// (its foreign-key check waits on the lock, then finds the channel gone).
+const LOCK_CHANNEL: &str = "SELECT id FROM channels WHERE workspace_id = $1 AND id = $2 FOR UPDATE";
+
+#[async_trait]
+impl ChannelStore for PgStore {
+    async fn create_channel(
+        &self,
+        channel: &Channel,
+        idempotency: Option<&IdempotentResponse>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.tenant_tx(channel.workspace_id).await?;
+        insert_channel!(channel).execute(&mut *tx).await.map_err(map_sqlx)?;
+        append_audit!(tx, channel.workspace_id, audit, lock = super::AUDIT_LOCK);
+        store_response!(tx, channel.workspace_id, idempotency);
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> StoreResult<Channel> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let row: ChannelRow = sqlx::query_as(&sql::get_channel())
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        row.into_domain()
+    }
+
+    async fn list_channels(&self, workspace: WorkspaceId) -> StoreResult<Vec<Channel>> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let rows: Vec<ChannelRow> = sqlx::query_as(&sql::list_channels())
+            .bind(workspace.as_uuid())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        rows.into_iter().map(ChannelRow::into_domain).collect()
+    }
+
+    async fn delete_channel(
+        &self,
+        workspace: WorkspaceId,
+        id: ChannelId,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let locked: Option<Uuid> = sqlx::query_scalar(LOCK_CHANNEL)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if locked.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let unfinished: i64 = sqlx::query_scalar(sql::UNFINISHED_TARGETS_OF_CHANNEL)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if unfinished > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the channel has {unfinished} unfinished post target(s)"
+            )));
+        }
+        sqlx::query(sql::DELETE_CHANNEL)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);
+        tx.commit().await.map_err(map_sqlx)
+    }
+}

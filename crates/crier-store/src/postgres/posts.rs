@@ -1,0 +1,46 @@
+use async_trait::async_trait;
+use crier_core::{
+    Cancellation, IdempotentResponse, Post, PostId, PostQuery, PostStore, StoreResult, Timestamp, WorkspaceId,
+};
+
+use super::PgStore;
+use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
+use crate::error::map_sqlx;
+
+#[async_trait]
+impl PostStore for PgStore {
+    async fn create_post(&self, post: &Post, idempotency: Option<&IdempotentResponse>) -> StoreResult<()> {
+        let mut tx = self.tenant_tx(post.workspace_id).await?;
+        insert_post!(tx, post);
+        store_response!(tx, post.workspace_id, idempotency);
+        Self::notify_jobs(&mut tx).await?;
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> StoreResult<Post> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let post = load_post!(tx, workspace, id);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(post)
+    }
+
+    async fn list_posts(&self, workspace: WorkspaceId, query: &PostQuery) -> StoreResult<Vec<Post>> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let posts = list_posts!(tx, workspace, query);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(posts)
+    }
+
+    async fn cancel_post(
+        &self,
+        workspace: WorkspaceId,
+        id: PostId,
+        at: Timestamp,
+    ) -> StoreResult<Cancellation> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        Self::lock_events(&mut tx, workspace).await?;
+        let cancellation = cancel_post!(tx, workspace, id, at);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(cancellation)
+    }
+}

@@ -1,0 +1,77 @@
+use async_trait::async_trait;
+use crier_core::{
+    Channel, ChannelId, ChannelStore, IdempotentResponse, NewAuditEvent, StoreError, StoreResult, WorkspaceId,
+};
+
+use super::SqliteStore;
+use crate::binds::append_audit;
+use crate::binds_publishing::{insert_channel, store_response};
+use crate::error::map_sqlx;
+use crate::rows_publishing::{ChannelRow, sql};
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn create_channel(
+        &self,
+        channel: &Channel,
+        idempotency: Option<&IdempotentResponse>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        insert_channel!(channel).execute(&mut *tx).await.map_err(map_sqlx)?;
+        append_audit!(tx, channel.workspace_id, audit);
+        store_response!(tx, channel.workspace_id, idempotency);
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> StoreResult<Channel> {
+        let row: ChannelRow = sqlx::query_as(&sql::get_channel())
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        row.into_domain()
+    }
+
+    async fn list_channels(&self, workspace: WorkspaceId) -> StoreResult<Vec<Channel>> {
+        let rows: Vec<ChannelRow> = sqlx::query_as(&sql::list_channels())
+            .bind(workspace.as_uuid())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        rows.into_iter().map(ChannelRow::into_domain).collect()
+    }
+
+    async fn delete_channel(
+        &self,
+        workspace: WorkspaceId,
+        id: ChannelId,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        // The single writer serialises this against a create_post adding a target to the channel.
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let unfinished: i64 = sqlx::query_scalar(sql::UNFINISHED_TARGETS_OF_CHANNEL)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if unfinished > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the channel has {unfinished} unfinished post target(s)"
+            )));
+        }
+        let deleted = sqlx::query(sql::DELETE_CHANNEL)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        append_audit!(tx, workspace, audit);
+        tx.commit().await.map_err(map_sqlx)
+    }
+}

@@ -1,0 +1,47 @@
+use async_trait::async_trait;
+use crier_core::{
+    Cancellation, IdempotentResponse, Post, PostId, PostQuery, PostStore, StoreResult, Timestamp, WorkspaceId,
+};
+
+use super::SqliteStore;
+use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
+use crate::error::map_sqlx;
+
+#[async_trait]
+impl PostStore for SqliteStore {
+    async fn create_post(&self, post: &Post, idempotency: Option<&IdempotentResponse>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        insert_post!(tx, post);
+        store_response!(tx, post.workspace_id, idempotency);
+        tx.commit().await.map_err(map_sqlx)?;
+        self.jobs_changed.notify_waiters();
+        Ok(())
+    }
+
+    async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> StoreResult<Post> {
+        // One read transaction: the post and its targets from the same snapshot.
+        let mut tx = self.reader.begin().await.map_err(map_sqlx)?;
+        let post = load_post!(tx, workspace, id);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(post)
+    }
+
+    async fn list_posts(&self, workspace: WorkspaceId, query: &PostQuery) -> StoreResult<Vec<Post>> {
+        let mut tx = self.reader.begin().await.map_err(map_sqlx)?;
+        let posts = list_posts!(tx, workspace, query);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(posts)
+    }
+
+    async fn cancel_post(
+        &self,
+        workspace: WorkspaceId,
+        id: PostId,
+        at: Timestamp,
+    ) -> StoreResult<Cancellation> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let cancellation = cancel_post!(tx, workspace, id, at);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(cancellation)
+    }
+}

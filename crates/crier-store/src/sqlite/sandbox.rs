@@ -1,0 +1,31 @@
+use async_trait::async_trait;
+use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId, WorkspaceId};
+
+use super::SqliteStore;
+use crate::binds_publishing::insert_sandbox_delivery;
+use crate::error::map_sqlx;
+use crate::rows_publishing::{SandboxRow, sql};
+
+#[async_trait]
+impl SandboxStore for SqliteStore {
+    async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()> {
+        insert_sandbox_delivery!(delivery).execute(&self.writer).await.map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn sandbox_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        target: Option<TargetId>,
+    ) -> StoreResult<Vec<SandboxDelivery>> {
+        let rows: Vec<SandboxRow> = sqlx::query_as(sql::LIST_SANDBOX_DELIVERIES)
+            .bind(workspace.as_uuid())
+            .bind(channel.as_uuid())
+            .bind(target.map(|t| t.as_uuid()))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}

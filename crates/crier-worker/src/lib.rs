@@ -1,0 +1,316 @@
+//! The queue consumer. `run_once` is one step tests can call without timers: recover expired
+//! leases, lease a batch of due jobs, publish them concurrently, record each outcome. `run` loops
+//! over it, sleeping on the store's wake-up signal (LISTEN/NOTIFY on PostgreSQL) or until the next
+//! job is due.
+//!
+//! Exactly-once: an attempt row is written before the provider is called; an attempt whose worker
+//! died is reconciled by asking the provider whether it published, never blindly re-sent.
+
+mod backoff;
+mod events;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crier_core::{
+    AttemptId, AttemptOutcome, ChannelId, ClaimedJob, Clock, JobRef, Recovery, Store, StoreError,
+};
+use crier_providers::{Lookup, ProviderError, PublishRequest, Registry};
+use futures::future::join_all;
+
+pub use backoff::Backoff;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Names this worker's leases (host and process, say).
+    pub id: String,
+    /// How long a lease lasts without a heartbeat.
+    pub lease: Duration,
+    /// Jobs leased and published concurrently per step.
+    pub batch: i64,
+    /// Attempts before a retryable failure becomes final.
+    pub max_attempts: i32,
+    pub backoff: Backoff,
+    /// Longest sleep between steps when nothing is due (the wake-up signal usually comes first).
+    pub idle_wait: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            id: format!("worker-{}", std::process::id()),
+            lease: Duration::from_secs(30),
+            batch: 32,
+            max_attempts: 5,
+            backoff: Backoff::default(),
+            idle_wait: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub recovered: usize,
+    pub processed: usize,
+}
+
+pub struct Worker {
+    store: Arc<dyn Store>,
+    providers: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    config: WorkerConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn lease_until(clock: &dyn Clock, lease: Duration) -> crier_core::Timestamp {
+    clock.now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        providers: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+        config: WorkerConfig,
+    ) -> Self {
+        Self { store, providers, clock, config }
+    }
+
+    /// Recovers expired leases, then leases and publishes one batch of due jobs.
+    pub async fn run_once(&self) -> Result<StepReport, WorkerError> {
+        let mut report = StepReport::default();
+        let now = self.clock.now();
+        for job in self.store.expired_jobs(now, self.config.batch).await? {
+            let until = lease_until(self.clock.as_ref(), self.config.lease);
+            match self.store.recover_job(job, &self.config.id, self.clock.now(), until).await? {
+                Some(Recovery::Reconcile(claimed)) => {
+                    report.recovered += 1;
+                    self.reconcile(&claimed).await?;
+                }
+                Some(Recovery::Requeued | Recovery::Dropped) => report.recovered += 1,
+                None => {}
+            }
+        }
+        let until = lease_until(self.clock.as_ref(), self.config.lease);
+        let jobs = self.store.lease_jobs(&self.config.id, self.clock.now(), until, self.config.batch).await?;
+        report.processed = jobs.len();
+        // Open every attempt first (each before its provider call), then publish channel by
+        // channel: channels in parallel, one post at a time within a channel, so a worker never
+        // races itself past a platform's rate limit.
+        let mut by_channel: HashMap<ChannelId, Vec<ClaimedJob>> = HashMap::new();
+        for job in jobs {
+            let attempt = AttemptId::generate();
+            if let Some(claimed) =
+                self.store.start_attempt(job, &self.config.id, attempt, self.clock.now()).await?
+            {
+                by_channel.entry(claimed.channel.id).or_default().push(claimed);
+            }
+        }
+        for result in join_all(by_channel.into_values().map(|group| self.publish_in_turn(group))).await {
+            result?;
+        }
+        Ok(report)
+    }
+
+    /// Publishes one channel's jobs in order; after a rate limit the rest wait for its reset
+    /// without calling the platform.
+    async fn publish_in_turn(&self, group: Vec<ClaimedJob>) -> Result<(), WorkerError> {
+        // The whole group's leases stay alive while it works through them, so a job waiting its
+        // turn is not taken for abandoned by another worker.
+        let heartbeat = self.heartbeat(
+            group
+                .iter()
+                .map(|c| JobRef { workspace_id: c.target.workspace_id, target_id: c.target.id })
+                .collect(),
+        );
+        let result = self.publish_group(group).await;
+        heartbeat.abort();
+        result
+    }
+
+    async fn publish_group(&self, group: Vec<ClaimedJob>) -> Result<(), WorkerError> {
+        let mut paused_until = None;
+        for claimed in group {
+            let outcome = match paused_until {
+                Some(at) => AttemptOutcome::RateLimited { at },
+                None => self.publish(&claimed).await,
+            };
+            if let AttemptOutcome::RateLimited { at } = outcome {
+                paused_until = Some(at);
+            }
+            self.finish(&claimed, outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// Steps until `shutdown` completes, then releases leases on jobs not yet started.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let busy = match self.run_once().await {
+                Ok(report) => report.processed > 0 || report.recovered > 0,
+                Err(err) => {
+                    tracing::error!(error = %err, "worker step failed");
+                    false
+                }
+            };
+            if busy {
+                // More may be due right away; still let shutdown in.
+                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                    break;
+                }
+                continue;
+            }
+            let wait = self.idle_wait().await;
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.store.wait_for_jobs(wait) => {}
+            }
+        }
+        match self.store.release_leases(&self.config.id).await {
+            Ok(released) => tracing::info!(released, "worker stopped"),
+            Err(err) => {
+                tracing::warn!(error = %err, "worker stopped without releasing its leases; they will expire")
+            }
+        }
+    }
+
+    /// Until the next job is due, at most `idle_wait`.
+    async fn idle_wait(&self) -> Duration {
+        match self.store.next_due().await {
+            Ok(Some(due)) => (due - self.clock.now()).to_std().unwrap_or_default().min(self.config.idle_wait),
+            _ => self.config.idle_wait,
+        }
+    }
+
+    async fn publish(&self, claimed: &ClaimedJob) -> AttemptOutcome {
+        let channel = &claimed.channel;
+        if channel.status != crier_core::ChannelStatus::Active {
+            return AttemptOutcome::NeedsReauth { message: "the channel needs to be reconnected".into() };
+        }
+        let Some(provider) = self.providers.get(&channel.provider) else {
+            return AttemptOutcome::Failed {
+                code: "unknown_provider".into(),
+                message: format!("no provider named {:?} in this Crier", channel.provider),
+            };
+        };
+        let request = request(claimed);
+        let mut result = provider.publish(&request).await;
+        if let Err(ProviderError::AuthExpired { .. }) = result {
+            // Refresh once; a second refusal means the user must reconnect.
+            result = match provider.refresh(channel).await {
+                Ok(()) => provider.publish(&request).await,
+                Err(err) => Err(err),
+            };
+        }
+        self.classify(claimed, result)
+    }
+
+    fn classify(
+        &self,
+        claimed: &ClaimedJob,
+        result: Result<crier_providers::Published, ProviderError>,
+    ) -> AttemptOutcome {
+        let now = self.clock.now();
+        match result {
+            Ok(published) => {
+                AttemptOutcome::Published { provider_post_id: published.provider_post_id, url: published.url }
+            }
+            Err(ProviderError::Retryable { message, .. })
+                if claimed.target.attempts >= self.config.max_attempts =>
+            {
+                AttemptOutcome::Failed {
+                    code: "retries_exhausted".into(),
+                    message: format!("gave up after {} attempts: {message}", claimed.target.attempts),
+                }
+            }
+            Err(ProviderError::Retryable { after, message }) => {
+                let delay = after.unwrap_or_else(|| self.config.backoff.delay(claimed.target.attempts));
+                let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                AttemptOutcome::RetryAt { at, code: "provider_unavailable".into(), message }
+            }
+            Err(ProviderError::RateLimited { reset }) => AttemptOutcome::RateLimited { at: reset.max(now) },
+            Err(ProviderError::AuthExpired { message }) => AttemptOutcome::NeedsReauth { message },
+            Err(ProviderError::Rejected { code, message }) => AttemptOutcome::Failed { code, message },
+        }
+    }
+
+    /// Keeps leases alive while their jobs wait for or run their provider calls.
+    fn heartbeat(&self, jobs: Vec<JobRef>) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let clock = self.clock.clone();
+        let owner = self.config.id.clone();
+        let lease = self.config.lease;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                for job in &jobs {
+                    match store.extend_lease(*job, &owner, lease_until(clock.as_ref(), lease)).await {
+                        // Finished jobs are gone from the queue; lost leases are logged.
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "could not extend a lease"),
+                    }
+                }
+            }
+        })
+    }
+
+    /// An attempt whose worker died: ask the provider what happened instead of re-sending.
+    async fn reconcile(&self, claimed: &ClaimedJob) -> Result<(), WorkerError> {
+        let outcome = match self.providers.get(&claimed.channel.provider) {
+            None => AttemptOutcome::Unknown { message: "provider unavailable for reconciliation".into() },
+            Some(provider) => match provider.lookup(&request(claimed)).await {
+                Ok(Lookup::Published(p)) => {
+                    AttemptOutcome::Published { provider_post_id: p.provider_post_id, url: p.url }
+                }
+                Ok(Lookup::NotPublished) => AttemptOutcome::RetryAt {
+                    at: self.clock.now(),
+                    code: "attempt_interrupted".into(),
+                    message: "the previous attempt was interrupted before it published".into(),
+                },
+                Ok(Lookup::Unknowable) => AttemptOutcome::Unknown {
+                    message: "the attempt was interrupted and the platform cannot say whether it published"
+                        .into(),
+                },
+                Err(err) => AttemptOutcome::RetryAt {
+                    at: self.clock.now() + chrono::Duration::seconds(5),
+                    code: "reconciliation_pending".into(),
+                    message: format!("could not ask the platform yet: {err}"),
+                },
+            },
+        };
+        // A reconciliation retry must itself be reconciled, not re-sent: keep it as a recovery.
+        self.finish(claimed, outcome).await
+    }
+
+    async fn finish(&self, claimed: &ClaimedJob, outcome: AttemptOutcome) -> Result<(), WorkerError> {
+        let event = events::for_outcome(claimed, &outcome);
+        match self.store.finish_attempt(claimed, &outcome, self.clock.now(), event.as_ref()).await {
+            Ok(()) => Ok(()),
+            // Another worker recovered this attempt meanwhile and recorded it; nothing to do.
+            Err(StoreError::Conflict(_)) => {
+                tracing::warn!(target_id = %claimed.target.id, "attempt already finished elsewhere");
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn request(claimed: &ClaimedJob) -> PublishRequest<'_> {
+    PublishRequest {
+        channel: &claimed.channel,
+        target_id: claimed.target.id,
+        attempt_id: claimed.attempt_id,
+        text: claimed.target.text.as_deref().unwrap_or(&claimed.post_text),
+        options: &claimed.target.options,
+    }
+}
