@@ -105,12 +105,13 @@ impl Worker {
         // Open every attempt first (each before its provider call), then publish channel by
         // channel: channels in parallel, one post at a time within a channel, so a worker never
         // races itself past a platform's rate limit.
+        let started = join_all(jobs.into_iter().map(|job| {
+            self.store.start_attempt(job, &self.config.id, AttemptId::generate(), self.clock.now())
+        }))
+        .await;
         let mut by_channel: HashMap<ChannelId, Vec<ClaimedJob>> = HashMap::new();
-        for job in jobs {
-            let attempt = AttemptId::generate();
-            if let Some(claimed) =
-                self.store.start_attempt(job, &self.config.id, attempt, self.clock.now()).await?
-            {
+        for claimed in started {
+            if let Some(claimed) = claimed? {
                 by_channel.entry(claimed.channel.id).or_default().push(claimed);
             }
         }

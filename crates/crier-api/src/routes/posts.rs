@@ -1,7 +1,7 @@
 //! `/v1/posts`: accept a post for one or more channels (validated against each platform's limits
 //! before anything is stored), follow it, list, cancel.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use crier_core::{
-    ChannelId, ChannelStatus, Post, PostId, PostQuery, PostTarget, Scope, StoreError, TargetId, TargetStatus,
+    Channel, ChannelId, ChannelStatus, Post, PostId, PostQuery, PostTarget, Scope, StoreError, TargetId,
+    TargetStatus,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -182,6 +183,9 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
     };
     let status = if run_at > now { TargetStatus::Scheduled } else { TargetStatus::Queued };
     let post_id = PostId::generate();
+    // One read for every target's channel, not one per target.
+    let channels: HashMap<ChannelId, Channel> =
+        state.store.list_channels(tenant.workspace_id).await?.into_iter().map(|c| (c.id, c)).collect();
     let mut seen = HashSet::new();
     let mut targets = Vec::new();
     for (i, target) in input.targets.iter().enumerate() {
@@ -194,13 +198,9 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
             errors.push(FieldError::new(at("/channel_id"), "this channel is already a target of the post"));
             continue;
         }
-        let channel = match state.store.get_channel(tenant.workspace_id, channel_id).await {
-            Ok(channel) => channel,
-            Err(StoreError::NotFound) => {
-                errors.push(FieldError::new(at("/channel_id"), "no such channel in this workspace"));
-                continue;
-            }
-            Err(other) => return Err(other.into()),
+        let Some(channel) = channels.get(&channel_id) else {
+            errors.push(FieldError::new(at("/channel_id"), "no such channel in this workspace"));
+            continue;
         };
         if channel.status == ChannelStatus::NeedsReauth {
             errors.push(FieldError::new(at("/channel_id"), "the channel must be reconnected before posting"));
@@ -212,7 +212,7 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
                 errors.push(FieldError::new(at("/channel_id"), "this Crier has no provider for the channel"))
             }
             Some(provider) => {
-                for issue in provider.validate_target(&channel, text, &options) {
+                for issue in provider.validate_target(channel, text, &options) {
                     // A problem with the shared text is reported at /text, naming the target.
                     let pointer = if issue.pointer == "/text" && target.text.is_none() {
                         "/text".to_owned()

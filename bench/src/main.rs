@@ -1,0 +1,51 @@
+//! `bench/run`: Crier's throughput and latency next to baselines run in the same command on the
+//! same PostgreSQL database, so the figures are ratios, not machine-dependent absolutes.
+//!
+//! 1. accept: clients POST 3-target posts with Idempotency-Keys to `crier serve --role api` for a
+//!    fixed time; baseline: pgbench running the same writes (idempotency row, post, 3 targets,
+//!    3 jobs, key completion) as one transaction, with as many clients.
+//! 2. queue: a worker-only Crier drains a queue of sandbox jobs; baseline: graphile-worker
+//!    draining as many no-op jobs with the same concurrency.
+//! 3. latency: `crier serve` (API and worker) at half the measured accept rate; accept to
+//!    published, p50 and p99, from the server's own timestamps.
+
+mod args;
+mod crier;
+mod phases;
+
+use anyhow::Result;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = args::Args::parse()?;
+    let env = crier::BenchEnv::prepare(&args).await?;
+    println!(
+        "Crier benchmark: PostgreSQL at {}, {} clients, {} s per timed phase",
+        args.pg, args.clients, args.seconds
+    );
+
+    let accept = phases::accept(&env, &args).await?;
+    let pgbench = phases::pgbench(&env, &args).await?;
+    println!(
+        "accept   crier {:>9.1} posts/s (3 targets, Idempotency-Key)   pgbench same writes {:>9.1} tps   ratio {:.2}",
+        accept,
+        pgbench,
+        accept / pgbench
+    );
+
+    let queue = phases::queue(&env, &args).await?;
+    let graphile = phases::graphile(&env, &args).await?;
+    println!(
+        "queue    crier {:>9.1} jobs/s through the sandbox          graphile-worker     {:>9.1} jobs/s ratio {:.2}",
+        queue,
+        graphile,
+        queue / graphile
+    );
+
+    let rate = (accept / 2.0).max(1.0);
+    let (p50, p99, count) = phases::latency(&env, &args, rate).await?;
+    println!(
+        "latency  accept->published at {rate:.0} posts/s (half load, {count} targets): p50 {p50:.1} ms, p99 {p99:.1} ms"
+    );
+    Ok(())
+}
