@@ -83,7 +83,7 @@ impl BenchEnv {
             .env("CRIER_MASTER_KEY", &self.master_key)
             .env("CRIER_DATA_DIR", &self.data_dir)
             .env("CRIER_LOG", "warn,crier::commands::serve=info")
-            .env("CRIER_DB_MAX_CONNECTIONS", "20");
+            .env("CRIER_DB_MAX_CONNECTIONS", "40");
         command
     }
 

@@ -96,13 +96,11 @@ impl PgStore {
     /// A transaction bound to one workspace: row-level security shows it that workspace's rows
     /// only, and audit appends in it are serialised per workspace by an advisory lock.
     async fn tenant_tx(&self, workspace: WorkspaceId) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        sqlx::query("SELECT set_config('crier.workspace_id', $1, true)")
-            .bind(workspace.as_uuid().to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(tx)
+        // One round trip: BEGIN and the setting go as one simple query. Formatting the value into
+        // the SQL is safe here: a UUID's text form is hex digits and dashes only.
+        let begin =
+            format!("BEGIN; SELECT set_config('crier.workspace_id', '{}', true)", workspace.as_uuid());
+        self.pool.begin_with(begin).await.map_err(map_sqlx)
     }
 
     /// Takes the per-workspace event lock (`EVENTS_LOCK`) in `tx`.

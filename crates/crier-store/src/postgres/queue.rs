@@ -71,11 +71,11 @@ impl QueueStore for PgStore {
     ) -> StoreResult<()> {
         let workspace = job.target.workspace_id;
         let mut tx = self.tenant_tx(workspace).await?;
-        if event.is_some() {
-            Self::lock_events(&mut tx, workspace).await?;
-        }
         let rescheduled = finish_attempt!(tx, job, outcome, now);
         if let Some(event) = event {
+            // Taken last, so appends to the workspace's event sequence are serialised only for
+            // the few statements up to commit, not for the whole outcome's writes.
+            Self::lock_events(&mut tx, workspace).await?;
             insert_event!(tx, workspace, event, now);
         }
         if rescheduled {
