@@ -109,8 +109,9 @@ pub async fn create_channel(
                 ));
             };
             let name = input.name.trim();
+            let config = if input.config.is_null() { serde_json::json!({}) } else { input.config.clone() };
             let mut errors: Vec<FieldError> = provider
-                .validate_config(&input.config)
+                .validate_config(&config)
                 .into_iter()
                 .map(|issue| FieldError::new(format!("/config{}", issue.pointer), issue.message))
                 .collect();
@@ -126,7 +127,7 @@ pub async fn create_channel(
                 id: ChannelId::generate(),
                 provider: provider.name().to_owned(),
                 name: name.to_owned(),
-                config: if input.config.is_null() { serde_json::json!({}) } else { input.config.clone() },
+                config,
                 status: ChannelStatus::Active,
                 paused_until: None,
                 created_at: now,
