@@ -114,10 +114,17 @@ impl Idempotency {
                             status: created.status.as_u16(),
                             body: created.replay_body.clone().unwrap_or_else(|| created.body.clone()),
                         };
-                        state.store.finish_idempotent(&response).await?;
+                        // The create happened: answer it even if the key could not be completed
+                        // (another request took it over meanwhile); that one's answer stands.
+                        if let Err(err) = state.store.finish_idempotent(&response).await {
+                            tracing::warn!(error = %err, "could not store an idempotent response");
+                        }
                     }
                     Ok(respond(created.status, created.body, false))
                 }
+                // A conflict here means another request took this key over (its lock had expired):
+                // nothing was created, and the key's answer is the other request's to store.
+                Err(err) if err.kind() == ProblemKind::Conflict => Err(err),
                 Err(err) if err.kind() == ProblemKind::Internal || err.kind() == ProblemKind::Unavailable => {
                     // Our failure, not the request's: let a retry run afresh.
                     if let Err(forget) = state.store.abandon_idempotent(tenant.workspace_id, &key).await {
@@ -133,7 +140,9 @@ impl Idempotency {
                         status: err.status().as_u16(),
                         body: serde_json::to_vec(&err.problem()).unwrap_or_default(),
                     };
-                    state.store.finish_idempotent(&response).await?;
+                    if let Err(store_err) = state.store.finish_idempotent(&response).await {
+                        tracing::warn!(error = %store_err, "could not store an idempotent response");
+                    }
                     Err(err)
                 }
             },

@@ -22,7 +22,9 @@ on_both_backends!(
     expired_auth_marks_the_channel_and_stops,
     rejections_fail_at_once_and_retries_run_out,
     scheduled_posts_wait_and_cancelled_ones_never_go,
-    a_crashed_attempt_is_reconciled_not_resent,
+        a_crashed_attempt_is_reconciled_not_resent,
+    an_unanswerable_reconciliation_waits_instead_of_resending,
+    sandbox_settings_are_bounded,
 );
 
 async fn send_post(server: &Server, key: &str, body: Value, idempotency: Option<&str>) -> Reply {
@@ -428,4 +430,59 @@ async fn a_crashed_attempt_is_reconciled_not_resent(backend: Backend) {
     assert_eq!(target(&server, &seeded.admin_key, &lost_before_send).await["status"], "published");
     let sent = deliveries(&server, &seeded.admin_key, &channel).await;
     assert_eq!(sent.len(), 2, "each published exactly once: {sent:?}");
+}
+
+async fn an_unanswerable_reconciliation_waits_instead_of_resending(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    let channel = server.sandbox(&seeded.admin_key, json!({"lookup_unavailable": true})).await;
+    let (post, _) = accepted(&server, &seeded.admin_key, &channel, "sent, then crashed").await;
+    let store = &server.db.store;
+    let now = server.clock.now();
+    let jobs = store.lease_jobs("dead", now, now + Duration::seconds(30), 10).await.unwrap();
+    let claimed = store.start_attempt(jobs[0], "dead", AttemptId::generate(), now).await.unwrap().unwrap();
+    let request = crier_providers::PublishRequest {
+        channel: &claimed.channel,
+        target_id: claimed.target.id,
+        attempt_id: claimed.attempt_id,
+        text: &claimed.post_text,
+        options: &claimed.target.options,
+    };
+    server.providers.get("sandbox").unwrap().publish(&request).await.unwrap();
+
+    let worker = server.worker("alive");
+    for _ in 0..4 {
+        server.clock.advance(Duration::seconds(31));
+        worker.run_once().await.unwrap();
+    }
+    let t = target(&server, &seeded.admin_key, &post).await;
+    assert_eq!(t["status"], "publishing", "still waiting to find out: {t}");
+    assert_eq!(deliveries(&server, &seeded.admin_key, &channel).await.len(), 1, "never re-sent blindly");
+}
+
+async fn sandbox_settings_are_bounded(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    for (config, pointer) in [
+        (json!({"rate_limit": {"max": 0, "window_seconds": 60}}), "/config/rate_limit/max"),
+        (
+            json!({"rate_limit": {"max": 1, "window_seconds": 9_000_000_000_i64}}),
+            "/config/rate_limit/window_seconds",
+        ),
+        (json!({"latency_ms": 3_600_000}), "/config/latency_ms"),
+        (json!({"failure_rate": 2.0}), "/config/failure_rate"),
+        (json!({"token_expires_after": 0}), "/config/token_expires_after"),
+        (json!({"nonsense": true}), "/config"),
+    ] {
+        let reply = server
+            .post(
+                "/v1/channels",
+                &seeded.admin_key,
+                json!({"provider": "sandbox", "name": "x", "config": config}),
+            )
+            .await;
+        let problem = reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{config}: {problem}");
+    }
+    assert_eq!(server.get("/v1/channels", &seeded.admin_key).await.body["data"].as_array().unwrap().len(), 0);
 }

@@ -35,6 +35,8 @@ pub struct SandboxConfig {
     pub refresh_succeeds: bool,
     /// Posts containing this text are rejected for good.
     pub reject_containing: Option<String>,
+    /// The "did you publish this?" look-up fails, as a platform's read API can be down.
+    pub lookup_unavailable: bool,
 }
 
 impl Default for SandboxConfig {
@@ -48,6 +50,7 @@ impl Default for SandboxConfig {
             token_expires_after: None,
             refresh_succeeds: false,
             reject_containing: None,
+            lookup_unavailable: false,
         }
     }
 }
@@ -98,13 +101,32 @@ impl Provider for Sandbox {
     }
 
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
-        match serde_json::from_value::<SandboxConfig>(config.clone()) {
-            Ok(parsed) if !(0.0..=1.0).contains(&parsed.failure_rate) => {
-                vec![TargetIssue::new("/failure_rate", "must be between 0 and 1")]
-            }
-            Ok(_) => Vec::new(),
-            Err(err) => vec![TargetIssue::new("", err.to_string())],
+        let parsed = match serde_json::from_value::<SandboxConfig>(config.clone()) {
+            Ok(parsed) => parsed,
+            Err(err) => return vec![TargetIssue::new("", err.to_string())],
+        };
+        let mut issues = Vec::new();
+        if !(0.0..=1.0).contains(&parsed.failure_rate) {
+            issues.push(TargetIssue::new("/failure_rate", "must be between 0 and 1"));
         }
+        if parsed.latency_ms > 30_000 {
+            issues.push(TargetIssue::new("/latency_ms", "at most 30000"));
+        }
+        if !(1..=100_000).contains(&parsed.max_chars) {
+            issues.push(TargetIssue::new("/max_chars", "1 to 100000"));
+        }
+        if let Some(limit) = parsed.rate_limit {
+            if limit.max == 0 {
+                issues.push(TargetIssue::new("/rate_limit/max", "at least 1"));
+            }
+            if !(1..=86_400).contains(&limit.window_seconds) {
+                issues.push(TargetIssue::new("/rate_limit/window_seconds", "1 to 86400"));
+            }
+        }
+        if parsed.token_expires_after == Some(0) {
+            issues.push(TargetIssue::new("/token_expires_after", "at least 1"));
+        }
+        issues
     }
 
     fn validate_target(
@@ -209,6 +231,12 @@ impl Provider for Sandbox {
 
     async fn lookup(&self, request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         let channel = request.channel;
+        if Self::config(channel)?.lookup_unavailable {
+            return Err(ProviderError::Retryable {
+                after: None,
+                message: "sandbox look-up unavailable (503)".into(),
+            });
+        }
         let found = self
             .store
             .sandbox_deliveries(channel.workspace_id, channel.id, Some(request.target_id))

@@ -4,8 +4,10 @@
 //! the transaction is opened (PostgreSQL: `tenant_tx`), the event lock, and waking workers.
 //!
 //! Event appends must be serialised per workspace: SQLite's single writer does that; on
-//! PostgreSQL the caller takes `EVENTS_LOCK` as the FIRST statement of the transaction (before any
-//! row lock, so that no two transactions can wait on each other through it).
+//! PostgreSQL the caller takes `EVENTS_LOCK` before inserting. `cancel_post` takes it first;
+//! `finish_attempt` takes it last, after its row locks, to keep the serialised part short. They
+//! cannot wait on each other: cancel only locks waiting targets and unleased jobs, finish only a
+//! publishing target, its attempt and its leased job.
 
 /// `INSERT INTO channels` for a `Channel`.
 macro_rules! insert_channel {

@@ -328,7 +328,7 @@ pub(crate) mod sql {
     pub const STORE_IDEMPOTENT_RESPONSE: &str = "UPDATE idempotency_keys SET status = 'done', \
          response_status = $3, response_body = $4 WHERE workspace_id = $1 AND key = $2 AND status = 'in_flight'";
     pub const FINISH_IDEMPOTENT: &str = "UPDATE idempotency_keys SET status = 'done', response_status = $3, \
-         response_body = $4 WHERE workspace_id = $1 AND key = $2";
+         response_body = $4 WHERE workspace_id = $1 AND key = $2 AND status = 'in_flight'";
     pub const INSERT_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys (workspace_id, key, fingerprint, \
          status, locked_until, created_at, expires_at) VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) \
          ON CONFLICT (workspace_id, key) DO NOTHING";

@@ -71,7 +71,7 @@ pub enum WorkerError {
 }
 
 fn lease_until(clock: &dyn Clock, lease: Duration) -> crier_core::Timestamp {
-    clock.now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+    later(clock.now(), lease)
 }
 
 impl Worker {
@@ -111,33 +111,32 @@ impl Worker {
         .await;
         let mut by_channel: HashMap<ChannelId, Vec<ClaimedJob>> = HashMap::new();
         for claimed in started {
-            if let Some(claimed) = claimed? {
-                by_channel.entry(claimed.channel.id).or_default().push(claimed);
+            match claimed {
+                Ok(Some(claimed)) => by_channel.entry(claimed.channel.id).or_default().push(claimed),
+                Ok(None) => {}
+                // One job's trouble must not strand the rest of the batch; its lease will expire
+                // and recovery will look at it again.
+                Err(err) => tracing::warn!(error = %err, "could not start an attempt"),
             }
         }
-        for result in join_all(by_channel.into_values().map(|group| self.publish_in_turn(group))).await {
-            result?;
-        }
+        join_all(by_channel.into_values().map(|group| self.publish_in_turn(group))).await;
         Ok(report)
     }
 
     /// Publishes one channel's jobs in order; after a rate limit the rest wait for its reset
     /// without calling the platform.
-    async fn publish_in_turn(&self, group: Vec<ClaimedJob>) -> Result<(), WorkerError> {
+    async fn publish_in_turn(&self, group: Vec<ClaimedJob>) {
         // The whole group's leases stay alive while it works through them, so a job waiting its
-        // turn is not taken for abandoned by another worker.
-        let heartbeat = self.heartbeat(
-            group
-                .iter()
-                .map(|c| JobRef { workspace_id: c.target.workspace_id, target_id: c.target.id })
-                .collect(),
+        // turn is not taken for abandoned by another worker. The guard stops the heartbeat however
+        // this ends, a panic included, so leases are never kept alive by a dead publisher.
+        let _heartbeat = HeartbeatGuard(
+            self.heartbeat(
+                group
+                    .iter()
+                    .map(|c| JobRef { workspace_id: c.target.workspace_id, target_id: c.target.id })
+                    .collect(),
+            ),
         );
-        let result = self.publish_group(group).await;
-        heartbeat.abort();
-        result
-    }
-
-    async fn publish_group(&self, group: Vec<ClaimedJob>) -> Result<(), WorkerError> {
         let mut paused_until = None;
         for claimed in group {
             let outcome = match paused_until {
@@ -147,15 +146,26 @@ impl Worker {
             if let AttemptOutcome::RateLimited { at } = outcome {
                 paused_until = Some(at);
             }
-            self.finish(&claimed, outcome).await?;
+            if let Err(err) = self.finish(&claimed, outcome).await {
+                // Left open: recovery will reconcile it through the provider.
+                tracing::warn!(target_id = %claimed.target.id, error = %err, "could not record an outcome");
+            }
         }
-        Ok(())
     }
 
     /// Steps until `shutdown` completes, then releases leases on jobs not yet started.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
+            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                match self.store.purge_idempotency_keys(self.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "deleted expired idempotency keys"),
+                    Err(err) => tracing::warn!(error = %err, "could not delete expired idempotency keys"),
+                }
+            }
             let busy = match self.run_once().await {
                 Ok(report) => report.processed > 0 || report.recovered > 0,
                 Err(err) => {
@@ -235,10 +245,16 @@ impl Worker {
             }
             Err(ProviderError::Retryable { after, message }) => {
                 let delay = after.unwrap_or_else(|| self.config.backoff.delay(claimed.target.attempts));
-                let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
-                AttemptOutcome::RetryAt { at, code: "provider_unavailable".into(), message }
+                AttemptOutcome::RetryAt {
+                    at: later(now, delay),
+                    code: "provider_unavailable".into(),
+                    message,
+                }
             }
-            Err(ProviderError::RateLimited { reset }) => AttemptOutcome::RateLimited { at: reset.max(now) },
+            // At least a second, so a platform that says "reset now" cannot make us spin.
+            Err(ProviderError::RateLimited { reset }) => {
+                AttemptOutcome::RateLimited { at: reset.max(later(now, Duration::from_secs(1))) }
+            }
             Err(ProviderError::AuthExpired { message }) => AttemptOutcome::NeedsReauth { message },
             Err(ProviderError::Rejected { code, message }) => AttemptOutcome::Failed { code, message },
         }
@@ -281,14 +297,18 @@ impl Worker {
                     message: "the attempt was interrupted and the platform cannot say whether it published"
                         .into(),
                 },
-                Err(err) => AttemptOutcome::RetryAt {
-                    at: self.clock.now() + chrono::Duration::seconds(5),
-                    code: "reconciliation_pending".into(),
-                    message: format!("could not ask the platform yet: {err}"),
-                },
+                Err(err) => {
+                    // Not knowing is no licence to re-send: leave the attempt open and let the
+                    // lease run out soon, so recovery asks again.
+                    tracing::warn!(target_id = %claimed.target.id, error = %err, "reconciliation must wait");
+                    let job =
+                        JobRef { workspace_id: claimed.target.workspace_id, target_id: claimed.target.id };
+                    let soon = later(self.clock.now(), RECONCILE_AGAIN_AFTER);
+                    self.store.extend_lease(job, &self.config.id, soon).await?;
+                    return Ok(());
+                }
             },
         };
-        // A reconciliation retry must itself be reconciled, not re-sent: keep it as a recovery.
         self.finish(claimed, outcome).await
     }
 
@@ -303,6 +323,29 @@ impl Worker {
             }
             Err(other) => Err(other.into()),
         }
+    }
+}
+
+/// `now + delay`, saturating far in the future rather than overflowing.
+fn later(now: crier_core::Timestamp, delay: Duration) -> crier_core::Timestamp {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or_else(|| now + chrono::Duration::days(365))
+}
+
+/// How soon a reconciliation that could not reach the platform is tried again.
+const RECONCILE_AGAIN_AFTER: Duration = Duration::from_secs(5);
+
+/// How often a worker deletes expired idempotency keys.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Aborts the heartbeat task when dropped.
+struct HeartbeatGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for HeartbeatGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -118,9 +118,9 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), POSTS, "each idempotency key made exactly one post");
 
-    // Wait (with a deadline) until every accepted post is published.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let deliveries = loop {
+    // Wait (with a deadline) until the record holds as many deliveries as posts.
+    loop {
         let reply: Value = http
             .get(format!("{base}/v1/channels/{channel}/sandbox-deliveries"))
             .bearer_auth(&key)
@@ -130,12 +130,40 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
             .json()
             .await
             .unwrap();
-        let deliveries = reply["data"].as_array().unwrap().clone();
-        if deliveries.len() >= POSTS || Instant::now() > deadline {
-            break deliveries;
+        if reply["data"].as_array().unwrap().len() >= POSTS || Instant::now() > deadline {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+    // Every post published; then count again, so a late duplicate cannot slip past the count.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &ids {
+        loop {
+            let post: Value = http
+                .get(format!("{base}/v1/posts/{id}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if post["status"] == "published" || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let settled: Value = http
+        .get(format!("{base}/v1/channels/{channel}/sandbox-deliveries"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deliveries = settled["data"].as_array().unwrap().clone();
     let mut per_target: HashMap<String, usize> = HashMap::new();
     for delivery in &deliveries {
         *per_target.entry(delivery["target_id"].as_str().unwrap().to_owned()).or_default() += 1;

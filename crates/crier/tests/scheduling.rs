@@ -73,5 +73,5 @@ async fn scheduled_posts_go_out_within_a_second(backend: Backend) {
     assert!(late >= chrono::Duration::zero(), "published early: {late}");
     assert!(late < chrono::Duration::seconds(1), "published {late} after its time");
     let log = served.stop();
-    assert!(log.contains("worker stopped"), "{log}");
+    assert!(log.contains("worker stopped released="), "a clean worker shutdown: {log}");
 }

@@ -34,7 +34,8 @@ pub struct ChannelIn {
     /// A label for people (1 to 200 characters).
     pub name: String,
     /// Provider settings. Sandbox: `max_chars`, `latency_ms`, `fail_first`, `failure_rate`,
-    /// `rate_limit {max, window_seconds}`, `token_expires_after`, `refresh_succeeds`, `reject_containing`.
+    /// `rate_limit {max, window_seconds}`, `token_expires_after`, `refresh_succeeds`, `reject_containing`,
+    /// `lookup_unavailable`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub config: serde_json::Value,

@@ -226,6 +226,8 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
                 }
             }
         }
+        // A channel paused by a platform rate limit gets nothing before the pause ends.
+        let target_run_at = channel.paused_until.map_or(run_at, |until| until.max(run_at));
         targets.push(PostTarget {
             workspace_id: tenant.workspace_id,
             id: TargetId::generate(),
@@ -234,7 +236,7 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
             text: target.text.clone(),
             options,
             status,
-            run_at,
+            run_at: target_run_at,
             attempts: 0,
             lease_owner: None,
             lease_expires_at: None,

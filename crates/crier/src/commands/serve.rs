@@ -44,7 +44,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let worker = Worker::new(store.clone(), providers.clone(), clock.clone(), config);
         let until = shutdown(stopped.clone());
         tracing::info!(database = store.backend(), "Crier worker started");
-        tokio::spawn(async move { worker.run(until).await })
+        let running = tokio::spawn(async move { worker.run(until).await });
+        // A worker that panicked must not leave a process that looks alive but publishes
+        // nothing: exit, so the supervisor restarts it (its jobs are recovered after the lease).
+        tokio::spawn(async move {
+            if let Err(err) = running.await {
+                tracing::error!(error = %err, "the publishing worker died; exiting");
+                std::process::exit(70);
+            }
+        })
     });
 
     if matches!(args.role, Role::Api | Role::All) {
