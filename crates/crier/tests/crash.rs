@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Served, crier, run_ok};
+use common::{Served, crier, get_json, post_json, run_ok};
 use crier_testkit::{Backend, TestDb, on_both_backends};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -86,16 +86,13 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
     ]));
     let mut served = Served::start(server(cwd.path(), &db, port));
     let http = reqwest::Client::new();
-    let channel: Value = http
-        .post(format!("{base}/v1/channels"))
-        .bearer_auth(&key)
-        .json(&json!({"provider": "sandbox", "name": "crash", "config": {"latency_ms": 2}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel: Value = post_json(
+        &http,
+        &format!("{base}/v1/channels"),
+        &key,
+        &json!({"provider": "sandbox", "name": "crash", "config": {"latency_ms": 2}}),
+    )
+    .await;
     let channel = channel["id"].as_str().unwrap().to_owned();
 
     let client = {
@@ -121,15 +118,8 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(120);
     // Wait (with a deadline) until the record holds as many deliveries as posts.
     loop {
-        let reply: Value = http
-            .get(format!("{base}/v1/channels/{channel}/sandbox-deliveries"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply: Value =
+            get_json(&http, &format!("{base}/v1/channels/{channel}/sandbox-deliveries"), &key).await;
         if reply["data"].as_array().unwrap().len() >= POSTS || Instant::now() > deadline {
             break;
         }
@@ -139,30 +129,15 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(60);
     for id in &ids {
         loop {
-            let post: Value = http
-                .get(format!("{base}/v1/posts/{id}"))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let post: Value = get_json(&http, &format!("{base}/v1/posts/{id}"), &key).await;
             if post["status"] == "published" || Instant::now() > deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let settled: Value = http
-        .get(format!("{base}/v1/channels/{channel}/sandbox-deliveries"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let settled: Value =
+        get_json(&http, &format!("{base}/v1/channels/{channel}/sandbox-deliveries"), &key).await;
     let deliveries = settled["data"].as_array().unwrap().clone();
     let mut per_target: HashMap<String, usize> = HashMap::new();
     for delivery in &deliveries {
@@ -174,15 +149,7 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
 
     let mut published = 0;
     for id in &ids {
-        let post: Value = http
-            .get(format!("{base}/v1/posts/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let post: Value = get_json(&http, &format!("{base}/v1/posts/{id}"), &key).await;
         if post["status"] == "published" {
             published += 1;
         }

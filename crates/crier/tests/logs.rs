@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Served, crier, run_ok};
+use common::{Served, crier, post_json, run_ok};
 use serde_json::json;
 
 #[tokio::test]
@@ -17,16 +17,13 @@ async fn trace_logs_never_contain_a_key() {
     let http = reqwest::Client::new();
 
     let mut secrets = vec![admin.clone()];
-    let created: serde_json::Value = http
-        .post(served.url("/v1/api-keys"))
-        .bearer_auth(&admin)
-        .json(&json!({"scopes": ["posts:read", "keys:admin"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: serde_json::Value = post_json(
+        &http,
+        &served.url("/v1/api-keys"),
+        &admin,
+        &json!({"scopes": ["posts:read", "keys:admin"]}),
+    )
+    .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let id = created["api_key"]["id"].as_str().unwrap().to_owned();
     secrets.push(secret.clone());

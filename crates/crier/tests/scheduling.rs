@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{Served, crier, run_ok};
+use common::{Served, crier, get_json, post_json, run_ok};
 use crier_testkit::{Backend, TestDb, on_both_backends};
 use serde_json::{Value, json};
 
@@ -29,40 +29,22 @@ async fn scheduled_posts_go_out_within_a_second(backend: Backend) {
     let key = run_ok(with_db().args(["key", "create", "--workspace", &workspace, "--scopes", "all"]));
     let served = Served::start(with_db());
     let http = reqwest::Client::new();
-    let channel: Value = http
-        .post(served.url("/v1/channels"))
-        .bearer_auth(&key)
-        .json(&json!({"provider": "sandbox", "name": "clock"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel: Value =
+        post_json(&http, &served.url("/v1/channels"), &key, &json!({"provider": "sandbox", "name": "clock"}))
+            .await;
     let at = Utc::now() + chrono::Duration::milliseconds(1500);
-    let post: Value = http
-        .post(served.url("/v1/posts"))
-        .bearer_auth(&key)
-        .json(&json!({"text": "on time", "targets": [{"channel_id": channel["id"]}], "scheduled_at": at}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post: Value = post_json(
+        &http,
+        &served.url("/v1/posts"),
+        &key,
+        &json!({"text": "on time", "targets": [{"channel_id": channel["id"]}], "scheduled_at": at}),
+    )
+    .await;
     assert_eq!(post["status"], "scheduled", "{post}");
     let id = post["id"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let published_at = loop {
-        let view: Value = http
-            .get(served.url(&format!("/v1/posts/{id}")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view: Value = get_json(&http, &served.url(&format!("/v1/posts/{id}")), &key).await;
         if let Some(at) = view["targets"][0]["published_at"].as_str() {
             break at.parse::<DateTime<Utc>>().unwrap();
         }

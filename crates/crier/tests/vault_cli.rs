@@ -118,7 +118,7 @@ async fn master_rotation_survives_sigkill_at_random_points(backend: Backend) {
     assert_ne!(current.id(), original_id);
     assert_eq!(wrapped_by(&db, current.id()).await, WORKSPACES, "every data key under the new key");
     assert!(read_key(&files.next()).unwrap().is_none());
-        // The previous key was set aside (the original, or an intermediate one if a killed run had
+    // The previous key was set aside (the original, or an intermediate one if a killed run had
     // already finished a rotation before the last run started another).
     assert_ne!(read_key(&files.old()).unwrap().unwrap().id(), current.id());
     std::fs::remove_file(files.old()).unwrap();

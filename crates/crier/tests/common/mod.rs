@@ -138,3 +138,20 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// GET `url` as `key`, the body as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> serde_json::Value {
+    let response = http.get(url).bearer_auth(key).send().await.expect("request sent");
+    response.json().await.expect("a JSON body")
+}
+
+/// POST `body` to `url` as `key`, the answer as JSON.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let response = http.post(url).bearer_auth(key).json(body).send().await.expect("request sent");
+    response.json().await.expect("a JSON body")
+}
