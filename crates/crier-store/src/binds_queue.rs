@@ -46,6 +46,7 @@ macro_rules! start_attempt {
             .bind(ws)
             .bind(target)
             .bind(owner)
+            .bind(DbTime(now))
             .fetch_optional(&mut *$conn)
             .await
             .map_err($crate::error::map_sqlx)?;

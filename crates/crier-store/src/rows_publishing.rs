@@ -396,8 +396,11 @@ pub(crate) mod sql {
     );
 
     /// Locks the job row (PostgreSQL) and checks `$3` holds its lease: a no-op write.
+    /// The lease must be held AND unexpired: a worker whose lease ran out (a long pause, say)
+    /// may no longer start an attempt that a recoverer may already be handling.
     pub const CHECK_LEASE: &str = "UPDATE jobs SET lease_owner = $3 \
-         WHERE workspace_id = $1 AND target_id = $2 AND lease_owner = $3 RETURNING channel_id";
+         WHERE workspace_id = $1 AND target_id = $2 AND lease_owner = $3 AND lease_expires_at > $4 \
+         RETURNING channel_id";
     pub const START_TARGET: &str = concat!(
         "UPDATE post_targets SET status = 'publishing', attempts = attempts + 1, updated_at = $3 \
          WHERE workspace_id = $1 AND id = $2 AND status IN ",

@@ -141,7 +141,13 @@ impl Worker {
         for claimed in group {
             let outcome = match paused_until {
                 Some(at) => AttemptOutcome::RateLimited { at },
-                None => self.publish(&claimed).await,
+                None => match self.publish(&claimed).await {
+                    Some(outcome) => outcome,
+                    None => {
+                        tracing::warn!(target_id = %claimed.target.id, "the platform did not answer in time; reconciling later");
+                        continue;
+                    }
+                },
             };
             if let AttemptOutcome::RateLimited { at } = outcome {
                 paused_until = Some(at);
@@ -202,27 +208,39 @@ impl Worker {
         }
     }
 
-    async fn publish(&self, claimed: &ClaimedJob) -> AttemptOutcome {
+    /// The attempt's outcome, or `None` when the call timed out: then nobody knows whether it
+    /// published, and the attempt stays open for reconciliation once its lease ends.
+    async fn publish(&self, claimed: &ClaimedJob) -> Option<AttemptOutcome> {
         let channel = &claimed.channel;
         if channel.status != crier_core::ChannelStatus::Active {
-            return AttemptOutcome::NeedsReauth { message: "the channel needs to be reconnected".into() };
+            return Some(AttemptOutcome::NeedsReauth {
+                message: "the channel needs to be reconnected".into(),
+            });
         }
         let Some(provider) = self.providers.get(&channel.provider) else {
-            return AttemptOutcome::Failed {
+            return Some(AttemptOutcome::Failed {
                 code: "unknown_provider".into(),
                 message: format!("no provider named {:?} in this Crier", channel.provider),
-            };
+            });
         };
         let request = request(claimed);
-        let mut result = provider.publish(&request).await;
-        if let Err(ProviderError::AuthExpired { .. }) = result {
-            // Refresh once; a second refusal means the user must reconnect.
-            result = match provider.refresh(channel).await {
-                Ok(()) => provider.publish(&request).await,
-                Err(err) => Err(err),
-            };
+        let call = async {
+            let mut result = provider.publish(&request).await;
+            if let Err(ProviderError::AuthExpired { .. }) = result {
+                // Refresh once; a second refusal means the user must reconnect.
+                result = match provider.refresh(channel).await {
+                    Ok(()) => provider.publish(&request).await,
+                    Err(err) => Err(err),
+                };
+            }
+            result
+        };
+        // Bounded well inside the lease, so a recoverer never reconciles an attempt whose call
+        // may still be in flight.
+        match tokio::time::timeout(self.config.lease / 2, call).await {
+            Ok(result) => Some(self.classify(claimed, result)),
+            Err(_) => None,
         }
-        self.classify(claimed, result)
     }
 
     fn classify(

@@ -112,6 +112,9 @@ async fn start_attempt_claims_only_with_the_lease(db: TestDb) {
     lease_all(&db, &clock, OWNER).await;
     let stolen = db.store.start_attempt(job(target), "thief", AttemptId::generate(), clock.now()).await;
     assert!(matches!(stolen, Err(StoreError::Conflict(_))), "{stolen:?}");
+    let far_later = clock.now() + Duration::hours(1);
+    let expired = db.store.start_attempt(job(target), OWNER, AttemptId::generate(), far_later).await;
+    assert!(matches!(expired, Err(StoreError::Conflict(_))), "an expired lease starts nothing: {expired:?}");
 
     clock.advance(Duration::seconds(1));
     let attempt = AttemptId::generate();
