@@ -393,23 +393,15 @@ async fn scheduled_posts_wait_and_cancelled_ones_never_go(backend: Backend) {
     assert_eq!(again.body["not_cancelled"].as_array().unwrap().len(), 1, "already published");
 }
 
-async fn a_crashed_attempt_is_reconciled_not_resent(backend: Backend) {
-    let server = Server::start(backend).await;
-    let seeded = server.seed("Acme").await;
-    let channel = server.sandbox(&seeded.admin_key, json!({})).await;
-    let (published_before_crash, t1) =
-        accepted(&server, &seeded.admin_key, &channel, "sent, then crashed").await;
-    let (lost_before_send, _) =
-        accepted(&server, &seeded.admin_key, &channel, "crashed before sending").await;
-
-    // A worker leases both, opens attempts, publishes the first, and dies.
+/// A worker that leases every due job, opens an attempt on each, publishes those `publish` picks
+/// (by target id) and then dies, leaving its attempts open. Returns how many it opened.
+async fn dies_after_opening(server: &Server, publish: impl Fn(&str) -> bool) -> usize {
     let store = &server.db.store;
     let now = server.clock.now();
     let jobs = store.lease_jobs("dead", now, now + Duration::seconds(30), 10).await.unwrap();
-    assert_eq!(jobs.len(), 2);
     for job in &jobs {
         let claimed = store.start_attempt(*job, "dead", AttemptId::generate(), now).await.unwrap().unwrap();
-        if claimed.target.id.to_string() == t1 {
+        if publish(&claimed.target.id.to_string()) {
             let request = crier_providers::PublishRequest {
                 channel: &claimed.channel,
                 target_id: claimed.target.id,
@@ -420,6 +412,20 @@ async fn a_crashed_attempt_is_reconciled_not_resent(backend: Backend) {
             server.providers.get("sandbox").unwrap().publish(&request).await.unwrap();
         }
     }
+    jobs.len()
+}
+
+async fn a_crashed_attempt_is_reconciled_not_resent(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    let channel = server.sandbox(&seeded.admin_key, json!({})).await;
+    let (published_before_crash, t1) =
+        accepted(&server, &seeded.admin_key, &channel, "sent, then crashed").await;
+    let (lost_before_send, _) =
+        accepted(&server, &seeded.admin_key, &channel, "crashed before sending").await;
+
+    // A worker leases both, opens attempts, publishes the first, and dies.
+    assert_eq!(dies_after_opening(&server, |target| target == t1).await, 2);
     let worker = server.worker("alive");
     assert_eq!(worker.run_once().await.unwrap().processed, 0, "leases still held");
     server.clock.advance(Duration::seconds(31));
@@ -437,18 +443,7 @@ async fn an_unanswerable_reconciliation_waits_instead_of_resending(backend: Back
     let seeded = server.seed("Acme").await;
     let channel = server.sandbox(&seeded.admin_key, json!({"lookup_unavailable": true})).await;
     let (post, _) = accepted(&server, &seeded.admin_key, &channel, "sent, then crashed").await;
-    let store = &server.db.store;
-    let now = server.clock.now();
-    let jobs = store.lease_jobs("dead", now, now + Duration::seconds(30), 10).await.unwrap();
-    let claimed = store.start_attempt(jobs[0], "dead", AttemptId::generate(), now).await.unwrap().unwrap();
-    let request = crier_providers::PublishRequest {
-        channel: &claimed.channel,
-        target_id: claimed.target.id,
-        attempt_id: claimed.attempt_id,
-        text: &claimed.post_text,
-        options: &claimed.target.options,
-    };
-    server.providers.get("sandbox").unwrap().publish(&request).await.unwrap();
+    assert_eq!(dies_after_opening(&server, |_| true).await, 1);
 
     let worker = server.worker("alive");
     for _ in 0..4 {
