@@ -58,35 +58,36 @@ macro_rules! insert_post {
             .execute(&mut *$conn)
             .await
             .map_err($crate::error::map_sqlx)?;
-        for target in &post.targets {
-            sqlx::query(sql::INSERT_TARGET)
-                .bind(ws)
-                .bind(target.id.as_uuid())
-                .bind(post.id.as_uuid())
-                .bind(target.channel_id.as_uuid())
-                .bind(target.text.as_deref())
-                .bind(db_json(&target.options))
-                .bind(target.status.as_str())
-                .bind($crate::rows::DbTime(target.run_at))
-                .bind(target.attempts)
-                .bind(target.provider_post_id.as_deref())
-                .bind(target.url.as_deref())
-                .bind(target.error_code.as_deref())
-                .bind(target.error_message.as_deref())
-                .bind($crate::rows::DbTime(target.created_at))
-                .bind($crate::rows::DbTime(target.updated_at))
-                .bind(target.published_at.map($crate::rows::DbTime))
-                .execute(&mut *$conn)
-                .await
-                .map_err($crate::error::map_sqlx)?;
-            sqlx::query(sql::INSERT_JOB)
-                .bind(ws)
-                .bind(target.id.as_uuid())
-                .bind(target.channel_id.as_uuid())
-                .bind($crate::rows::DbTime(target.run_at))
-                .execute(&mut *$conn)
-                .await
-                .map_err($crate::error::map_sqlx)?;
+        // One multi-row statement for the targets and one for their jobs, whatever their number.
+        if !post.targets.is_empty() {
+            let mut targets = sqlx::QueryBuilder::new(sql::INSERT_TARGETS_HEAD);
+            targets.push_values(&post.targets, |mut row, target| {
+                row.push_bind(ws)
+                    .push_bind(target.id.as_uuid())
+                    .push_bind(post.id.as_uuid())
+                    .push_bind(target.channel_id.as_uuid())
+                    .push_bind(target.text.as_deref())
+                    .push_bind(db_json(&target.options))
+                    .push_bind(target.status.as_str())
+                    .push_bind($crate::rows::DbTime(target.run_at))
+                    .push_bind(target.attempts)
+                    .push_bind(target.provider_post_id.as_deref())
+                    .push_bind(target.url.as_deref())
+                    .push_bind(target.error_code.as_deref())
+                    .push_bind(target.error_message.as_deref())
+                    .push_bind($crate::rows::DbTime(target.created_at))
+                    .push_bind($crate::rows::DbTime(target.updated_at))
+                    .push_bind(target.published_at.map($crate::rows::DbTime));
+            });
+            targets.build().execute(&mut *$conn).await.map_err($crate::error::map_sqlx)?;
+            let mut jobs = sqlx::QueryBuilder::new(sql::INSERT_JOBS_HEAD);
+            jobs.push_values(&post.targets, |mut row, target| {
+                row.push_bind(ws)
+                    .push_bind(target.id.as_uuid())
+                    .push_bind(target.channel_id.as_uuid())
+                    .push_bind($crate::rows::DbTime(target.run_at));
+            });
+            jobs.build().execute(&mut *$conn).await.map_err($crate::error::map_sqlx)?;
         }
     }};
 }

@@ -346,11 +346,11 @@ pub(crate) mod sql {
 
     pub const INSERT_POST: &str =
         "INSERT INTO posts (workspace_id, id, text, scheduled_at, created_at) VALUES ($1, $2, $3, $4, $5)";
-    pub const INSERT_TARGET: &str = "INSERT INTO post_targets (workspace_id, id, post_id, channel_id, text, \
+    /// Multi-row inserts: `QueryBuilder::push_values` appends the `VALUES (…), (…)` part.
+    pub const INSERT_TARGETS_HEAD: &str = "INSERT INTO post_targets (workspace_id, id, post_id, channel_id, text, \
          options, status, run_at, attempts, provider_post_id, url, error_code, error_message, created_at, \
-         updated_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
-    pub const INSERT_JOB: &str =
-        "INSERT INTO jobs (workspace_id, target_id, channel_id, run_at) VALUES ($1, $2, $3, $4)";
+         updated_at, published_at) ";
+    pub const INSERT_JOBS_HEAD: &str = "INSERT INTO jobs (workspace_id, target_id, channel_id, run_at) ";
     pub const GET_POST: &str = "SELECT workspace_id, id, text, scheduled_at, created_at FROM posts WHERE workspace_id = $1 AND id = $2";
     /// Newest first; $2 = before, $3 = status, $4 = channel (each optional), $5 = limit. With a
     /// status and a channel, one target must match both.
