@@ -68,13 +68,7 @@ impl ApiKeyStore for PgStore {
     }
 
     async fn list_api_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<ApiKey>> {
-        let mut tx = self.tenant_tx(workspace).await?;
-        let rows: Vec<ApiKeyRow> = sqlx::query_as(sql::LIST_KEYS)
-            .bind(workspace.as_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
+        let rows: Vec<ApiKeyRow> = self.tenant_rows(workspace, sql::LIST_KEYS).await?;
         rows.into_iter().map(ApiKeyRow::into_domain).collect()
     }
 

@@ -42,13 +42,7 @@ impl ChannelStore for PgStore {
     }
 
     async fn list_channels(&self, workspace: WorkspaceId) -> StoreResult<Vec<Channel>> {
-        let mut tx = self.tenant_tx(workspace).await?;
-        let rows: Vec<ChannelRow> = sqlx::query_as(&sql::list_channels())
-            .bind(workspace.as_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
+        let rows: Vec<ChannelRow> = self.tenant_rows(workspace, &sql::list_channels()).await?;
         rows.into_iter().map(ChannelRow::into_domain).collect()
     }
 

@@ -154,6 +154,22 @@ impl PgStore {
         }
     }
 
+    /// Every row one workspace-scoped statement (`$1` = the workspace) returns, read inside the
+    /// workspace's own transaction as row-level security requires.
+    async fn tenant_rows<R>(&self, workspace: WorkspaceId, statement: &str) -> StoreResult<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let rows = sqlx::query_as(statement)
+            .bind(workspace.as_uuid())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(rows)
+    }
+
     /// Whether this connection's role escapes row-level security (a superuser or BYPASSRLS role):
     /// then only the queries' own filters separate tenants, and the operator should be told.
     pub async fn row_security_bypassed(&self) -> StoreResult<bool> {

@@ -12,13 +12,7 @@ use crate::rows::{AuditRow, DataKeyRow, SecretRow, db_time, sql};
 #[async_trait]
 impl VaultStore for PgStore {
     async fn data_keys(&self, workspace: WorkspaceId) -> StoreResult<Vec<WrappedDataKey>> {
-        let mut tx = self.tenant_tx(workspace).await?;
-        let rows: Vec<DataKeyRow> = sqlx::query_as(sql::LIST_DATA_KEYS)
-            .bind(workspace.as_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
+        let rows: Vec<DataKeyRow> = self.tenant_rows(workspace, sql::LIST_DATA_KEYS).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
