@@ -271,6 +271,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crier_vault::VaultError> for ApiError {
+    fn from(err: crier_vault::VaultError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();

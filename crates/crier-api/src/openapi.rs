@@ -19,9 +19,11 @@ use crate::state::AppState;
     tags(
         (name = "workspace", description = "The workspace an API key acts in"),
         (name = "api-keys", description = "Create, rotate and revoke API keys"),
-                (name = "audit", description = "The workspace's tamper-evident security log"),
+        (name = "audit", description = "The workspace's tamper-evident security log"),
         (name = "channels", description = "Where posts go: connected accounts and sandbox channels"),
         (name = "posts", description = "Accept, follow, list and cancel posts"),
+        (name = "webhooks", description = "Signed event deliveries (Standard Webhooks) to your endpoints"),
+        (name = "events", description = "The workspace's event log: polling, live stream, and the schema of each type"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -53,6 +55,9 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::audit::router())
         .merge(routes::channels::router())
         .merge(routes::posts::router())
+        .merge(routes::webhook_endpoints::router())
+        .merge(routes::webhook_deliveries::router())
+        .merge(routes::events::router())
 }
 
 /// The OpenAPI document, exactly as `/openapi.json` serves it.

@@ -2,7 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crier_core::{Clock, Store};
+use crier_net::{OutboundPolicy, Resolve, SystemResolver};
 use crier_providers::Registry;
+use crier_vault::Vault;
 use url::Url;
 
 /// HTTP-layer settings (the binary fills them from its configuration).
@@ -35,11 +37,35 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// The platforms channels can be created for, and whose limits posts are checked against.
     pub providers: Arc<Registry>,
+    /// Seals webhook secrets. Without it, creating webhook endpoints answers 503.
+    pub vault: Option<Arc<Vault>>,
+    /// The policy user-supplied URLs (webhook endpoints) are checked against, and the resolver.
+    pub outbound: Arc<OutboundPolicy>,
+    pub resolver: Arc<dyn Resolve>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ApiConfig) -> Self {
-        Self { store, clock, config: Arc::new(config), providers: Arc::new(Registry::default()) }
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            providers: Arc::new(Registry::default()),
+            vault: None,
+            outbound: Arc::new(OutboundPolicy::default()),
+            resolver: Arc::new(SystemResolver),
+        }
+    }
+
+    pub fn with_vault(mut self, vault: Arc<Vault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    pub fn with_outbound(mut self, policy: OutboundPolicy, resolver: Arc<dyn Resolve>) -> Self {
+        self.outbound = Arc::new(policy);
+        self.resolver = resolver;
+        self
     }
 
     pub fn with_providers(mut self, providers: Arc<Registry>) -> Self {

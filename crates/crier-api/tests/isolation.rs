@@ -6,7 +6,7 @@
 mod common;
 
 use common::Server;
-use crier_core::{ApiKeyId, ChannelId, PostId};
+use crier_core::{ApiKeyId, ChannelId, DeliveryId, PostId, WebhookEndpointId};
 use crier_testkit::{Backend, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -24,6 +24,13 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/v1/channels/{id}/sandbox-deliveries", None),
         (Method::GET, "/v1/posts/{id}", None),
         (Method::DELETE, "/v1/posts/{id}", None),
+        (Method::GET, "/v1/webhooks/endpoints/{id}", None),
+        (Method::PATCH, "/v1/webhooks/endpoints/{id}", Some(json!({"enabled": false}))),
+        (Method::DELETE, "/v1/webhooks/endpoints/{id}", None),
+        (Method::POST, "/v1/webhooks/endpoints/{id}/rotate-secret", Some(json!({"grace_seconds": 60}))),
+        (Method::POST, "/v1/webhooks/endpoints/{id}/test", None),
+        (Method::GET, "/v1/webhooks/deliveries/{id}", None),
+        (Method::POST, "/v1/webhooks/deliveries/{id}/retry", None),
     ]
 }
 
@@ -33,6 +40,10 @@ fn ids_for(template: &str, a: &AObjects) -> (String, String) {
         (a.key.clone(), ApiKeyId::generate().to_string())
     } else if template.starts_with("/v1/channels") {
         (a.channel.clone(), ChannelId::generate().to_string())
+    } else if template.starts_with("/v1/webhooks/endpoints") {
+        (a.endpoint.clone(), WebhookEndpointId::generate().to_string())
+    } else if template.starts_with("/v1/webhooks/deliveries") {
+        (a.delivery.clone(), DeliveryId::generate().to_string())
     } else {
         (a.post.clone(), PostId::generate().to_string())
     }
@@ -42,6 +53,8 @@ struct AObjects {
     key: String,
     channel: String,
     post: String,
+    endpoint: String,
+    delivery: String,
 }
 
 #[test]
@@ -76,7 +89,26 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
             json!({"text": "a's", "targets": [{"channel_id": channel}], "scheduled_at": at}),
         )
         .await;
-    let a_objects = AObjects { key: a_key_id, channel, post: post.body["id"].as_str().unwrap().to_owned() };
+    // A public address literal passes the outbound policy without a DNS lookup.
+    let endpoint = server
+        .post("/v1/webhooks/endpoints", &a.admin_key, json!({"url": "https://93.184.215.14/hook"}))
+        .await;
+    assert_eq!(endpoint.status, StatusCode::CREATED, "{}", endpoint.body);
+    let endpoint = endpoint.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    let ping =
+        server.post(&format!("/v1/webhooks/endpoints/{endpoint}/test"), &a.admin_key, json!(null)).await;
+    assert_eq!(ping.status, StatusCode::ACCEPTED, "{}", ping.body);
+    let a_objects = AObjects {
+        key: a_key_id,
+        channel,
+        post: post.body["id"].as_str().unwrap().to_owned(),
+        endpoint: endpoint.clone(),
+        delivery: ping.body["id"].as_str().unwrap().to_owned(),
+    };
+    let a_endpoint_before =
+        server.get(&format!("/v1/webhooks/endpoints/{endpoint}"), &a.admin_key).await.body;
+    let a_delivery_before =
+        server.get(&format!("/v1/webhooks/deliveries/{}", a_objects.delivery), &a.admin_key).await.body;
     let before = server.db.store.list_api_keys(a.workspace).await.unwrap();
     let b_before = server.db.store.list_api_keys(b.workspace).await.unwrap().len();
     let a_post_before = server.get(&format!("/v1/posts/{}", a_objects.post), &a.admin_key).await.body;
@@ -101,6 +133,14 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
     assert_eq!(server.db.store.list_api_keys(a.workspace).await.unwrap(), before, "A's keys are unchanged");
     assert_eq!(server.get(&format!("/v1/posts/{}", a_objects.post), &a.admin_key).await.body, a_post_before);
     assert_eq!(server.get("/v1/channels", &a.admin_key).await.body, a_channels_before);
+    assert_eq!(
+        server.get(&format!("/v1/webhooks/endpoints/{endpoint}"), &a.admin_key).await.body,
+        a_endpoint_before
+    );
+    assert_eq!(
+        server.get(&format!("/v1/webhooks/deliveries/{}", a_objects.delivery), &a.admin_key).await.body,
+        a_delivery_before
+    );
     assert_eq!(server.db.store.list_api_keys(b.workspace).await.unwrap().len(), b_before, "B gained nothing");
 }
 

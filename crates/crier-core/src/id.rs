@@ -118,6 +118,16 @@ prefixed_id!(
     AttemptId, "att", "publish attempt"
 );
 
+prefixed_id!(
+    /// A URL that receives the workspace's events, signed.
+    WebhookEndpointId, "ep", "webhook endpoint"
+);
+prefixed_id!(
+    /// One event on its way to one endpoint; its text form is the `webhook-id` header, the same
+    /// on every retry.
+    DeliveryId, "msg", "webhook delivery"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

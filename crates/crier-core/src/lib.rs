@@ -4,12 +4,15 @@
 pub mod api_key;
 pub mod audit;
 pub mod clock;
+pub mod event_types;
 pub mod id;
 pub mod publishing;
 pub mod queue;
 pub mod scope;
 pub mod store;
 pub mod vault;
+pub mod webhook_signature;
+pub mod webhooks;
 pub mod workspace;
 
 pub use api_key::{
@@ -19,7 +22,8 @@ pub use api_key::{
 pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{
-    ApiKeyId, AttemptId, AuditEventId, ChannelId, IdParseError, PostId, SecretId, TargetId, WorkspaceId,
+    ApiKeyId, AttemptId, AuditEventId, ChannelId, DeliveryId, IdParseError, PostId, SecretId, TargetId,
+    WebhookEndpointId, WorkspaceId,
 };
 pub use publishing::{
     AttemptOutcome, Channel, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
@@ -31,4 +35,8 @@ pub use queue::{
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use store::{ApiKeyStore, AuditStore, Store, StoreError, StoreResult, VaultStore, WorkspaceStore};
 pub use vault::{SealedRow, WrappedDataKey};
+pub use webhooks::{
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOutcome, DeliveryQuery, DeliveryRef, DeliveryStatus,
+    EndpointChanges, Event, PreviousSecret, WebhookEndpoint, WebhookStore,
+};
 pub use workspace::{NewWorkspace, Workspace, WorkspaceNameError};

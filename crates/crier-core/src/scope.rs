@@ -16,10 +16,11 @@ pub enum Scope {
     WebhooksAdmin,
     KeysAdmin,
     AuditRead,
+    EventsRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::PostsRead,
         Scope::PostsWrite,
         Scope::ChannelsRead,
@@ -28,6 +29,7 @@ impl Scope {
         Scope::WebhooksAdmin,
         Scope::KeysAdmin,
         Scope::AuditRead,
+        Scope::EventsRead,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Scope {
             Scope::WebhooksAdmin => "webhooks:admin",
             Scope::KeysAdmin => "keys:admin",
             Scope::AuditRead => "audit:read",
+            Scope::EventsRead => "events:read",
         }
     }
 }

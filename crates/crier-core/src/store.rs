@@ -133,6 +133,7 @@ pub trait Store:
     + crate::QueueStore
     + crate::IdempotencyStore
     + crate::SandboxStore
+    + crate::WebhookStore
     + Send
     + Sync
     + 'static

@@ -15,6 +15,15 @@ pub struct Fetched {
     pub final_url: String,
 }
 
+/// The answer to a POST: status, headers, and the start of the body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// At most the `keep` bytes the caller asked for; the rest is not read.
+    pub body_start: Vec<u8>,
+}
+
 /// Fetches user-supplied URLs under the policy.
 #[derive(Clone)]
 pub struct OutboundClient {
@@ -80,6 +89,37 @@ impl OutboundClient {
             return Ok(Fetched { status, content_type, body, final_url: checked.url.to_string() });
         }
         Err(Refusal::TooManyRedirects(self.policy.max_redirects))
+    }
+}
+
+impl OutboundClient {
+    /// POSTs `body` once, redirects not followed (a 3xx is returned as the answer, for the
+    /// caller to treat as a failure). Keeps the first `keep` bytes of the answer's body.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: reqwest::header::HeaderMap,
+        body: Vec<u8>,
+        keep: usize,
+    ) -> Result<Answer, Refusal> {
+        let checked = check_url(url, &self.policy, self.resolver.as_ref()).await?;
+        let client = self.pinned_client(&checked)?;
+        let mut response =
+            client.post(checked.url.clone()).headers(headers).body(body).send().await.map_err(|err| {
+                if err.is_timeout() { Refusal::Timeout } else { Refusal::Failed(without_url(&err)) }
+            })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body_start = Vec::new();
+        // A failure while reading the rest of an answer whose status we have does not change it.
+        while body_start.len() < keep {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body_start.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        body_start.truncate(keep);
+        Ok(Answer { status, headers, body_start })
     }
 }
 

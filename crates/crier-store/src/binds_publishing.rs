@@ -119,20 +119,46 @@ macro_rules! store_response {
     }};
 }
 
-/// Appends an event (see the module docs on serialisation).
+/// Appends an event (see the module docs on serialisation) and, in the same transaction, one
+/// queued webhook delivery per endpoint that takes it (`$fan_out`: the backend's
+/// `FAN_OUT_*` statement; `only`: a test send to one endpoint). Evaluates to (seq, deliveries).
 macro_rules! insert_event {
-    ($conn:expr, $workspace:expr, $event:expr, $at:expr) => {{
+    ($conn:expr, $workspace:expr, $event:expr, $at:expr, $fan_out:expr) => {{ $crate::binds_publishing::insert_event!($conn, $workspace, $event, $at, $fan_out, only = None) }};
+    ($conn:expr, $workspace:expr, $event:expr, $at:expr, $fan_out:expr, only = $only:expr) => {{
+        use $crate::rows_webhooks::sql;
         let workspace: crier_core::WorkspaceId = $workspace;
         let event: &crier_core::NewEvent = $event;
-        sqlx::query($crate::rows_publishing::sql::INSERT_EVENT)
+        let at: crier_core::Timestamp = $at;
+        let only: Option<crier_core::WebhookEndpointId> = $only;
+        let seq: i64 = sqlx::query_scalar(sql::INSERT_EVENT)
             .bind(workspace.as_uuid())
             .bind(event.kind)
             .bind(event.subject.as_str())
             .bind($crate::rows_publishing::db_json(&event.data))
-            .bind($crate::rows::DbTime($at))
-            .execute(&mut *$conn)
+            .bind($crate::rows::DbTime(at))
+            .fetch_one(&mut *$conn)
             .await
             .map_err($crate::error::map_sqlx)?;
+        let made = sqlx::query($fan_out)
+            .bind(workspace.as_uuid())
+            .bind(seq)
+            .bind(event.kind)
+            .bind($crate::rows::DbTime(at))
+            .bind($crate::rows_webhooks::id_millis(at))
+            .bind(only.map(|id| id.as_uuid()))
+            .execute(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?
+            .rows_affected();
+        if made > 0 {
+            sqlx::query(sql::QUEUE_EVENT_DELIVERIES)
+                .bind(workspace.as_uuid())
+                .bind(seq)
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+        }
+        (seq, made)
     }};
 }
 
@@ -188,9 +214,10 @@ macro_rules! list_posts {
 }
 
 /// Cancels the post's waiting, unleased targets (dropping their jobs) with one
-/// `post.target.cancelled` event each. Evaluates to the `Cancellation`.
+/// `post.target.cancelled` event each. Evaluates to the `Cancellation` and how many webhook
+/// deliveries its events queued.
 macro_rules! cancel_post {
-    ($conn:expr, $workspace:expr, $id:expr, $at:expr) => {{
+    ($conn:expr, $workspace:expr, $id:expr, $at:expr, $fan_out:expr) => {{
         use $crate::rows_publishing::sql;
         let workspace: crier_core::WorkspaceId = $workspace;
         let id: crier_core::PostId = $id;
@@ -209,6 +236,7 @@ macro_rules! cancel_post {
             .await
             .map_err($crate::error::map_sqlx)?;
         let mut cancelled = Vec::new();
+        let mut deliveries = 0;
         for target in dropped {
             let done = sqlx::query(sql::CANCEL_TARGET)
                 .bind(workspace.as_uuid())
@@ -233,11 +261,11 @@ macro_rules! cancel_post {
                     "status": crier_core::TargetStatus::Cancelled.as_str(),
                 }),
             };
-            $crate::binds_publishing::insert_event!($conn, workspace, &event, at);
+            deliveries += $crate::binds_publishing::insert_event!($conn, workspace, &event, at, $fan_out).1;
         }
         let not_cancelled =
             post.targets.iter().map(|t| t.id).filter(|t| !cancelled.contains(t)).collect::<Vec<_>>();
-        crier_core::Cancellation { post, cancelled, not_cancelled }
+        (crier_core::Cancellation { post, cancelled, not_cancelled }, deliveries)
     }};
 }
 

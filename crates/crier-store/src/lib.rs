@@ -5,10 +5,12 @@
 mod binds;
 mod binds_publishing;
 mod binds_queue;
+mod binds_webhooks;
 mod error;
 pub mod postgres;
 mod rows;
 mod rows_publishing;
+mod rows_webhooks;
 pub mod sqlite;
 
 use std::fmt;

@@ -453,10 +453,6 @@ pub(crate) mod sql {
              AND a.target_id = jobs.target_id AND a.outcome IS NULL)";
     pub const NEXT_DUE: &str = "SELECT MIN(run_at) FROM jobs WHERE lease_owner IS NULL";
 
-    /// Appends an event as the workspace's next `seq` (appends must be serialised per workspace).
-    pub const INSERT_EVENT: &str = "INSERT INTO events (workspace_id, seq, kind, subject, data, created_at) \
-         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM events WHERE workspace_id = $1";
-
     pub const INSERT_SANDBOX_DELIVERY: &str = "INSERT INTO sandbox_deliveries (workspace_id, channel_id, id, \
          target_id, attempt_id, text, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     pub const LIST_SANDBOX_DELIVERIES: &str = "SELECT workspace_id, channel_id, id, target_id, attempt_id, text, \

@@ -21,6 +21,8 @@ mod fixtures;
 mod publishing;
 #[path = "conformance/queue.rs"]
 mod queue;
+#[path = "conformance/webhooks.rs"]
+mod webhooks;
 
 on_both_backends!(
     workspaces_round_trip,

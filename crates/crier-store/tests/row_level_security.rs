@@ -201,3 +201,65 @@ async fn publishing_tables_are_isolated_and_the_queue_is_global() {
     both.sort();
     assert_eq!(seen, both);
 }
+
+const WEBHOOK_TABLES: [&str; 3] = ["webhook_endpoints", "webhook_deliveries", "webhook_delivery_attempts"];
+
+/// An endpoint with a test send whose first attempt failed (so each webhook table has a row).
+async fn seed_webhooks(db: &TestDb, ws: WorkspaceId) {
+    let clock = SystemClock;
+    let secret = db.vault(Arc::new(SystemClock)).seal_row(ws, "webhook_secret", b"whsec_AAAA").await.unwrap();
+    let endpoint = crier_core::WebhookEndpoint {
+        workspace_id: ws,
+        id: crier_core::WebhookEndpointId::generate(),
+        url: "https://hooks.example/in".into(),
+        description: String::new(),
+        event_types: vec![],
+        enabled: true,
+        disabled_reason: None,
+        secret_id: secret.id,
+        previous_secret: None,
+        failing_since: None,
+        created_at: clock.now(),
+        updated_at: clock.now(),
+    };
+    let audit = NewAuditEvent::new(
+        clock.now(),
+        Actor::cli(),
+        "webhook_endpoint.created",
+        "e".into(),
+        &Default::default(),
+    );
+    db.store.create_endpoint(&endpoint, &secret, None, &audit).await.unwrap();
+    let ping = db.store.send_test_event(ws, endpoint.id, clock.now()).await.unwrap();
+    let job = crier_core::DeliveryRef { workspace_id: ws, delivery_id: ping.id };
+    let leased =
+        db.store.lease_deliveries("d", clock.now(), clock.now() + Duration::minutes(1), 100).await.unwrap();
+    assert!(leased.contains(&job));
+    let attempt = crier_core::DeliveryAttempt {
+        number: 0,
+        attempted_at: clock.now(),
+        status_code: Some(500),
+        latency_ms: 1,
+        response_excerpt: String::new(),
+        error: None,
+    };
+    let retry = crier_core::DeliveryOutcome::RetryAt(clock.now() + Duration::minutes(5));
+    db.store.finish_delivery(job, "d", &attempt, &retry, clock.now()).await.unwrap();
+}
+
+#[tokio::test]
+async fn webhook_tables_are_isolated_and_their_queue_is_global() {
+    let db = TestDb::fresh(Backend::Postgres).await;
+    let clock = Arc::new(SystemClock);
+    let a = db.workspace(clock.clone(), "A").await;
+    seed_webhooks(&db, a).await;
+    let b = db.workspace(clock, "B").await;
+    seed_webhooks(&db, b).await;
+    let mut app = PgConnection::connect(db.url().expose()).await.unwrap();
+    for table in WEBHOOK_TABLES {
+        assert_eq!(workspaces_seen(&mut app, table, Some(a)).await, [a.as_uuid()], "{table} as A");
+        assert_eq!(workspaces_seen(&mut app, table, Some(b)).await, [b.as_uuid()], "{table} as B");
+        assert!(workspaces_seen(&mut app, table, None).await.is_empty(), "{table} with no workspace set");
+    }
+    assert_eq!(workspaces_seen(&mut app, "webhook_jobs", None).await.len(), 2);
+}

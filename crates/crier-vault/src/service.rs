@@ -126,6 +126,19 @@ impl Vault {
         purpose: &str,
         plaintext: &[u8],
     ) -> Result<SecretId, VaultError> {
+        let row = self.seal_row(workspace, purpose, plaintext).await?;
+        self.store.insert_secret(&row).await?;
+        Ok(row.id)
+    }
+
+    /// Seals `plaintext` into a row the caller stores in its own transaction (with the thing
+    /// that refers to it, so neither exists without the other).
+    pub async fn seal_row(
+        &self,
+        workspace: WorkspaceId,
+        purpose: &str,
+        plaintext: &[u8],
+    ) -> Result<SealedRow, VaultError> {
         let (version, key) = self.data_key(workspace, None).await?;
         let id = SecretId::generate();
         let now = self.clock.now();
@@ -139,8 +152,7 @@ impl Vault {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_secret(&row).await?;
-        Ok(id)
+        Ok(row)
     }
 
     /// Opens a stored secret. Only the worker and the connect flow should call this.

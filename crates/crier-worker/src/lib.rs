@@ -8,6 +8,7 @@
 
 mod backoff;
 mod events;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,6 +22,7 @@ use crier_providers::{Lookup, ProviderError, PublishRequest, Registry};
 use futures::future::join_all;
 
 pub use backoff::Backoff;
+pub use webhooks::{Dispatcher, DispatcherConfig};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {

@@ -198,6 +198,20 @@ pub struct ServeArgs {
     /// recovered after it
     #[arg(long, env = "CRIER_WORKER_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub worker_lease: Duration,
+
+    /// How long a webhook endpoint has to answer a delivery (1s to 30s); the delivery's lease is
+    /// 5 s longer
+    #[arg(long, env = "CRIER_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// An endpoint whose every delivery has failed for this long is disabled (e.g. 5d, 12h)
+    #[arg(long, env = "CRIER_WEBHOOK_DISABLE_AFTER", default_value = "5d", value_parser = humantime::parse_duration)]
+    pub webhook_disable_after: Duration,
+
+    /// DEVELOPMENT ONLY: let user-supplied URLs (webhook endpoints) use http:// and loopback
+    /// addresses. Private, link-local and metadata addresses stay refused.
+    #[arg(long, env = "CRIER_ALLOW_INSECURE_LOOPBACK", default_value_t = false)]
+    pub allow_insecure_loopback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -236,7 +250,8 @@ pub enum KeyCommand {
         #[arg(long)]
         workspace: String,
         /// Space- or comma-separated scopes, or `all`. Scopes: posts:read posts:write
-        /// channels:read channels:write media:write webhooks:admin keys:admin
+        /// channels:read channels:write media:write webhooks:admin keys:admin audit:read
+        /// events:read
         #[arg(long)]
         scopes: String,
         /// A label for people

@@ -39,3 +39,11 @@ impl PathId for crier_core::ChannelId {
 impl PathId for crier_core::PostId {
     const WHAT: &'static str = "post";
 }
+
+impl PathId for crier_core::WebhookEndpointId {
+    const WHAT: &'static str = "webhook endpoint";
+}
+
+impl PathId for crier_core::DeliveryId {
+    const WHAT: &'static str = "webhook delivery";
+}

@@ -1,9 +1,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod channels;
-
 pub mod docs;
+pub mod events;
 pub mod health;
 pub mod posts;
-
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 pub mod workspace;

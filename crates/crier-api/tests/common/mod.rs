@@ -9,10 +9,11 @@ use crier_api::{ApiConfig, AppState};
 use crier_core::{
     Actor, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewAuditEvent, ScopeSet, WorkspaceId,
 };
+use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::Registry;
 use crier_providers::sandbox::Sandbox;
 use crier_testkit::{Backend, TestDb};
-use crier_worker::{Worker, WorkerConfig};
+use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -21,6 +22,7 @@ pub struct Server {
     pub db: TestDb,
     pub clock: ManualClock,
     pub providers: Arc<Registry>,
+    pub outbound: OutboundPolicy,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -38,20 +40,41 @@ impl Server {
     }
 
     pub async fn start_with(backend: Backend, config: ApiConfig) -> Self {
+        Self::start_full(backend, config, OutboundPolicy::default()).await
+    }
+
+    /// With the documented development switch on: webhook URLs may be http on loopback, so
+    /// local receivers can be reached.
+    pub async fn start_insecure_loopback(backend: Backend) -> Self {
+        let policy = OutboundPolicy { allow_insecure_loopback: true, ..OutboundPolicy::default() };
+        Self::start_full(backend, ApiConfig::default(), policy).await
+    }
+
+    async fn start_full(backend: Backend, config: ApiConfig, outbound: OutboundPolicy) -> Self {
         let db = TestDb::fresh(backend).await;
         let clock = ManualClock::starting_now();
         let providers = Arc::new(
             Registry::default().with(Arc::new(Sandbox::new(db.store.clone(), Arc::new(clock.clone())))),
         );
         let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config)
-            .with_providers(providers.clone());
+            .with_providers(providers.clone())
+            .with_vault(Arc::new(db.vault(Arc::new(clock.clone()))))
+            .with_outbound(outbound.clone(), Arc::new(SystemResolver));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(crier_api::serve(listener, crier_api::build_router(state), async {
             let _ = rx.await;
         }));
-        Self { base, db, clock, providers, http: reqwest::Client::new(), shutdown: Some(tx) }
+        Self { base, db, clock, providers, outbound, http: reqwest::Client::new(), shutdown: Some(tx) }
+    }
+
+    /// An in-process webhook dispatcher over this server's store, vault and clock.
+    pub fn dispatcher(&self, id: &str) -> Dispatcher {
+        let config = DispatcherConfig { id: id.to_owned(), ..DispatcherConfig::default() };
+        let client = OutboundClient::new(self.outbound.clone(), Arc::new(SystemResolver));
+        let vault = Arc::new(self.db.vault(Arc::new(self.clock.clone())));
+        Dispatcher::new(self.db.store.clone(), vault, client, Arc::new(self.clock.clone()), config)
     }
 
     /// An in-process worker over this server's store, providers and clock.

@@ -2,17 +2,18 @@ use async_trait::async_trait;
 use crier_core::{
     Channel, ChannelId, ChannelStore, IdempotentResponse, NewAuditEvent, StoreError, StoreResult, WorkspaceId,
 };
-use uuid::Uuid;
 
 use super::PgStore;
 use crate::binds::append_audit;
 use crate::binds_publishing::{insert_channel, store_response};
+use crate::binds_webhooks::channel_disconnected;
 use crate::error::map_sqlx;
 use crate::rows_publishing::{ChannelRow, sql};
+use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
 
 /// Locks the channel so that no create_post can add a target to it until this transaction ends
 /// (its foreign-key check waits on the lock, then finds the channel gone).
-const LOCK_CHANNEL: &str = "SELECT id FROM channels WHERE workspace_id = $1 AND id = $2 FOR UPDATE";
+const LOCK_CHANNEL: &str = "SELECT provider FROM channels WHERE workspace_id = $1 AND id = $2 FOR UPDATE";
 
 #[async_trait]
 impl ChannelStore for PgStore {
@@ -53,15 +54,15 @@ impl ChannelStore for PgStore {
         audit: &NewAuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.tenant_tx(workspace).await?;
-        let locked: Option<Uuid> = sqlx::query_scalar(LOCK_CHANNEL)
+        let locked: Option<String> = sqlx::query_scalar(LOCK_CHANNEL)
             .bind(workspace.as_uuid())
             .bind(id.as_uuid())
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_sqlx)?;
-        if locked.is_none() {
+        let Some(provider) = locked else {
             return Err(StoreError::NotFound);
-        }
+        };
         let unfinished: i64 = sqlx::query_scalar(sql::UNFINISHED_TARGETS_OF_CHANNEL)
             .bind(workspace.as_uuid())
             .bind(id.as_uuid())
@@ -80,6 +81,18 @@ impl ChannelStore for PgStore {
             .await
             .map_err(map_sqlx)?;
         append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);
+        let queued = channel_disconnected!(
+            tx,
+            workspace,
+            id,
+            provider,
+            audit.at,
+            FAN_OUT_POSTGRES,
+            Some(super::EVENTS_LOCK)
+        );
+        if queued > 0 {
+            Self::notify_jobs(&mut tx).await?;
+        }
         tx.commit().await.map_err(map_sqlx)
     }
 }

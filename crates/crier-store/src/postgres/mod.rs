@@ -11,6 +11,7 @@ mod posts;
 mod queue;
 mod sandbox;
 mod vault;
+mod webhooks;
 mod workspaces;
 
 use std::str::FromStr;

@@ -6,6 +6,7 @@ use crier_core::{
 use super::PgStore;
 use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
 use crate::error::map_sqlx;
+use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
 
 #[async_trait]
 impl PostStore for PgStore {
@@ -39,7 +40,10 @@ impl PostStore for PgStore {
     ) -> StoreResult<Cancellation> {
         let mut tx = self.tenant_tx(workspace).await?;
         Self::lock_events(&mut tx, workspace).await?;
-        let cancellation = cancel_post!(tx, workspace, id, at);
+        let (cancellation, deliveries) = cancel_post!(tx, workspace, id, at, FAN_OUT_POSTGRES);
+        if deliveries > 0 {
+            Self::notify_jobs(&mut tx).await?;
+        }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(cancellation)
     }

@@ -13,6 +13,7 @@ use crate::binds_queue::{finish_attempt, recover_job, start_attempt};
 use crate::error::map_sqlx;
 use crate::rows::{DbTime, db_time};
 use crate::rows_publishing::sql;
+use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
 
 /// Leases due jobs across workspaces (`jobs` has no row-level security). SKIP LOCKED: concurrent
 /// workers each take different rows, never the same one twice.
@@ -71,12 +72,14 @@ impl QueueStore for PgStore {
     ) -> StoreResult<()> {
         let workspace = job.target.workspace_id;
         let mut tx = self.tenant_tx(workspace).await?;
-        let rescheduled = finish_attempt!(tx, job, outcome, now);
+        // Wake workers for a rescheduled job or for new webhook deliveries.
+        let mut rescheduled = finish_attempt!(tx, job, outcome, now);
         if let Some(event) = event {
             // Taken last, so appends to the workspace's event sequence are serialised only for
             // the few statements up to commit, not for the whole outcome's writes.
             Self::lock_events(&mut tx, workspace).await?;
-            insert_event!(tx, workspace, event, now);
+            let (_, deliveries) = insert_event!(tx, workspace, event, now, FAN_OUT_POSTGRES);
+            rescheduled |= deliveries > 0;
         }
         if rescheduled {
             Self::notify_jobs(&mut tx).await?;

@@ -6,8 +6,12 @@ use crier_core::{
 use super::SqliteStore;
 use crate::binds::append_audit;
 use crate::binds_publishing::{insert_channel, store_response};
+use crate::binds_webhooks::channel_disconnected;
 use crate::error::map_sqlx;
 use crate::rows_publishing::{ChannelRow, sql};
+use crate::rows_webhooks::sql::FAN_OUT_SQLITE;
+
+const CHANNEL_PROVIDER: &str = "SELECT provider FROM channels WHERE workspace_id = $1 AND id = $2";
 
 #[async_trait]
 impl ChannelStore for SqliteStore {
@@ -51,6 +55,12 @@ impl ChannelStore for SqliteStore {
     ) -> StoreResult<()> {
         // The single writer serialises this against a create_post adding a target to the channel.
         let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let provider: String = sqlx::query_scalar(CHANNEL_PROVIDER)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
         let unfinished: i64 = sqlx::query_scalar(sql::UNFINISHED_TARGETS_OF_CHANNEL)
             .bind(workspace.as_uuid())
             .bind(id.as_uuid())
@@ -72,6 +82,12 @@ impl ChannelStore for SqliteStore {
             return Err(StoreError::NotFound);
         }
         append_audit!(tx, workspace, audit);
-        tx.commit().await.map_err(map_sqlx)
+        let queued =
+            channel_disconnected!(tx, workspace, id, provider, audit.at, FAN_OUT_SQLITE, None::<&str>);
+        tx.commit().await.map_err(map_sqlx)?;
+        if queued > 0 {
+            self.jobs_changed.notify_waiters();
+        }
+        Ok(())
     }
 }

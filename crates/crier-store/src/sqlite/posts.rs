@@ -6,6 +6,7 @@ use crier_core::{
 use super::SqliteStore;
 use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
 use crate::error::map_sqlx;
+use crate::rows_webhooks::sql::FAN_OUT_SQLITE;
 
 #[async_trait]
 impl PostStore for SqliteStore {
@@ -40,8 +41,11 @@ impl PostStore for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<Cancellation> {
         let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        let cancellation = cancel_post!(tx, workspace, id, at);
+        let (cancellation, deliveries) = cancel_post!(tx, workspace, id, at, FAN_OUT_SQLITE);
         tx.commit().await.map_err(map_sqlx)?;
+        if deliveries > 0 {
+            self.jobs_changed.notify_waiters();
+        }
         Ok(cancellation)
     }
 }

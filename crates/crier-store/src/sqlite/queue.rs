@@ -13,6 +13,7 @@ use crate::binds_queue::{finish_attempt, recover_job, start_attempt};
 use crate::error::map_sqlx;
 use crate::rows::{DbTime, db_time};
 use crate::rows_publishing::sql;
+use crate::rows_webhooks::sql::FAN_OUT_SQLITE;
 
 /// Leases due jobs in one statement on the single writer, so two calls never share a job.
 const LEASE_JOBS: &str = "UPDATE jobs SET lease_owner = $1, lease_expires_at = $3 WHERE rowid IN \
@@ -65,9 +66,11 @@ impl QueueStore for SqliteStore {
         event: Option<&NewEvent>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        let rescheduled = finish_attempt!(tx, job, outcome, now);
+        // Wake workers for a rescheduled job or for new webhook deliveries.
+        let mut rescheduled = finish_attempt!(tx, job, outcome, now);
         if let Some(event) = event {
-            insert_event!(tx, job.target.workspace_id, event, now);
+            let (_, deliveries) = insert_event!(tx, job.target.workspace_id, event, now, FAN_OUT_SQLITE);
+            rescheduled |= deliveries > 0;
         }
         tx.commit().await.map_err(map_sqlx)?;
         if rescheduled {

@@ -1,11 +1,13 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use crier_api::{ApiConfig, AppState};
 use crier_core::{Clock, SystemClock};
+use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::Registry;
 use crier_providers::sandbox::Sandbox;
-use crier_worker::{Worker, WorkerConfig};
+use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -20,7 +22,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !(1..=1000).contains(&args.worker_batch) {
         anyhow::bail!("--worker-batch: 1 to 1000");
     }
-    let store = super::open(&args.db).await?.store;
+    if !(Duration::from_secs(1)..=Duration::from_secs(30)).contains(&args.webhook_timeout) {
+        anyhow::bail!("--webhook-timeout: 1s to 30s");
+    }
+    let opened = super::open(&args.db).await?;
+    let (store, vault) = (opened.store, opened.vault);
+    let outbound = OutboundPolicy {
+        allow_insecure_loopback: args.allow_insecure_loopback,
+        total_timeout: args.webhook_timeout,
+        ..OutboundPolicy::default()
+    };
+    if outbound.allow_insecure_loopback {
+        tracing::warn!(
+            "--allow-insecure-loopback is on: webhook URLs may use http and loopback. Never in production"
+        );
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let providers = Arc::new(Registry::default().with(Arc::new(Sandbox::new(store.clone(), clock.clone()))));
 
@@ -42,9 +58,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..WorkerConfig::default()
         };
         let worker = Worker::new(store.clone(), providers.clone(), clock.clone(), config);
-        let until = shutdown(stopped.clone());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            vault.clone(),
+            OutboundClient::new(outbound.clone(), Arc::new(SystemResolver)),
+            clock.clone(),
+            DispatcherConfig {
+                id: format!("{}-{}-webhooks", hostname(), std::process::id()),
+                lease: args.webhook_timeout + Duration::from_secs(5),
+                disable_after: args.webhook_disable_after,
+                ..DispatcherConfig::default()
+            },
+        );
+        let (until, webhooks_until) = (shutdown(stopped.clone()), shutdown(stopped.clone()));
         tracing::info!(database = store.backend(), "Crier worker started");
-        let running = tokio::spawn(async move { worker.run(until).await });
+        let running = tokio::spawn(async move {
+            tokio::join!(worker.run(until), dispatcher.run(webhooks_until));
+        });
         // A worker that panicked must not leave a process that looks alive but publishes
         // nothing: exit, so the supervisor restarts it (its jobs are recovered after the lease).
         tokio::spawn(async move {
@@ -62,7 +92,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             request_timeout: args.request_timeout,
             key_grace_period: args.key_grace_period,
         };
-        let state = AppState::new(store.clone(), clock, config).with_providers(providers);
+        let state = AppState::new(store.clone(), clock, config)
+            .with_providers(providers)
+            .with_vault(vault)
+            .with_outbound(outbound, Arc::new(SystemResolver));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
