@@ -20,6 +20,7 @@ on_both_backends!(
     a_500_then_200_is_delivered_again_once_with_the_same_id,
     a_long_failing_endpoint_is_disabled_with_an_event,
     a_410_disables_the_endpoint_at_once,
+    redirects_are_not_followed_and_retry_after_is_honoured,
     endpoint_urls_are_checked_against_the_outbound_policy,
     the_secret_is_shown_once_and_never_stored_in_plaintext,
     the_event_stream_resumes_without_gaps_or_repeats,
@@ -239,6 +240,39 @@ async fn a_410_disables_the_endpoint_at_once(backend: Backend) {
     let received = receiver.all_verified().await;
     assert_eq!(received.len(), 2);
     assert_eq!(received[1]["id"], received[0]["id"]);
+}
+
+async fn redirects_are_not_followed_and_retry_after_is_honoured(backend: Backend) {
+    let server = Server::start_insecure_loopback(backend).await;
+    let seeded = server.seed("Acme").await;
+    let key = &seeded.admin_key;
+    let receiver = Receiver::start();
+    let (ep, secret) = endpoint(&server, key, json!({"url": receiver.url()})).await;
+    let elsewhere = format!("{}/elsewhere", receiver.base);
+    receiver.control(json!({"secrets": [secret], "statuses": [302], "headers": {"Location": elsewhere}})).await;
+    let id = ping(&server, key, &ep).await;
+    let dispatcher = server.dispatcher("d");
+    dispatcher.run_once().await.unwrap();
+    let received = receiver.all_verified().await;
+    assert_eq!(received.len(), 1, "the redirect was not followed: {received:?}");
+    let after_302 = delivery(&server, key, &id).await;
+    assert_eq!((after_302["status"].as_str(), after_302["last_status_code"].as_i64()), (Some("pending"), Some(302)));
+
+    // A 503 with Retry-After: 120 waits exactly that long instead of the schedule.
+    receiver.control(json!({"statuses": [503], "headers": {"Retry-After": "120"}})).await;
+    server.clock.advance(Duration::seconds(6));
+    dispatcher.run_once().await.unwrap();
+    let after_503 = delivery(&server, key, &id).await;
+    let next: chrono::DateTime<chrono::Utc> = serde_json::from_value(after_503["next_attempt_at"].clone()).unwrap();
+    assert_eq!(next - crier_core::Clock::now(&server.clock), Duration::seconds(120), "{after_503}");
+    receiver.control(json!({"headers": {}})).await;
+    server.clock.advance(Duration::seconds(119));
+    assert_eq!(dispatcher.run_once().await.unwrap(), 0);
+    server.clock.advance(Duration::seconds(2));
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    assert_eq!(delivery(&server, key, &id).await["status"], "succeeded");
+    let paths: Vec<_> = receiver.all_verified().await.iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(paths, vec!["/hook", "/hook", "/hook"]);
 }
 
 async fn endpoint_urls_are_checked_against_the_outbound_policy(backend: Backend) {

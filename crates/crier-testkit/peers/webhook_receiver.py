@@ -2,9 +2,9 @@
 `standardwebhooks` library, unchanged.
 
 Prints `PORT <n>` once listening on 127.0.0.1. Control:
-  POST /_control {"secrets": [...], "statuses": [...], "delay": s}
+  POST /_control {"secrets": [...], "statuses": [...], "delay": s, "headers": {...}}
       every delivery must verify with EACH listed secret; the next deliveries are answered with
-      the listed statuses in turn (200 once they run out), after `delay` seconds.
+      the listed statuses in turn (200 once they run out), after `delay` seconds, with `headers`.
   GET /_received -> [{"id", "timestamp", "verified", "errors", "status", "body"}]
 Any other POST is a delivery.
 """
@@ -18,15 +18,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from standardwebhooks import Webhook
 
 lock = threading.Lock()
-state = {"secrets": [], "statuses": [], "delay": 0.0, "received": []}
+state = {"secrets": [], "statuses": [], "delay": 0.0, "headers": {}, "received": []}
 
 
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply(self, status, body=b""):
+    def reply(self, status, body=b"", headers=None):
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -46,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control":
             config = json.loads(body)
             with lock:
-                for key in ("secrets", "statuses", "delay"):
+                for key in ("secrets", "statuses", "delay", "headers"):
                     if key in config:
                         state[key] = config[key]
             self.reply(204)
@@ -56,6 +58,7 @@ class Handler(BaseHTTPRequestHandler):
             secrets = list(state["secrets"])
             status = state["statuses"].pop(0) if state["statuses"] else 200
             delay = state["delay"]
+            headers_out = dict(state["headers"])
         errors = []
         if not secrets:
             errors.append("the receiver has no secret to verify with")
@@ -71,13 +74,14 @@ class Handler(BaseHTTPRequestHandler):
             "verified": not errors,
             "errors": errors,
             "status": status,
+            "path": self.path,
             "body": json.loads(body) if body else None,
         }
         with lock:
             state["received"].append(record)
         if delay:
             time.sleep(delay)
-        self.reply(status, b'{"ok": true}')
+        self.reply(status, b'{"ok": true}', headers_out)
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
