@@ -249,21 +249,27 @@ async fn redirects_are_not_followed_and_retry_after_is_honoured(backend: Backend
     let receiver = Receiver::start();
     let (ep, secret) = endpoint(&server, key, json!({"url": receiver.url()})).await;
     let elsewhere = format!("{}/elsewhere", receiver.base);
-    receiver.control(json!({"secrets": [secret], "statuses": [302], "headers": {"Location": elsewhere}})).await;
+    receiver
+        .control(json!({"secrets": [secret], "statuses": [302], "headers": {"Location": elsewhere}}))
+        .await;
     let id = ping(&server, key, &ep).await;
     let dispatcher = server.dispatcher("d");
     dispatcher.run_once().await.unwrap();
     let received = receiver.all_verified().await;
     assert_eq!(received.len(), 1, "the redirect was not followed: {received:?}");
     let after_302 = delivery(&server, key, &id).await;
-    assert_eq!((after_302["status"].as_str(), after_302["last_status_code"].as_i64()), (Some("pending"), Some(302)));
+    assert_eq!(
+        (after_302["status"].as_str(), after_302["last_status_code"].as_i64()),
+        (Some("pending"), Some(302))
+    );
 
     // A 503 with Retry-After: 120 waits exactly that long instead of the schedule.
     receiver.control(json!({"statuses": [503], "headers": {"Retry-After": "120"}})).await;
     server.clock.advance(Duration::seconds(6));
     dispatcher.run_once().await.unwrap();
     let after_503 = delivery(&server, key, &id).await;
-    let next: chrono::DateTime<chrono::Utc> = serde_json::from_value(after_503["next_attempt_at"].clone()).unwrap();
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(after_503["next_attempt_at"].clone()).unwrap();
     assert_eq!(next - crier_core::Clock::now(&server.clock), Duration::seconds(120), "{after_503}");
     receiver.control(json!({"headers": {}})).await;
     server.clock.advance(Duration::seconds(119));
@@ -271,7 +277,8 @@ async fn redirects_are_not_followed_and_retry_after_is_honoured(backend: Backend
     server.clock.advance(Duration::seconds(2));
     assert_eq!(dispatcher.run_once().await.unwrap(), 1);
     assert_eq!(delivery(&server, key, &id).await["status"], "succeeded");
-    let paths: Vec<_> = receiver.all_verified().await.iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect();
+    let paths: Vec<_> =
+        receiver.all_verified().await.iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect();
     assert_eq!(paths, vec!["/hook", "/hook", "/hook"]);
 }
 

@@ -29,8 +29,8 @@ pub use publishing::{
     AttemptOutcome, Channel, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
 };
 pub use queue::{
-    Cancellation, ChannelStore, IdempotencyBegin, IdempotencyStore, IdempotentResponse, JobRef, PostQuery,
-    PostStore, QueueStore, Recovery, SandboxDelivery, SandboxStore,
+    Cancellation, ChannelStore, FinishedAttempt, IdempotencyBegin, IdempotencyStore, IdempotentResponse,
+    JobRef, PostQuery, PostStore, QueueStore, Recovery, SandboxDelivery, SandboxStore,
 };
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use store::{ApiKeyStore, AuditStore, Store, StoreError, StoreResult, VaultStore, WorkspaceStore};

@@ -69,6 +69,14 @@ pub trait PostStore {
     ) -> StoreResult<Cancellation>;
 }
 
+/// One attempt's outcome, for `finish_attempts`.
+#[derive(Debug, Clone)]
+pub struct FinishedAttempt {
+    pub job: ClaimedJob,
+    pub outcome: AttemptOutcome,
+    pub event: Option<NewEvent>,
+}
+
 /// A job's identity in the global queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JobRef {
@@ -120,6 +128,19 @@ pub trait QueueStore {
         now: Timestamp,
         event: Option<&NewEvent>,
     ) -> StoreResult<()>;
+
+    /// `start_attempt` for a batch, in one transaction per workspace (one commit instead of one
+    /// per job). A batch that fails as a whole (one job's lease lost, say) is retried job by job,
+    /// so each result is what `start_attempt` alone would have answered.
+    async fn start_attempts(
+        &self,
+        jobs: &[(JobRef, AttemptId)],
+        owner: &str,
+        now: Timestamp,
+    ) -> Vec<StoreResult<Option<ClaimedJob>>>;
+
+    /// `finish_attempt` for a batch, in one transaction per workspace, with the same fallback.
+    async fn finish_attempts(&self, finished: &[FinishedAttempt], now: Timestamp) -> Vec<StoreResult<()>>;
 
     /// Heartbeat: extends a lease `owner` still holds. False if it lost it.
     async fn extend_lease(&self, job: JobRef, owner: &str, until: Timestamp) -> StoreResult<bool>;

@@ -10,13 +10,14 @@ mod backoff;
 mod events;
 mod webhooks;
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crier_core::{
-    AttemptId, AttemptOutcome, ChannelId, ClaimedJob, Clock, JobRef, Recovery, Store, StoreError,
+    AttemptId, AttemptOutcome, ChannelId, ClaimedJob, Clock, FinishedAttempt, JobRef, Recovery, Store,
+    StoreError,
 };
 use crier_providers::{Lookup, ProviderError, PublishRequest, Registry};
 use futures::future::join_all;
@@ -104,61 +105,85 @@ impl Worker {
         let until = lease_until(self.clock.as_ref(), self.config.lease);
         let jobs = self.store.lease_jobs(&self.config.id, self.clock.now(), until, self.config.batch).await?;
         report.processed = jobs.len();
-        // Open every attempt first (each before its provider call), then publish channel by
-        // channel: channels in parallel, one post at a time within a channel, so a worker never
-        // races itself past a platform's rate limit.
-        let started = join_all(jobs.into_iter().map(|job| {
-            self.store.start_attempt(job, &self.config.id, AttemptId::generate(), self.clock.now())
-        }))
-        .await;
-        let mut by_channel: HashMap<ChannelId, Vec<ClaimedJob>> = HashMap::new();
+        if jobs.is_empty() {
+            return Ok(report);
+        }
+        // The batch's leases stay alive while it works through them, so a job waiting its turn is
+        // not taken for abandoned by another worker. The guard stops the heartbeat however this
+        // ends, a panic included, so leases are never kept alive by a dead publisher.
+        let _heartbeat = HeartbeatGuard(self.heartbeat(jobs.clone()));
+        // Every attempt is opened (in one transaction per workspace) before any provider call.
+        let attempts: Vec<(JobRef, AttemptId)> =
+            jobs.iter().map(|job| (*job, AttemptId::generate())).collect();
+        let started = self.store.start_attempts(&attempts, &self.config.id, self.clock.now()).await;
+        let mut channels: Vec<ChannelQueue> = Vec::new();
         for claimed in started {
             match claimed {
-                Ok(Some(claimed)) => by_channel.entry(claimed.channel.id).or_default().push(claimed),
+                Ok(Some(claimed)) => match channels.iter_mut().find(|c| c.id == claimed.channel.id) {
+                    Some(queue) => queue.waiting.push_back(claimed),
+                    None => channels.push(ChannelQueue {
+                        id: claimed.channel.id,
+                        waiting: VecDeque::from([claimed]),
+                        paused_until: None,
+                    }),
+                },
                 Ok(None) => {}
                 // One job's trouble must not strand the rest of the batch; its lease will expire
                 // and recovery will look at it again.
                 Err(err) => tracing::warn!(error = %err, "could not start an attempt"),
             }
         }
-        join_all(by_channel.into_values().map(|group| self.publish_in_turn(group))).await;
-        Ok(report)
-    }
-
-    /// Publishes one channel's jobs in order; after a rate limit the rest wait for its reset
-    /// without calling the platform.
-    async fn publish_in_turn(&self, group: Vec<ClaimedJob>) {
-        // The whole group's leases stay alive while it works through them, so a job waiting its
-        // turn is not taken for abandoned by another worker. The guard stops the heartbeat however
-        // this ends, a panic included, so leases are never kept alive by a dead publisher.
-        let _heartbeat = HeartbeatGuard(
-            self.heartbeat(
-                group
-                    .iter()
-                    .map(|c| JobRef { workspace_id: c.target.workspace_id, target_id: c.target.id })
-                    .collect(),
-            ),
-        );
-        let mut paused_until = None;
-        for claimed in group {
-            let outcome = match paused_until {
-                Some(at) => AttemptOutcome::RateLimited { at },
-                None => match self.publish(&claimed).await {
-                    Some(outcome) => outcome,
-                    None => {
-                        tracing::warn!(target_id = %claimed.target.id, "the platform did not answer in time; reconciling later");
-                        continue;
-                    }
-                },
-            };
-            if let AttemptOutcome::RateLimited { at } = outcome {
-                paused_until = Some(at);
+        // In rounds: each round publishes the next job of every channel concurrently, then
+        // records the round's outcomes in one transaction per workspace. Within a channel, one
+        // post at a time, so a worker never races itself past a platform's rate limit; after a
+        // rate limit the channel's remaining jobs wait for its reset without calling the platform.
+        loop {
+            let round: Vec<(usize, ClaimedJob)> = channels
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, channel)| channel.waiting.pop_front().map(|claimed| (i, claimed)))
+                .collect();
+            if round.is_empty() {
+                break;
             }
-            if let Err(err) = self.finish(&claimed, outcome).await {
-                // Left open: recovery will reconcile it through the provider.
-                tracing::warn!(target_id = %claimed.target.id, error = %err, "could not record an outcome");
+            let outcomes = join_all(round.iter().map(|(i, claimed)| {
+                let paused = channels[*i].paused_until;
+                async move {
+                    match paused {
+                        Some(at) => Some(AttemptOutcome::RateLimited { at }),
+                        None => self.publish(claimed).await,
+                    }
+                }
+            }))
+            .await;
+            let mut finished = Vec::with_capacity(round.len());
+            for ((i, claimed), outcome) in round.into_iter().zip(outcomes) {
+                let Some(outcome) = outcome else {
+                    tracing::warn!(target_id = %claimed.target.id, "the platform did not answer in time; reconciling later");
+                    continue;
+                };
+                if let AttemptOutcome::RateLimited { at } = outcome {
+                    channels[i].paused_until = Some(at);
+                }
+                let event = events::for_outcome(&claimed, &outcome);
+                finished.push(FinishedAttempt { job: claimed, outcome, event });
+            }
+            let results = self.store.finish_attempts(&finished, self.clock.now()).await;
+            for (f, result) in finished.iter().zip(results) {
+                match result {
+                    Ok(()) => {}
+                    // Another worker recovered this attempt meanwhile and recorded it.
+                    Err(StoreError::Conflict(_)) => {
+                        tracing::warn!(target_id = %f.job.target.id, "attempt already finished elsewhere");
+                    }
+                    // Left open: recovery will reconcile it through the provider.
+                    Err(err) => {
+                        tracing::warn!(target_id = %f.job.target.id, error = %err, "could not record an outcome");
+                    }
+                }
             }
         }
+        Ok(report)
     }
 
     /// Steps until `shutdown` completes, then releases leases on jobs not yet started.
@@ -359,6 +384,14 @@ const RECONCILE_AGAIN_AFTER: Duration = Duration::from_secs(5);
 
 /// How often a worker deletes expired idempotency keys.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// One channel's share of a batch, published in order.
+struct ChannelQueue {
+    id: ChannelId,
+    waiting: VecDeque<ClaimedJob>,
+    /// Set by a rate limit: the rest wait until then without calling the platform.
+    paused_until: Option<crier_core::Timestamp>,
+}
 
 /// Aborts the heartbeat task when dropped.
 struct HeartbeatGuard(tokio::task::JoinHandle<()>);

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crier_core::{
-    AttemptId, AttemptOutcome, ClaimedJob, JobRef, NewEvent, QueueStore, Recovery, StoreResult, TargetId,
-    Timestamp, WorkspaceId,
+    AttemptId, AttemptOutcome, ClaimedJob, FinishedAttempt, JobRef, NewEvent, QueueStore, Recovery,
+    StoreResult, TargetId, Timestamp, WorkspaceId,
 };
 use uuid::Uuid;
 
@@ -27,6 +27,64 @@ const WORKSPACES_LEASED_BY: &str = "SELECT DISTINCT workspace_id FROM jobs WHERE
 
 fn job_ref((workspace, target): (Uuid, Uuid)) -> JobRef {
     JobRef { workspace_id: WorkspaceId::from_uuid(workspace), target_id: TargetId::from_uuid(target) }
+}
+
+impl PgStore {
+    /// Every job of one workspace started in one tenant transaction.
+    async fn start_batch(
+        &self,
+        workspace: WorkspaceId,
+        jobs: &[(JobRef, AttemptId)],
+        owner: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Option<ClaimedJob>>> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let mut claimed = Vec::with_capacity(jobs.len());
+        for &(job, attempt) in jobs {
+            claimed.push(start_attempt!(tx, job, owner, attempt, now));
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(claimed)
+    }
+
+    /// Every outcome of one workspace recorded in one tenant transaction; the event lock is
+    /// taken once, after all the outcomes' row locks.
+    async fn finish_batch(
+        &self,
+        workspace: WorkspaceId,
+        finished: &[&FinishedAttempt],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let mut wake = false;
+        for f in finished {
+            wake |= finish_attempt!(tx, &f.job, &f.outcome, now);
+        }
+        let events: Vec<&NewEvent> = finished.iter().filter_map(|f| f.event.as_ref()).collect();
+        if !events.is_empty() {
+            Self::lock_events(&mut tx, workspace).await?;
+            for event in events {
+                let (_, deliveries) = insert_event!(tx, workspace, event, now, FAN_OUT_POSTGRES);
+                wake |= deliveries > 0;
+            }
+        }
+        if wake {
+            Self::notify_jobs(&mut tx).await?;
+        }
+        tx.commit().await.map_err(map_sqlx)
+    }
+}
+
+/// Indexes grouped by workspace, in first-seen order.
+fn by_workspace(workspaces: impl Iterator<Item = WorkspaceId>) -> Vec<(WorkspaceId, Vec<usize>)> {
+    let mut groups: Vec<(WorkspaceId, Vec<usize>)> = Vec::new();
+    for (i, workspace) in workspaces.enumerate() {
+        match groups.iter_mut().find(|(ws, _)| *ws == workspace) {
+            Some((_, indexes)) => indexes.push(i),
+            None => groups.push((workspace, vec![i])),
+        }
+    }
+    groups
 }
 
 #[async_trait]
@@ -85,6 +143,54 @@ impl QueueStore for PgStore {
             Self::notify_jobs(&mut tx).await?;
         }
         tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn start_attempts(
+        &self,
+        jobs: &[(JobRef, AttemptId)],
+        owner: &str,
+        now: Timestamp,
+    ) -> Vec<StoreResult<Option<ClaimedJob>>> {
+        let mut results: Vec<Option<StoreResult<Option<ClaimedJob>>>> = jobs.iter().map(|_| None).collect();
+        for (workspace, indexes) in by_workspace(jobs.iter().map(|(job, _)| job.workspace_id)) {
+            let batch: Vec<_> = indexes.iter().map(|&i| jobs[i]).collect();
+            match self.start_batch(workspace, &batch, owner, now).await {
+                Ok(claimed) => {
+                    for (&i, claimed) in indexes.iter().zip(claimed) {
+                        results[i] = Some(Ok(claimed));
+                    }
+                }
+                Err(_) => {
+                    for &i in &indexes {
+                        let (job, attempt) = jobs[i];
+                        results[i] = Some(self.start_attempt(job, owner, attempt, now).await);
+                    }
+                }
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or(Ok(None))).collect()
+    }
+
+    async fn finish_attempts(&self, finished: &[FinishedAttempt], now: Timestamp) -> Vec<StoreResult<()>> {
+        let mut results: Vec<Option<StoreResult<()>>> = finished.iter().map(|_| None).collect();
+        for (workspace, indexes) in by_workspace(finished.iter().map(|f| f.job.target.workspace_id)) {
+            let batch: Vec<&FinishedAttempt> = indexes.iter().map(|&i| &finished[i]).collect();
+            match self.finish_batch(workspace, &batch, now).await {
+                Ok(()) => {
+                    for &i in &indexes {
+                        results[i] = Some(Ok(()));
+                    }
+                }
+                Err(_) => {
+                    for &i in &indexes {
+                        let f = &finished[i];
+                        results[i] =
+                            Some(self.finish_attempt(&f.job, &f.outcome, now, f.event.as_ref()).await);
+                    }
+                }
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
     }
 
     async fn extend_lease(&self, job: JobRef, owner: &str, until: Timestamp) -> StoreResult<bool> {

@@ -9,7 +9,11 @@ use crate::rows_publishing::{SandboxRow, sql};
 #[async_trait]
 impl SandboxStore for PgStore {
     async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()> {
-        let mut tx = self.tenant_tx(delivery.workspace_id).await?;
+        // Asynchronous commit is safe for this record, and spares a WAL flush per publish: the
+        // worker's synchronous commit that finishes the attempt comes later and flushes this
+        // record with it; if the database crashed before that, the attempt is still open and
+        // reconciliation finds the record missing and publishes again, still exactly once.
+        let mut tx = self.tenant_tx_with(delivery.workspace_id, "SET LOCAL synchronous_commit = off").await?;
         insert_sandbox_delivery!(delivery).execute(&mut *tx).await.map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)
     }

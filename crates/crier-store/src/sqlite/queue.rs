@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crier_core::{
-    AttemptId, AttemptOutcome, ClaimedJob, JobRef, NewEvent, QueueStore, Recovery, StoreResult, TargetId,
-    Timestamp, WorkspaceId,
+    AttemptId, AttemptOutcome, ClaimedJob, FinishedAttempt, JobRef, NewEvent, QueueStore, Recovery,
+    StoreResult, TargetId, Timestamp, WorkspaceId,
 };
 use uuid::Uuid;
 
@@ -22,6 +22,42 @@ const LEASE_JOBS: &str = "UPDATE jobs SET lease_owner = $1, lease_expires_at = $
 
 fn job_ref((workspace, target): (Uuid, Uuid)) -> JobRef {
     JobRef { workspace_id: WorkspaceId::from_uuid(workspace), target_id: TargetId::from_uuid(target) }
+}
+
+impl SqliteStore {
+    /// The whole batch in one writer transaction.
+    async fn start_batch(
+        &self,
+        jobs: &[(JobRef, AttemptId)],
+        owner: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Option<ClaimedJob>>> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let mut claimed = Vec::with_capacity(jobs.len());
+        for &(job, attempt) in jobs {
+            claimed.push(start_attempt!(tx, job, owner, attempt, now));
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(claimed)
+    }
+
+    async fn finish_batch(&self, finished: &[FinishedAttempt], now: Timestamp) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let mut wake = false;
+        for f in finished {
+            wake |= finish_attempt!(tx, &f.job, &f.outcome, now);
+            if let Some(event) = &f.event {
+                let (_, deliveries) =
+                    insert_event!(tx, f.job.target.workspace_id, event, now, FAN_OUT_SQLITE);
+                wake |= deliveries > 0;
+            }
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        if wake {
+            self.jobs_changed.notify_waiters();
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -77,6 +113,37 @@ impl QueueStore for SqliteStore {
             self.jobs_changed.notify_waiters();
         }
         Ok(())
+    }
+
+    async fn start_attempts(
+        &self,
+        jobs: &[(JobRef, AttemptId)],
+        owner: &str,
+        now: Timestamp,
+    ) -> Vec<StoreResult<Option<ClaimedJob>>> {
+        match self.start_batch(jobs, owner, now).await {
+            Ok(claimed) => claimed.into_iter().map(Ok).collect(),
+            Err(_) => {
+                let mut results = Vec::with_capacity(jobs.len());
+                for &(job, attempt) in jobs {
+                    results.push(self.start_attempt(job, owner, attempt, now).await);
+                }
+                results
+            }
+        }
+    }
+
+    async fn finish_attempts(&self, finished: &[FinishedAttempt], now: Timestamp) -> Vec<StoreResult<()>> {
+        match self.finish_batch(finished, now).await {
+            Ok(()) => finished.iter().map(|_| Ok(())).collect(),
+            Err(_) => {
+                let mut results = Vec::with_capacity(finished.len());
+                for f in finished {
+                    results.push(self.finish_attempt(&f.job, &f.outcome, now, f.event.as_ref()).await);
+                }
+                results
+            }
+        }
     }
 
     async fn extend_lease(&self, job: JobRef, owner: &str, until: Timestamp) -> StoreResult<bool> {

@@ -6,8 +6,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use crier_core::{
-    AttemptId, AttemptOutcome, ChannelStatus, ClaimedJob, Clock, JobRef, ManualClock, Recovery, StoreError,
-    TargetStatus,
+    AttemptId, AttemptOutcome, ChannelStatus, ClaimedJob, Clock, FinishedAttempt, JobRef, ManualClock,
+    Recovery, StoreError, TargetStatus,
 };
 use crier_testkit::{TestDb, on_both_backends};
 use tokio::time::Instant;
@@ -33,6 +33,7 @@ on_both_backends!(
     release_leases_skips_jobs_under_way,
     wait_for_jobs_wakes_on_create_post,
     wait_for_jobs_times_out,
+    batches_start_and_finish_each_job_as_alone,
 );
 
 async fn lease_jobs_leases_due_jobs_once(db: TestDb) {
@@ -525,4 +526,50 @@ async fn wait_for_jobs_times_out(db: TestDb) {
     let waited = started.elapsed();
     assert!(waited >= StdDuration::from_millis(150), "{waited:?}");
     assert!(waited < StdDuration::from_secs(10), "{waited:?}");
+}
+
+/// A batch where one job's lease is someone else's and one attempt was already finished: the
+/// others go through, and each result is what the single call would have said.
+async fn batches_start_and_finish_each_job_as_alone(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let ws = workspace(&db, &clock, "Acme").await;
+    let other_ws = workspace(&db, &clock, "Other").await;
+    let chan = connected(&db, &clock, ws, "c").await;
+    let other_chan = connected(&db, &clock, other_ws, "o").await;
+    let post = post_now(ws, &clock, &[chan.id, chan.id, chan.id]);
+    db.store.create_post(&post, None).await.unwrap();
+    let other_post = post_now(other_ws, &clock, &[other_chan.id]);
+    db.store.create_post(&other_post, None).await.unwrap();
+    let until = clock.now() + Duration::minutes(1);
+    let mine = db.store.lease_jobs(OWNER, clock.now(), until, 3).await.unwrap();
+    let theirs = db.store.lease_jobs("other", clock.now(), until, 10).await.unwrap();
+    assert_eq!((mine.len(), theirs.len()), (3, 1));
+    let mut batch: Vec<(JobRef, AttemptId)> = mine.iter().map(|j| (*j, AttemptId::generate())).collect();
+    batch.insert(1, (theirs[0], AttemptId::generate()));
+    let started = db.store.start_attempts(&batch, OWNER, clock.now()).await;
+    assert_eq!(started.len(), 4);
+    assert!(matches!(started[1], Err(StoreError::Conflict(_))), "{:?}", started[1]);
+    let claimed: Vec<ClaimedJob> = started.into_iter().filter_map(|r| r.ok().flatten()).collect();
+    assert_eq!(claimed.len(), 3);
+    for (claimed, (job, attempt)) in claimed.iter().zip(batch.iter().filter(|(j, _)| j.workspace_id == ws)) {
+        assert_eq!((claimed.target.id, claimed.attempt_id), (job.target_id, *attempt));
+        assert_eq!(claimed.target.status, TargetStatus::Publishing);
+    }
+    // The first is finished on its own; the batch then finishes the rest and refuses that one.
+    let published = |c: &ClaimedJob| FinishedAttempt {
+        job: c.clone(),
+        outcome: AttemptOutcome::Published { provider_post_id: format!("p-{}", c.target.id), url: None },
+        event: Some(event("post.published", &c.target)),
+    };
+    db.store.finish_attempt(&claimed[0], &published(&claimed[0]).outcome, clock.now(), None).await.unwrap();
+    let results =
+        db.store.finish_attempts(&claimed.iter().map(published).collect::<Vec<_>>(), clock.now()).await;
+    assert!(matches!(results[0], Err(StoreError::Conflict(_))), "{:?}", results[0]);
+    assert!(results[1].is_ok() && results[2].is_ok(), "{results:?}");
+    for c in &claimed {
+        assert_eq!(target_of(&db, &c.target).await.status, TargetStatus::Published);
+    }
+    let kinds: Vec<_> = events(&db, ws).await.into_iter().map(|(kind, _)| kind).collect();
+    assert_eq!(kinds, ["post.published", "post.published"], "one event per outcome the batch recorded");
+    assert!(lease_all(&db, &clock, OWNER).await.is_empty());
 }
