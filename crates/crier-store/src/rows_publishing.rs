@@ -378,6 +378,12 @@ pub(crate) mod sql {
     pub const TARGETS_OF_POST_RANGE: &str =
         select_targets!("WHERE t.workspace_id = $1 AND t.post_id BETWEEN $2 AND $3 ORDER BY t.post_id, t.id");
     pub const GET_TARGET: &str = select_targets!("WHERE t.workspace_id = $1 AND t.id = $2");
+    /// PostgreSQL only (`= ANY` of an array): the targets with ids in $2.
+    pub const PG_TARGETS_BY_IDS: &str = select_targets!("WHERE t.workspace_id = $1 AND t.id = ANY($2)");
+    /// PostgreSQL only: the channels with ids in $2.
+    pub fn pg_channels_by_ids() -> String {
+        format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = ANY($2)")
+    }
     pub const POST_TEXT_OF_TARGET: &str = "SELECT p.text FROM posts p JOIN post_targets t \
          ON t.workspace_id = p.workspace_id AND t.post_id = p.id WHERE t.workspace_id = $1 AND t.id = $2";
     pub const TARGET_STATUS: &str = "SELECT status FROM post_targets WHERE workspace_id = $1 AND id = $2";

@@ -5,6 +5,7 @@
 //! behind the `workspace_id = $1` filters.
 
 mod api_keys;
+mod batch;
 mod channels;
 mod idempotency;
 mod posts;

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crier_core::{
     AttemptId, AttemptOutcome, ClaimedJob, FinishedAttempt, JobRef, NewEvent, QueueStore, Recovery,
-    StoreResult, TargetId, Timestamp, WorkspaceId,
+    StoreError, StoreResult, TargetId, Timestamp, WorkspaceId,
 };
 use uuid::Uuid;
 
@@ -39,6 +39,13 @@ impl PgStore {
         now: Timestamp,
     ) -> StoreResult<Vec<Option<ClaimedJob>>> {
         let mut tx = self.tenant_tx(workspace).await?;
+        if let Some(claimed) = Self::start_set(&mut tx, workspace, jobs, owner, now).await? {
+            tx.commit().await.map_err(map_sqlx)?;
+            return Ok(claimed.into_iter().map(Some).collect());
+        }
+        // Some lease lost or target no longer waiting: job by job, each handled as alone.
+        tx.rollback().await.map_err(map_sqlx)?;
+        let mut tx = self.tenant_tx(workspace).await?;
         let mut claimed = Vec::with_capacity(jobs.len());
         for &(job, attempt) in jobs {
             claimed.push(start_attempt!(tx, job, owner, attempt, now));
@@ -56,17 +63,19 @@ impl PgStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.tenant_tx(workspace).await?;
+        let (published, others): (Vec<&FinishedAttempt>, Vec<&FinishedAttempt>) =
+            finished.iter().partition(|f| matches!(f.outcome, AttemptOutcome::Published { .. }));
+        if Self::finish_published_set(&mut tx, workspace, &published, now).await?.is_none() {
+            return Err(StoreError::Conflict("an attempt of the batch was already finished".into()));
+        }
         let mut wake = false;
-        for f in finished {
+        for f in others {
             wake |= finish_attempt!(tx, &f.job, &f.outcome, now);
         }
         let events: Vec<&NewEvent> = finished.iter().filter_map(|f| f.event.as_ref()).collect();
         if !events.is_empty() {
             Self::lock_events(&mut tx, workspace).await?;
-            for event in events {
-                let (_, deliveries) = insert_event!(tx, workspace, event, now, FAN_OUT_POSTGRES);
-                wake |= deliveries > 0;
-            }
+            wake |= Self::insert_events_set(&mut tx, workspace, &events, now).await?;
         }
         if wake {
             Self::notify_jobs(&mut tx).await?;
