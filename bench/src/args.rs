@@ -13,7 +13,7 @@ pub struct Args {
     pub worker_batch: usize,
 }
 
-const HELP: &str = "crier-bench [--seconds 10] [--clients 32] [--queue-jobs 6000] [--worker-batch 32] \
+const HELP: &str = "crier-bench [--seconds 10] [--clients 32] [--queue-jobs 6000] [--worker-batch 128] \
                     [--pg postgres://postgres@127.0.0.1:5432] --crier PATH --graphile PATH";
 
 impl Args {
@@ -25,7 +25,7 @@ impl Args {
             seconds: 10,
             clients: 32,
             queue_jobs: 6000,
-            worker_batch: 32,
+            worker_batch: 128,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {

@@ -45,7 +45,7 @@ impl Default for WorkerConfig {
         Self {
             id: format!("worker-{}", std::process::id()),
             lease: Duration::from_secs(30),
-            batch: 32,
+            batch: 128,
             max_attempts: 5,
             backoff: Backoff::default(),
             idle_wait: Duration::from_millis(500),

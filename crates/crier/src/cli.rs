@@ -191,7 +191,7 @@ pub struct ServeArgs {
     pub role: Role,
 
     /// Jobs a worker leases and publishes at once
-    #[arg(long, env = "CRIER_WORKER_BATCH", default_value_t = 32)]
+    #[arg(long, env = "CRIER_WORKER_BATCH", default_value_t = 128)]
     pub worker_batch: i64,
 
     /// How long a worker's lease on a job lasts without a heartbeat; a crashed worker's jobs are
@@ -210,7 +210,7 @@ pub struct ServeArgs {
 
     /// DEVELOPMENT ONLY: let user-supplied URLs (webhook endpoints) use http:// and loopback
     /// addresses. Private, link-local and metadata addresses stay refused.
-    #[arg(long, env = "CRIER_ALLOW_INSECURE_LOOPBACK", default_value_t = false)]
+    #[arg(long, env = "CRIER_ALLOW_INSECURE_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_insecure_loopback: bool,
 }
 

@@ -121,8 +121,11 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_LOG", Some("info")),
         ("CRIER_LOG_FORMAT", Some("text")),
         ("CRIER_ROLE", Some("all")),
-        ("CRIER_WORKER_BATCH", Some("32")),
+        ("CRIER_WORKER_BATCH", Some("128")),
         ("CRIER_WORKER_LEASE", Some("30s")),
+        ("CRIER_WEBHOOK_TIMEOUT", Some("15s")),
+        ("CRIER_WEBHOOK_DISABLE_AFTER", Some("5d")),
+        ("CRIER_ALLOW_INSECURE_LOOPBACK", Some("false")),
     ] {
         assert!(help.contains(&format!("[env: {env}")), "--help lacks {env}");
         if let Some(default) = default {
