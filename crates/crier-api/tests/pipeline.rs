@@ -25,6 +25,7 @@ on_both_backends!(
         a_crashed_attempt_is_reconciled_not_resent,
     an_unanswerable_reconciliation_waits_instead_of_resending,
     sandbox_settings_are_bounded,
+    steps_in_flight_publish_one_at_a_time_per_channel,
 );
 
 async fn send_post(server: &Server, key: &str, body: Value, idempotency: Option<&str>) -> Reply {
@@ -480,4 +481,37 @@ async fn sandbox_settings_are_bounded(backend: Backend) {
         assert_eq!(problem["errors"][0]["pointer"], pointer, "{config}: {problem}");
     }
     assert_eq!(server.get("/v1/channels", &seeded.admin_key).await.body["data"].as_array().unwrap().len(), 0);
+}
+
+/// Two steps of one worker in flight together (as `run` keeps them) each hold a post for the
+/// same channel: the channel's lock makes the second call wait for the first, so the pair takes
+/// at least twice the platform's latency; a post on another channel does not wait.
+async fn steps_in_flight_publish_one_at_a_time_per_channel(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("Acme").await;
+    let key = &seeded.admin_key;
+    let slow = server.sandbox(key, json!({"latency_ms": 400})).await;
+    let (first, _) = accepted(&server, key, &slow, "one").await;
+    let (second, _) = accepted(&server, key, &slow, "two").await;
+    let config = crier_worker::WorkerConfig { id: "w".into(), batch: 1, ..Default::default() };
+    let worker = server.worker_with(config);
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(worker.run_once(), worker.run_once());
+    assert_eq!(a.unwrap().processed + b.unwrap().processed, 2, "each step leased one");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(800),
+        "the calls overlapped: {:?}",
+        started.elapsed()
+    );
+    for post in [&first, &second] {
+        assert_eq!(target(&server, key, post).await["status"], "published");
+    }
+    // Different channels publish side by side.
+    let other = server.sandbox(key, json!({"latency_ms": 400})).await;
+    accepted(&server, key, &slow, "three").await;
+    accepted(&server, key, &other, "four").await;
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(worker.run_once(), worker.run_once());
+    assert_eq!(a.unwrap().processed + b.unwrap().processed, 2);
+    assert!(started.elapsed() < std::time::Duration::from_millis(800), "{:?}", started.elapsed());
 }

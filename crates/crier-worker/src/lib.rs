@@ -10,7 +10,7 @@ mod backoff;
 mod events;
 mod webhooks;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +31,11 @@ pub struct WorkerConfig {
     pub id: String,
     /// How long a lease lasts without a heartbeat.
     pub lease: Duration,
-    /// Jobs leased and published concurrently per step.
+    /// Jobs leased and published concurrently, in all steps in flight together.
     pub batch: i64,
+    /// Steps `run` keeps in flight at once, each with its share of `batch`: while one publishes,
+    /// another records and leases, so the database's round trips overlap the platforms'.
+    pub steps_in_flight: usize,
     /// Attempts before a retryable failure becomes final.
     pub max_attempts: i32,
     pub backoff: Backoff,
@@ -46,6 +49,7 @@ impl Default for WorkerConfig {
             id: format!("worker-{}", std::process::id()),
             lease: Duration::from_secs(30),
             batch: 128,
+            steps_in_flight: 1,
             max_attempts: 5,
             backoff: Backoff::default(),
             idle_wait: Duration::from_millis(500),
@@ -65,6 +69,10 @@ pub struct Worker {
     providers: Arc<Registry>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
+    /// One lock per channel, held across each provider call, with the channel's rate-limit
+    /// reset: steps in flight together still publish one post at a time per channel, and none
+    /// calls a platform before a reset another step learned of.
+    channels: std::sync::Mutex<HashMap<ChannelId, Arc<tokio::sync::Mutex<Option<crier_core::Timestamp>>>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +92,20 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, providers, clock, config }
+        Self { store, providers, clock, config, channels: std::sync::Mutex::new(HashMap::new()) }
     }
 
     /// Recovers expired leases, then leases and publishes one batch of due jobs.
     pub async fn run_once(&self) -> Result<StepReport, WorkerError> {
+        self.step(self.config.batch).await
+    }
+
+    fn channel_lock(&self, channel: ChannelId) -> Arc<tokio::sync::Mutex<Option<crier_core::Timestamp>>> {
+        let mut locks = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(channel).or_default().clone()
+    }
+
+    async fn step(&self, batch: i64) -> Result<StepReport, WorkerError> {
         let mut report = StepReport::default();
         let now = self.clock.now();
         for job in self.store.expired_jobs(now, self.config.batch).await? {
@@ -103,7 +120,7 @@ impl Worker {
             }
         }
         let until = lease_until(self.clock.as_ref(), self.config.lease);
-        let jobs = self.store.lease_jobs(&self.config.id, self.clock.now(), until, self.config.batch).await?;
+        let jobs = self.store.lease_jobs(&self.config.id, self.clock.now(), until, batch).await?;
         report.processed = jobs.len();
         if jobs.is_empty() {
             return Ok(report);
@@ -149,9 +166,18 @@ impl Worker {
             let outcomes = join_all(round.iter().map(|(i, claimed)| {
                 let paused = channels[*i].paused_until;
                 async move {
-                    match paused {
+                    let lock = self.channel_lock(claimed.channel.id);
+                    let mut reset = lock.lock().await;
+                    let now = self.clock.now();
+                    match paused.or(*reset).filter(|at| *at > now) {
                         Some(at) => Some(AttemptOutcome::RateLimited { at }),
-                        None => self.publish(claimed).await,
+                        None => {
+                            let outcome = self.publish(claimed).await;
+                            if let Some(AttemptOutcome::RateLimited { at }) = &outcome {
+                                *reset = Some(*at);
+                            }
+                            outcome
+                        }
                     }
                 }
             }))
@@ -188,10 +214,24 @@ impl Worker {
 
     /// Steps until `shutdown` completes, then releases leases on jobs not yet started.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        let steps = self.config.steps_in_flight.max(1);
+        let share = (self.config.batch + steps as i64 - 1) / steps as i64;
+        let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+        join_all((0..steps).map(|n| self.run_steps(n == 0, share, shutdown.clone()))).await;
+        match self.store.release_leases(&self.config.id).await {
+            Ok(released) => tracing::info!(released, "worker stopped"),
+            Err(err) => {
+                tracing::warn!(error = %err, "worker stopped without releasing its leases; they will expire")
+            }
+        }
+    }
+
+    /// One loop of steps; `housekeeping` also purges expired idempotency keys now and then.
+    async fn run_steps(&self, housekeeping: bool, batch: i64, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_purge: Option<std::time::Instant> = None;
         loop {
-            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            if housekeeping && last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                 last_purge = Some(std::time::Instant::now());
                 match self.store.purge_idempotency_keys(self.clock.now()).await {
                     Ok(0) => {}
@@ -199,7 +239,7 @@ impl Worker {
                     Err(err) => tracing::warn!(error = %err, "could not delete expired idempotency keys"),
                 }
             }
-            let busy = match self.run_once().await {
+            let busy = match self.step(batch).await {
                 Ok(report) => report.processed > 0 || report.recovered > 0,
                 Err(err) => {
                     tracing::error!(error = %err, "worker step failed");
@@ -217,12 +257,6 @@ impl Worker {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.store.wait_for_jobs(wait) => {}
-            }
-        }
-        match self.store.release_leases(&self.config.id).await {
-            Ok(released) => tracing::info!(released, "worker stopped"),
-            Err(err) => {
-                tracing::warn!(error = %err, "worker stopped without releasing its leases; they will expire")
             }
         }
     }

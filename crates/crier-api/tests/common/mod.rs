@@ -79,7 +79,10 @@ impl Server {
 
     /// An in-process worker over this server's store, providers and clock.
     pub fn worker(&self, id: &str) -> Worker {
-        let config = WorkerConfig { id: id.to_owned(), ..WorkerConfig::default() };
+        self.worker_with(WorkerConfig { id: id.to_owned(), ..WorkerConfig::default() })
+    }
+
+    pub fn worker_with(&self, config: WorkerConfig) -> Worker {
         Worker::new(self.db.store.clone(), self.providers.clone(), Arc::new(self.clock.clone()), config)
     }
 
