@@ -112,6 +112,9 @@ async fn posts_survive_sigkill_exactly_once(backend: Backend) {
         served = Served::start(server(cwd.path(), &db, port));
     }
     let ids = client.await.unwrap();
+    // A new client: the old one's pool may hold a keep-alive connection to a killed server,
+    // whose first reuse fails (the retrying client task above copes; these reads do not).
+    let http = reqwest::Client::new();
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), POSTS, "each idempotency key made exactly one post");
 

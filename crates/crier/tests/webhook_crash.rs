@@ -76,6 +76,8 @@ async fn a_delivery_interrupted_by_sigkill_arrives_after_restart(backend: Backen
 
     receiver.control(json!({"delay": 0})).await;
     let served = Served::start(server(cwd.path(), &db));
+    // A new client: the old one's pool may hold a connection to the killed server.
+    let http = reqwest::Client::new();
     let again = wait_for(&receiver, 2).await;
     let received = receiver.all_verified().await;
     assert_eq!(again[1]["id"], first[0]["id"], "the redelivery carries the same webhook-id");
