@@ -9,5 +9,5 @@ mod tenant;
 
 pub use json::{ApiJson, OptionalJson};
 pub use path::{ApiPath, PathId};
-pub use query::ApiQuery;
+pub use query::{ApiQuery, page_limit};
 pub use tenant::Tenant;

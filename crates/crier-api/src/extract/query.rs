@@ -21,3 +21,13 @@ where
             .map_err(|rejection| ApiError::invalid(format!("bad query string: {}", rejection.body_text())))
     }
 }
+
+/// A list's page size: `requested`, else `default`; outside 1..=`max` is a 400.
+pub fn page_limit(requested: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    let limit = requested.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(format!("limit must be between 1 and {max}")))
+    }
+}

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiQuery, Tenant};
+use crate::extract::{ApiQuery, Tenant, page_limit};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -97,10 +97,7 @@ pub async fn list_audit_events(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditEventPage>> {
     tenant.require(Scope::AuditRead)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = match query.cursor.as_deref() {
         None => 0,
         Some(cursor) => cursor

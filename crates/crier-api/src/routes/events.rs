@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiQuery, Tenant};
+use crate::extract::{ApiQuery, Tenant, page_limit};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -121,10 +121,7 @@ pub async fn list_events(
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> ApiResult<Json<EventPage>> {
     tenant.require(Scope::EventsRead)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = query.cursor.as_deref().map(|c| seq(c, "cursor")).transpose()?.unwrap_or(0);
     let events = state.store.list_events(tenant.workspace_id, after, limit).await?;
     let next_cursor = events.last().map_or(after, |e| e.seq).to_string();

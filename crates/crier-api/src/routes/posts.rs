@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Tenant};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Tenant, page_limit};
 use crate::idempotency::{Created, Idempotency};
 use crate::state::AppState;
 
@@ -362,10 +362,7 @@ pub async fn list_posts(
     ApiQuery(query): ApiQuery<PostListQuery>,
 ) -> ApiResult<Json<PostListOut>> {
     tenant.require(Scope::PostsRead)?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 100"));
-    }
+    let limit = page_limit(query.limit, 20, 100)?;
     let status = match query.status.as_deref() {
         None => None,
         Some(s) => {

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery, Tenant};
+use crate::extract::{ApiPath, ApiQuery, Tenant, page_limit};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -135,10 +135,7 @@ pub async fn list_deliveries(
     ApiQuery(query): ApiQuery<DeliveryListQuery>,
 ) -> ApiResult<Json<DeliveryPage>> {
     tenant.require(Scope::WebhooksAdmin)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let endpoint = query
         .endpoint_id
         .map(|id| {
