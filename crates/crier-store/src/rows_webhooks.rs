@@ -243,7 +243,7 @@ pub(crate) mod sql {
     /// The fan-out's endpoint filter: $6 names one endpoint (a test send), else every enabled
     /// endpoint whose filter is empty or names the event type $3.
     macro_rules! fan_out {
-        ($id:literal, $takes:literal) => {
+        ($id:expr, $takes:literal) => {
             concat!(
                 "INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_kind, status, \
                  attempts, next_attempt_at, created_at, updated_at) SELECT e.workspace_id, ",
@@ -256,10 +256,23 @@ pub(crate) mod sql {
         };
     }
 
-    /// Ids are ULID-shaped: 48 bits of milliseconds ($5), then 80 random bits.
-    pub const FAN_OUT_POSTGRES: &str = fan_out!(
-        "(lpad(to_hex($5::bigint), 12, '0') || substr(replace(gen_random_uuid()::text, '-', ''), 13))::uuid",
-        "(jsonb_array_length(e.event_types) = 0 OR e.event_types ? $3)"
+    /// PostgreSQL's delivery id: ULID-shaped, 48 bits of milliseconds ($5), then 80 random bits.
+    macro_rules! pg_delivery_id {
+        () => {
+            "(lpad(to_hex($5::bigint), 12, '0') || substr(replace(gen_random_uuid()::text, '-', ''), 13))::uuid"
+        };
+    }
+
+    pub const FAN_OUT_POSTGRES: &str =
+        fan_out!(pg_delivery_id!(), "(jsonb_array_length(e.event_types) = 0 OR e.event_types ? $3)");
+    /// `FAN_OUT_POSTGRES` for many events at once: `$3` their seqs, `$4` their types, `$2` the time.
+    pub const FAN_OUT_EVENTS_POSTGRES: &str = concat!(
+        "INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_kind, status, attempts, \
+         next_attempt_at, created_at, updated_at) SELECT e.workspace_id, ",
+        pg_delivery_id!(),
+        ", e.id, v.seq, v.kind, 'pending', 0, $2, $2, $2 FROM webhook_endpoints e, \
+         unnest($3::bigint[], $4::text[]) AS v(seq, kind) WHERE e.workspace_id = $1 AND e.enabled \
+         AND (jsonb_array_length(e.event_types) = 0 OR e.event_types ? v.kind)"
     );
     pub const FAN_OUT_SQLITE: &str = fan_out!(
         "unhex(printf('%012x', $5) || hex(randomblob(10)))",

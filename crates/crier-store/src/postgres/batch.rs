@@ -18,6 +18,7 @@ use crate::error::map_sqlx;
 use crate::rows::DbTime;
 use crate::rows_publishing::{ChannelRow, TargetRow, sql};
 use crate::rows_webhooks::id_millis;
+use crate::rows_webhooks::sql::FAN_OUT_EVENTS_POSTGRES;
 
 const HOLD_LEASES: &str = "UPDATE jobs SET lease_owner = $2 WHERE workspace_id = $1 AND target_id = ANY($3) \
      AND lease_owner = $2 AND lease_expires_at > $4 RETURNING target_id";
@@ -42,13 +43,6 @@ const INSERT_EVENTS: &str = "INSERT INTO events (workspace_id, seq, kind, subjec
      SELECT $1, m.top + v.ord, v.kind, v.subject, v.data::jsonb, $2 \
      FROM (SELECT COALESCE(MAX(seq), 0) AS top FROM events WHERE workspace_id = $1) m, \
      unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS v(kind, subject, data, ord) RETURNING seq";
-/// `FAN_OUT_POSTGRES` for many events at once.
-const FAN_OUT_EVENTS: &str = "INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, \
-     event_kind, status, attempts, next_attempt_at, created_at, updated_at) SELECT e.workspace_id, \
-     (lpad(to_hex($5::bigint), 12, '0') || substr(replace(gen_random_uuid()::text, '-', ''), 13))::uuid, \
-     e.id, v.seq, v.kind, 'pending', 0, $2, $2, $2 FROM webhook_endpoints e, unnest($3::bigint[], $4::text[]) \
-     AS v(seq, kind) WHERE e.workspace_id = $1 AND e.enabled \
-     AND (jsonb_array_length(e.event_types) = 0 OR e.event_types ? v.kind)";
 const QUEUE_DELIVERIES: &str = "INSERT INTO webhook_jobs (workspace_id, delivery_id, run_at) \
      SELECT workspace_id, id, created_at FROM webhook_deliveries WHERE workspace_id = $1 AND event_seq = ANY($2)";
 
@@ -213,7 +207,7 @@ impl PgStore {
             .await
             .map_err(map_sqlx)?;
         seqs.sort_unstable();
-        let made = sqlx::query(FAN_OUT_EVENTS)
+        let made = sqlx::query(FAN_OUT_EVENTS_POSTGRES)
             .bind(ws)
             .bind(DbTime(now))
             .bind(&seqs)
