@@ -50,17 +50,11 @@ async fn delivery(server: &Server, key: &str, id: &str) -> Value {
 }
 
 fn dispatcher_disabling_after(server: &Server, seconds: u64) -> Dispatcher {
-    let config = DispatcherConfig {
+    server.dispatcher_with(DispatcherConfig {
         id: "dispatcher".into(),
         disable_after: std::time::Duration::from_secs(seconds),
         ..DispatcherConfig::default()
-    };
-    let client = crier_net::OutboundClient::new(
-        server.outbound.clone(),
-        std::sync::Arc::new(crier_net::SystemResolver),
-    );
-    let vault = std::sync::Arc::new(server.db.vault(std::sync::Arc::new(server.clock.clone())));
-    Dispatcher::new(server.db.store.clone(), vault, client, std::sync::Arc::new(server.clock.clone()), config)
+    })
 }
 
 /// Checks `data` against the documented schema's required fields and `^prefix_` patterns.

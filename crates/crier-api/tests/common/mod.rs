@@ -71,7 +71,10 @@ impl Server {
 
     /// An in-process webhook dispatcher over this server's store, vault and clock.
     pub fn dispatcher(&self, id: &str) -> Dispatcher {
-        let config = DispatcherConfig { id: id.to_owned(), ..DispatcherConfig::default() };
+        self.dispatcher_with(DispatcherConfig { id: id.to_owned(), ..DispatcherConfig::default() })
+    }
+
+    pub fn dispatcher_with(&self, config: DispatcherConfig) -> Dispatcher {
         let client = OutboundClient::new(self.outbound.clone(), Arc::new(SystemResolver));
         let vault = Arc::new(self.db.vault(Arc::new(self.clock.clone())));
         Dispatcher::new(self.db.store.clone(), vault, client, Arc::new(self.clock.clone()), config)
