@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod media;
 mod middleware;
 mod openapi;
 pub mod routes;
@@ -22,16 +23,26 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult, FieldError, Problem, ProblemKind};
 pub use openapi::openapi;
+pub use media::MediaConfig;
 pub use state::{ApiConfig, AppState};
 
 /// The whole application: `/v1`, health checks, `/openapi.json` and `/docs`, with the security
 /// headers, body limit, timeout and problem+json error shape applied to every route.
 pub fn build_router(state: AppState) -> Router {
-    let (api, spec) = openapi::api_router().split_for_parts();
+    let (api, mut spec) = openapi::api_router().split_for_parts();
+    let (transfers, transfer_spec) = openapi::transfer_router().split_for_parts();
+    spec.merge(transfer_spec);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
+    // File transfers get a body limit of the largest file (plus form overhead) and a timeout long
+    // enough to move it; everything else keeps the small defaults.
+    let transfer_limit = usize::try_from(state.media.max_file_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let transfers = transfers
+        .layer(DefaultBodyLimit::max(transfer_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.media.transfer_timeout));
     api.merge(routes::docs::router(spec))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
+        .merge(transfers)
         // A panic becomes a 500 (turned into problem+json below), not a dropped connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(middleware::problem_fallback))

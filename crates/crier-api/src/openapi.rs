@@ -22,6 +22,7 @@ use crate::state::AppState;
         (name = "audit", description = "The workspace's tamper-evident security log"),
         (name = "channels", description = "Where posts go: connected accounts and sandbox channels"),
         (name = "posts", description = "Accept, follow, list and cancel posts"),
+        (name = "media", description = "Images and videos for posts: upload, fetch by URL, resumable upload"),
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks) to your endpoints"),
         (name = "events", description = "The workspace's event log: polling, live stream, and the schema of each type"),
         (name = "health", description = "Liveness and readiness"),
@@ -58,9 +59,17 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::webhook_endpoints::router())
         .merge(routes::webhook_deliveries::router())
         .merge(routes::events::router())
+        .merge(routes::media::router())
+}
+
+/// The routes that move file bytes (see `build_router`).
+pub(crate) fn transfer_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(routes::media::transfer_router())
 }
 
 /// The OpenAPI document, exactly as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut spec = api_router().split_for_parts().1;
+    spec.merge(transfer_router().split_for_parts().1);
+    spec
 }

@@ -1,11 +1,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crier_blobs::BlobStore;
 use crier_core::{Clock, Store};
 use crier_net::{OutboundPolicy, Resolve, SystemResolver};
 use crier_providers::Registry;
 use crier_vault::Vault;
 use url::Url;
+
+use crate::media::MediaConfig;
 
 /// HTTP-layer settings (the binary fills them from its configuration).
 #[derive(Debug, Clone)]
@@ -42,6 +45,9 @@ pub struct AppState {
     /// The policy user-supplied URLs (webhook endpoints) are checked against, and the resolver.
     pub outbound: Arc<OutboundPolicy>,
     pub resolver: Arc<dyn Resolve>,
+    /// Where media bytes are kept (in memory unless the binary configures a folder or S3).
+    pub blobs: BlobStore,
+    pub media: Arc<MediaConfig>,
 }
 
 impl AppState {
@@ -54,6 +60,8 @@ impl AppState {
             vault: None,
             outbound: Arc::new(OutboundPolicy::default()),
             resolver: Arc::new(SystemResolver),
+            blobs: BlobStore::in_memory(),
+            media: Arc::new(MediaConfig::default()),
         }
     }
 
@@ -65,6 +73,12 @@ impl AppState {
     pub fn with_outbound(mut self, policy: OutboundPolicy, resolver: Arc<dyn Resolve>) -> Self {
         self.outbound = Arc::new(policy);
         self.resolver = resolver;
+        self
+    }
+
+    pub fn with_media(mut self, blobs: BlobStore, config: MediaConfig) -> Self {
+        self.blobs = blobs;
+        self.media = Arc::new(config);
         self
     }
 

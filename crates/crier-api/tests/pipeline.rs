@@ -408,6 +408,7 @@ async fn dies_after_opening(server: &Server, publish: impl Fn(&str) -> bool) -> 
                 target_id: claimed.target.id,
                 attempt_id: claimed.attempt_id,
                 text: &claimed.post_text,
+                media: &claimed.post_media,
                 options: &claimed.target.options,
             };
             server.providers.get("sandbox").unwrap().publish(&request).await.unwrap();

@@ -128,6 +128,11 @@ prefixed_id!(
     DeliveryId, "msg", "webhook delivery"
 );
 
+prefixed_id!(
+    /// An image or video stored for posts, or an upload of one still under way.
+    MediaId, "med", "media"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clock;
 pub mod event_types;
 pub mod id;
+pub mod media;
 pub mod publishing;
 pub mod queue;
 pub mod scope;
@@ -22,9 +23,10 @@ pub use api_key::{
 pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{
-    ApiKeyId, AttemptId, AuditEventId, ChannelId, DeliveryId, IdParseError, PostId, SecretId, TargetId,
+    ApiKeyId, AttemptId, AuditEventId, ChannelId, DeliveryId, IdParseError, MediaId, PostId, SecretId, TargetId,
     WebhookEndpointId, WorkspaceId,
 };
+pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
 pub use publishing::{
     AttemptOutcome, Channel, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
 };

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::{AttemptId, ChannelId, PostId, TargetId, Timestamp, WorkspaceId};
+use crate::{AttemptId, ChannelId, MediaId, PostId, TargetId, Timestamp, WorkspaceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +130,8 @@ pub struct Post {
     pub workspace_id: WorkspaceId,
     pub id: PostId,
     pub text: String,
+    /// Ready media, in the order the post shows them.
+    pub media: Vec<MediaId>,
     pub scheduled_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub targets: Vec<PostTarget>,
@@ -140,6 +142,7 @@ pub struct Post {
 pub struct ClaimedJob {
     pub target: PostTarget,
     pub post_text: String,
+    pub post_media: Vec<MediaId>,
     pub channel: Channel,
     /// The attempt row written with the claim, before any provider call.
     pub attempt_id: AttemptId,

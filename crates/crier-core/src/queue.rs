@@ -223,6 +223,7 @@ pub struct SandboxDelivery {
     pub target_id: TargetId,
     pub attempt_id: AttemptId,
     pub text: String,
+    pub media: Vec<crate::MediaId>,
     pub delivered_at: Timestamp,
 }
 

@@ -12,6 +12,7 @@ pub enum Scope {
     PostsWrite,
     ChannelsRead,
     ChannelsWrite,
+    MediaRead,
     MediaWrite,
     WebhooksAdmin,
     KeysAdmin,
@@ -20,11 +21,12 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::PostsRead,
         Scope::PostsWrite,
         Scope::ChannelsRead,
         Scope::ChannelsWrite,
+        Scope::MediaRead,
         Scope::MediaWrite,
         Scope::WebhooksAdmin,
         Scope::KeysAdmin,
@@ -38,6 +40,7 @@ impl Scope {
             Scope::PostsWrite => "posts:write",
             Scope::ChannelsRead => "channels:read",
             Scope::ChannelsWrite => "channels:write",
+            Scope::MediaRead => "media:read",
             Scope::MediaWrite => "media:write",
             Scope::WebhooksAdmin => "webhooks:admin",
             Scope::KeysAdmin => "keys:admin",

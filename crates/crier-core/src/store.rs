@@ -134,6 +134,7 @@ pub trait Store:
     + crate::IdempotencyStore
     + crate::SandboxStore
     + crate::WebhookStore
+    + crate::MediaStore
     + Send
     + Sync
     + 'static

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crier_core::{AttemptId, Channel, TargetId, Timestamp};
+use crier_core::{AttemptId, Channel, MediaId, TargetId, Timestamp};
+
+use crate::MediaRules;
 
 /// One publish, as the worker asks for it.
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +15,8 @@ pub struct PublishRequest<'a> {
     /// Stable across retries of the same attempt; a marker platforms can be asked about.
     pub attempt_id: AttemptId,
     pub text: &'a str,
+    /// The post's media, in order (ready, and checked against `media_rules` at accept time).
+    pub media: &'a [MediaId],
     pub options: &'a serde_json::Value,
 }
 
@@ -71,6 +75,11 @@ pub trait Provider: Send + Sync {
     /// Checks one target against the platform's limits (text as the platform counts it, options).
     fn validate_target(&self, channel: &Channel, text: &str, options: &serde_json::Value)
     -> Vec<TargetIssue>;
+
+    /// What media this channel takes. The default takes none.
+    fn media_rules(&self, _channel: &Channel) -> MediaRules {
+        MediaRules::default()
+    }
 
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError>;
 

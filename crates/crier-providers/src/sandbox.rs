@@ -13,6 +13,7 @@ use rand::Rng;
 use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
+use crate::MediaRules;
 use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue};
 
 /// The sandbox's behaviour, from the channel's `config`.
@@ -37,6 +38,24 @@ pub struct SandboxConfig {
     pub reject_containing: Option<String>,
     /// The "did you publish this?" look-up fails, as a platform's read API can be down.
     pub lookup_unavailable: bool,
+    /// What media the channel takes (default: `sandbox_media_rules`).
+    pub media: MediaRules,
+}
+
+/// The sandbox's default media rules, shaped like a typical platform's: up to 4 images or one
+/// video, images up to 10 MB and 8192 pixels a side, videos up to 512 MB and 10 minutes.
+pub fn sandbox_media_rules() -> MediaRules {
+    MediaRules {
+        max_images: 4,
+        max_videos: 1,
+        max_image_bytes: Some(10_000_000),
+        max_video_bytes: Some(512_000_000),
+        max_dimension: Some(8192),
+        min_aspect_ratio: Some(1.0 / 3.0),
+        max_aspect_ratio: Some(3.0),
+        max_video_duration_ms: Some(600_000),
+        ..MediaRules::default()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -51,6 +70,7 @@ impl Default for SandboxConfig {
             refresh_succeeds: false,
             reject_containing: None,
             lookup_unavailable: false,
+            media: sandbox_media_rules(),
         }
     }
 }
@@ -149,6 +169,10 @@ impl Provider for Sandbox {
         issues
     }
 
+    fn media_rules(&self, channel: &Channel) -> MediaRules {
+        Self::config(channel).map(|c| c.media).unwrap_or_else(|_| sandbox_media_rules())
+    }
+
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError> {
         let channel = request.channel;
         let config = Self::config(channel)?;
@@ -210,6 +234,7 @@ impl Provider for Sandbox {
             target_id: request.target_id,
             attempt_id: request.attempt_id,
             text: request.text.to_owned(),
+            media: request.media.to_vec(),
             delivered_at: now,
         };
         self.store.record_sandbox_delivery(&delivery).await.map_err(|err| ProviderError::Retryable {

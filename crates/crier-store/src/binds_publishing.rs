@@ -36,6 +36,7 @@ macro_rules! insert_sandbox_delivery {
             .bind(delivery.target_id.as_uuid())
             .bind(delivery.attempt_id.as_uuid())
             .bind(delivery.text.as_str())
+            .bind($crate::rows_publishing::db_json(&$crate::rows_media::media_ids_json(&delivery.media)))
             .bind($crate::rows::DbTime(delivery.delivered_at))
     }};
 }
@@ -53,6 +54,7 @@ macro_rules! insert_post {
             .bind(ws)
             .bind(post.id.as_uuid())
             .bind(post.text.as_str())
+            .bind(db_json(&$crate::rows_media::media_ids_json(&post.media)))
             .bind(post.scheduled_at.map($crate::rows::DbTime))
             .bind($crate::rows::DbTime(post.created_at))
             .execute(&mut *$conn)
@@ -180,7 +182,7 @@ macro_rules! load_post {
             .fetch_all(&mut *$conn)
             .await
             .map_err($crate::error::map_sqlx)?;
-        post.into_domain(targets_into_domain(targets)?)
+        post.into_domain(targets_into_domain(targets)?)?
     }};
 }
 

@@ -16,7 +16,7 @@ macro_rules! claimed_job {
             .await
             .map_err($crate::error::map_sqlx)?;
         let target = target.into_domain()?;
-        let post_text: String = sqlx::query_scalar(sql::POST_TEXT_OF_TARGET)
+        let (post_text, post_media): (String, $crate::rows_publishing::DbJson) = sqlx::query_as(sql::POST_TEXT_OF_TARGET)
             .bind(workspace.as_uuid())
             .bind(target_id.as_uuid())
             .fetch_one(&mut *$conn)
@@ -28,7 +28,13 @@ macro_rules! claimed_job {
             .fetch_one(&mut *$conn)
             .await
             .map_err($crate::error::map_sqlx)?;
-        crier_core::ClaimedJob { target, post_text, channel: channel.into_domain()?, attempt_id: $attempt }
+        crier_core::ClaimedJob {
+            target,
+            post_text,
+            post_media: $crate::rows_media::media_ids_from_json(&post_media.0)?,
+            channel: channel.into_domain()?,
+            attempt_id: $attempt,
+        }
     }};
 }
 

@@ -3,12 +3,14 @@
 //! conformance suite (`tests/conformance.rs`). The backend is chosen by the URL scheme.
 
 mod binds;
+mod binds_media;
 mod binds_publishing;
 mod binds_queue;
 mod binds_webhooks;
 mod error;
 pub mod postgres;
 mod rows;
+mod rows_media;
 mod rows_publishing;
 mod rows_webhooks;
 pub mod sqlite;

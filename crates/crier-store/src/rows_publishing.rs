@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::corrupt;
 use crate::rows::DbTime;
+use crate::rows_media::media_ids_from_json;
 
 const JSON_OID: Oid = Oid(114);
 const JSONB_OID: Oid = Oid(3802);
@@ -122,20 +123,22 @@ pub(crate) struct PostRow {
     workspace_id: Uuid,
     pub(crate) id: Uuid,
     text: String,
+    media: DbJson,
     scheduled_at: Option<DbTime>,
     created_at: DbTime,
 }
 
 impl PostRow {
-    pub(crate) fn into_domain(self, targets: Vec<PostTarget>) -> Post {
-        Post {
+    pub(crate) fn into_domain(self, targets: Vec<PostTarget>) -> StoreResult<Post> {
+        Ok(Post {
             workspace_id: WorkspaceId::from_uuid(self.workspace_id),
             id: PostId::from_uuid(self.id),
             text: self.text,
+            media: media_ids_from_json(&self.media.0)?,
             scheduled_at: self.scheduled_at.map(|t| t.0),
             created_at: self.created_at.0,
             targets,
-        }
+        })
     }
 }
 
@@ -205,7 +208,7 @@ pub(crate) fn assemble_posts(posts: Vec<PostRow>, targets: Vec<TargetRow>) -> St
             targets = rest;
             post.into_domain(mine)
         })
-        .collect())
+        .collect::<StoreResult<_>>()?)
 }
 
 #[derive(sqlx::FromRow)]
@@ -238,20 +241,23 @@ pub(crate) struct SandboxRow {
     target_id: Uuid,
     attempt_id: Uuid,
     text: String,
+    media: DbJson,
     delivered_at: DbTime,
 }
 
-impl From<SandboxRow> for SandboxDelivery {
-    fn from(row: SandboxRow) -> Self {
-        SandboxDelivery {
+impl SandboxRow {
+    pub(crate) fn into_domain(self) -> StoreResult<SandboxDelivery> {
+        let row = self;
+        Ok(SandboxDelivery {
             workspace_id: WorkspaceId::from_uuid(row.workspace_id),
             channel_id: ChannelId::from_uuid(row.channel_id),
             id: row.id,
             target_id: TargetId::from_uuid(row.target_id),
             attempt_id: AttemptId::from_uuid(row.attempt_id),
             text: row.text,
+            media: media_ids_from_json(&row.media.0)?,
             delivered_at: row.delivered_at.0,
-        }
+        })
     }
 }
 
@@ -345,16 +351,16 @@ pub(crate) mod sql {
         "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status = 'in_flight'";
 
     pub const INSERT_POST: &str =
-        "INSERT INTO posts (workspace_id, id, text, scheduled_at, created_at) VALUES ($1, $2, $3, $4, $5)";
+        "INSERT INTO posts (workspace_id, id, text, media, scheduled_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
     /// Multi-row inserts: `QueryBuilder::push_values` appends the `VALUES (…), (…)` part.
     pub const INSERT_TARGETS_HEAD: &str = "INSERT INTO post_targets (workspace_id, id, post_id, channel_id, text, \
          options, status, run_at, attempts, provider_post_id, url, error_code, error_message, created_at, \
          updated_at, published_at) ";
     pub const INSERT_JOBS_HEAD: &str = "INSERT INTO jobs (workspace_id, target_id, channel_id, run_at) ";
-    pub const GET_POST: &str = "SELECT workspace_id, id, text, scheduled_at, created_at FROM posts WHERE workspace_id = $1 AND id = $2";
+    pub const GET_POST: &str = "SELECT workspace_id, id, text, media, scheduled_at, created_at FROM posts WHERE workspace_id = $1 AND id = $2";
     /// Newest first; $2 = before, $3 = status, $4 = channel (each optional), $5 = limit. With a
     /// status and a channel, one target must match both.
-    pub const LIST_POSTS: &str = "SELECT workspace_id, id, text, scheduled_at, created_at FROM posts p \
+    pub const LIST_POSTS: &str = "SELECT workspace_id, id, text, media, scheduled_at, created_at FROM posts p \
          WHERE p.workspace_id = $1 AND ($2 IS NULL OR p.id < $2) \
          AND (($3 IS NULL AND $4 IS NULL) OR EXISTS (SELECT 1 FROM post_targets t \
              WHERE t.workspace_id = p.workspace_id AND t.post_id = p.id \
@@ -384,7 +390,7 @@ pub(crate) mod sql {
     pub fn pg_channels_by_ids() -> String {
         format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = ANY($2)")
     }
-    pub const POST_TEXT_OF_TARGET: &str = "SELECT p.text FROM posts p JOIN post_targets t \
+    pub const POST_TEXT_OF_TARGET: &str = "SELECT p.text, p.media FROM posts p JOIN post_targets t \
          ON t.workspace_id = p.workspace_id AND t.post_id = p.id WHERE t.workspace_id = $1 AND t.id = $2";
     pub const TARGET_STATUS: &str = "SELECT status FROM post_targets WHERE workspace_id = $1 AND id = $2";
 
@@ -460,8 +466,8 @@ pub(crate) mod sql {
     pub const NEXT_DUE: &str = "SELECT MIN(run_at) FROM jobs WHERE lease_owner IS NULL";
 
     pub const INSERT_SANDBOX_DELIVERY: &str = "INSERT INTO sandbox_deliveries (workspace_id, channel_id, id, \
-         target_id, attempt_id, text, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+         target_id, attempt_id, text, media, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     pub const LIST_SANDBOX_DELIVERIES: &str = "SELECT workspace_id, channel_id, id, target_id, attempt_id, text, \
-         delivered_at FROM sandbox_deliveries WHERE workspace_id = $1 AND channel_id = $2 \
+         media, delivered_at FROM sandbox_deliveries WHERE workspace_id = $1 AND channel_id = $2 \
          AND ($3 IS NULL OR target_id = $3) ORDER BY delivered_at, id";
 }

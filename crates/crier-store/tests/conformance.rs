@@ -17,6 +17,8 @@ mod vault_and_audit;
 
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
+#[path = "conformance/media.rs"]
+mod media;
 #[path = "conformance/publishing.rs"]
 mod publishing;
 #[path = "conformance/queue.rs"]

@@ -150,6 +150,7 @@ async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
             workspace_id: ws,
             id,
             text: "t".into(),
+            media: Vec::new(),
             scheduled_at: None,
             created_at: now,
             targets: vec![target],
@@ -167,6 +168,7 @@ async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
         target_id: job.target_id,
         attempt_id: claimed.attempt_id,
         text: "t".into(),
+        media: Vec::new(),
         delivered_at: now,
     };
     db.store.record_sandbox_delivery(&delivery).await.unwrap();

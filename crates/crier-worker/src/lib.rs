@@ -442,6 +442,7 @@ fn request(claimed: &ClaimedJob) -> PublishRequest<'_> {
         target_id: claimed.target.id,
         attempt_id: claimed.attempt_id,
         text: claimed.target.text.as_deref().unwrap_or(&claimed.post_text),
+        media: &claimed.post_media,
         options: &claimed.target.options,
     }
 }

@@ -212,6 +212,56 @@ pub struct ServeArgs {
     /// addresses. Private, link-local and metadata addresses stay refused.
     #[arg(long, env = "CRIER_ALLOW_INSECURE_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_insecure_loopback: bool,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
+}
+
+/// Where media bytes are kept, and how large files may be.
+#[derive(Debug, Clone, Args)]
+pub struct MediaArgs {
+    /// Folder for media bytes (encrypted when the vault is on). Default: `media` in the data
+    /// directory. Ignored when --media-s3-bucket is set
+    #[arg(long, env = "CRIER_MEDIA_DIR")]
+    pub media_dir: Option<PathBuf>,
+
+    /// Keep media in this S3 (or S3-compatible) bucket instead of a folder
+    #[arg(long, env = "CRIER_MEDIA_S3_BUCKET")]
+    pub media_s3_bucket: Option<String>,
+
+    /// The bucket's region
+    #[arg(long, env = "CRIER_MEDIA_S3_REGION", default_value = "us-east-1")]
+    pub media_s3_region: String,
+
+    /// Endpoint of an S3-compatible service (MinIO, R2, …). Default: AWS
+    #[arg(long, env = "CRIER_MEDIA_S3_ENDPOINT")]
+    pub media_s3_endpoint: Option<String>,
+
+    /// Access key id. Default: the usual AWS sources (environment, instance profile)
+    #[arg(long, env = "CRIER_MEDIA_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub media_s3_access_key_id: Option<String>,
+
+    /// Secret access key
+    #[arg(long, env = "CRIER_MEDIA_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub media_s3_secret_access_key: Option<SecretArg>,
+
+    /// Address the bucket in the path (`endpoint/bucket/key`), as MinIO and most S3-compatible
+    /// services want
+    #[arg(long, env = "CRIER_MEDIA_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub media_s3_path_style: bool,
+
+    /// DEVELOPMENT ONLY: allow an http:// S3 endpoint
+    #[arg(long, env = "CRIER_MEDIA_S3_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub media_s3_allow_http: bool,
+
+    /// Largest media file, in bytes (uploads, resumable uploads; fetches by URL are also capped at
+    /// 100 MiB)
+    #[arg(long, env = "CRIER_MEDIA_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub media_max_bytes: u64,
+
+    /// A resumable upload not completed within this time is dropped with its parts
+    #[arg(long, env = "CRIER_MEDIA_UPLOAD_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub media_upload_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -250,7 +300,7 @@ pub enum KeyCommand {
         #[arg(long)]
         workspace: String,
         /// Space- or comma-separated scopes, or `all`. Scopes: posts:read posts:write
-        /// channels:read channels:write media:write webhooks:admin keys:admin audit:read
+        /// channels:read channels:write media:read media:write webhooks:admin keys:admin audit:read
         /// events:read
         #[arg(long)]
         scopes: String,

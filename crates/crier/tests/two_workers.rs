@@ -73,6 +73,7 @@ async fn two_workers_share_the_queue_without_publishing_twice() {
             workspace_id: ws,
             id: post_id,
             text: format!("post {p}"),
+            media: Vec::new(),
             scheduled_at: None,
             created_at: now,
             targets,

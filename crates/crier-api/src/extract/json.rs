@@ -141,3 +141,13 @@ fn pointer(path: &serde_path_to_error::Path) -> String {
     }
     out
 }
+
+/// A JSON object body read under `limit` bytes whatever the route's own body limit (a route that
+/// also takes large uploads), with `ApiJson`'s errors.
+pub async fn small_json<T: DeserializeOwned>(req: Request, limit: usize) -> Result<T, ApiError> {
+    require_json(req.headers())?;
+    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
+        ApiError::new(ProblemKind::PayloadTooLarge, format!("a JSON body here is at most {limit} bytes"))
+    })?;
+    parse(&bytes)
+}

@@ -7,7 +7,7 @@ mod path;
 mod query;
 mod tenant;
 
-pub use json::{ApiJson, OptionalJson};
+pub use json::{ApiJson, OptionalJson, small_json};
 pub use path::{ApiPath, PathId};
 pub use query::{ApiQuery, page_limit};
 pub use tenant::Tenant;

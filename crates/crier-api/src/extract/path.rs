@@ -47,3 +47,7 @@ impl PathId for crier_core::WebhookEndpointId {
 impl PathId for crier_core::DeliveryId {
     const WHAT: &'static str = "webhook delivery";
 }
+
+impl PathId for crier_core::MediaId {
+    const WHAT: &'static str = "media";
+}

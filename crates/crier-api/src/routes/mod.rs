@@ -4,6 +4,8 @@ pub mod channels;
 pub mod docs;
 pub mod events;
 pub mod health;
+pub mod media;
+pub mod media_checks;
 pub mod posts;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

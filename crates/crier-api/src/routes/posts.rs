@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use crier_core::{
-    Channel, ChannelId, ChannelStatus, Post, PostId, PostQuery, PostTarget, Scope, StoreError, TargetId,
+    Channel, ChannelId, ChannelStatus, MediaFacts, MediaId, MediaStatus, Post, PostId, PostQuery, PostTarget, Scope, StoreError, TargetId,
     TargetStatus,
 };
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use crate::idempotency::{Created, Idempotency};
 use crate::state::AppState;
 
 const MAX_TARGETS: usize = 50;
+const MAX_MEDIA: usize = 10;
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// A schedule this far in the past is taken as "now" (clock skew), further is a mistake.
 const PAST_TOLERANCE_MINUTES: i64 = 5;
@@ -51,7 +52,8 @@ pub struct PostIn {
     #[serde(default)]
     pub text: String,
     pub targets: Vec<TargetIn>,
-    /// Media ids (arrives with the media API; must be empty for now).
+    /// Ready media ids (`med_…`, see `/v1/media`), in the order the post shows them. Each target's
+    /// platform rules (count, kinds, size, dimensions, aspect ratio, duration) are checked now.
     #[serde(default)]
     pub media: Vec<String>,
     /// When to publish (RFC 3339); omit to publish now.
@@ -113,6 +115,8 @@ pub struct PostOut {
     /// `failed`, `cancelled` or `unknown`, summarising the targets.
     pub status: String,
     pub text: String,
+    /// Media ids, in order.
+    pub media: Vec<String>,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub targets: Vec<TargetOut>,
@@ -149,11 +153,49 @@ impl From<Post> for PostOut {
             id: p.id.to_string(),
             status: summary(&p.targets).to_owned(),
             text: p.text,
+            media: p.media.iter().map(ToString::to_string).collect(),
             scheduled_at: p.scheduled_at,
             created_at: p.created_at,
             targets: p.targets.into_iter().map(Into::into).collect(),
         }
     }
+}
+
+/// The post's media: each must exist in the workspace and be ready, listed once. Returns the ids
+/// and what each file is, in the post's order.
+async fn post_media(
+    state: &AppState,
+    tenant: &Tenant,
+    raw: &[String],
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<(Vec<MediaId>, Vec<MediaFacts>)> {
+    if raw.len() > MAX_MEDIA {
+        errors.push(FieldError::new("/media", format!("at most {MAX_MEDIA} media on a post")));
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for (i, text) in raw.iter().enumerate() {
+        match text.parse::<MediaId>() {
+            Ok(id) if ids.contains(&id) => errors.push(FieldError::new(format!("/media/{i}"), "listed twice")),
+            Ok(id) => ids.push(id),
+            Err(_) => errors.push(FieldError::new(format!("/media/{i}"), "no such media in this workspace")),
+        }
+    }
+    let found = state.store.media_by_ids(tenant.workspace_id, &ids).await?;
+    let mut facts = Vec::with_capacity(ids.len());
+    for (i, id) in raw.iter().enumerate() {
+        let Some(media) = found.iter().find(|m| m.id.to_string() == *id) else {
+            if id.parse::<MediaId>().is_ok() && !errors.iter().any(|e| e.pointer == format!("/media/{i}")) {
+                errors.push(FieldError::new(format!("/media/{i}"), "no such media in this workspace"));
+            }
+            continue;
+        };
+        match &media.facts {
+            Some(f) if media.status == MediaStatus::Ready => facts.push(f.clone()),
+            _ => errors.push(FieldError::new(format!("/media/{i}"), "the upload is not complete yet")),
+        }
+    }
+    Ok((ids, facts))
 }
 
 /// Validates the whole post against every target's provider, collecting every problem.
@@ -163,9 +205,7 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
     if input.targets.is_empty() || input.targets.len() > MAX_TARGETS {
         errors.push(FieldError::new("/targets", format!("give 1 to {MAX_TARGETS} targets")));
     }
-    if !input.media.is_empty() {
-        errors.push(FieldError::new("/media", "media is not supported yet"));
-    }
+    let (media_ids, media) = post_media(state, tenant, &input.media, &mut errors).await?;
     if input.text.len() > MAX_TEXT_BYTES {
         errors.push(FieldError::new("/text", "too long"));
     }
@@ -212,6 +252,12 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
                 errors.push(FieldError::new(at("/channel_id"), "this Crier has no provider for the channel"))
             }
             Some(provider) => {
+                for issue in provider.media_rules(channel).check(&media) {
+                    errors.push(FieldError::new(
+                        issue.pointer,
+                        format!("target {i} ({channel_id}, {}): {}", channel.provider, issue.message),
+                    ));
+                }
                 for issue in provider.validate_target(channel, text, &options) {
                     // A problem with the shared text is reported at /text, naming the target.
                     let pointer = if issue.pointer == "/text" && target.text.is_none() {
@@ -256,6 +302,7 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
         workspace_id: tenant.workspace_id,
         id: post_id,
         text: input.text.clone(),
+        media: media_ids,
         scheduled_at: input.scheduled_at.map(|_| run_at),
         created_at: now,
         targets,
@@ -295,6 +342,8 @@ pub async fn create_post(
             state.store.create_post(&post, response.as_ref()).await.map_err(|err| match err {
                 // A channel deleted between validation and storage.
                 StoreError::NotFound => ApiError::field("/targets", "a target channel no longer exists"),
+                // A media deleted between validation and storage.
+                StoreError::Conflict(detail) if detail.starts_with("media ") => ApiError::field("/media", detail),
                 other => other.into(),
             })?;
             created.stored = true;

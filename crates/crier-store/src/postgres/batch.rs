@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::error::map_sqlx;
 use crate::rows::DbTime;
-use crate::rows_publishing::{ChannelRow, TargetRow, sql};
+use crate::rows_media::media_ids_from_json;
+use crate::rows_publishing::{ChannelRow, DbJson, TargetRow, sql};
 use crate::rows_webhooks::id_millis;
 use crate::rows_webhooks::sql::FAN_OUT_EVENTS_POSTGRES;
 
@@ -27,7 +28,7 @@ const START_TARGETS: &str = "UPDATE post_targets SET status = 'publishing', atte
      AND status IN ('scheduled', 'queued', 'retry_scheduled') RETURNING id";
 const INSERT_ATTEMPTS: &str = "INSERT INTO publish_attempts (workspace_id, id, target_id, started_at) \
      SELECT $1, v.id, v.target, $4 FROM unnest($2::uuid[], $3::uuid[]) AS v(id, target)";
-const POST_TEXTS: &str = "SELECT t.id, p.text FROM post_targets t JOIN posts p \
+const POST_TEXTS: &str = "SELECT t.id, p.text, p.media FROM post_targets t JOIN posts p \
      ON p.workspace_id = t.workspace_id AND p.id = t.post_id WHERE t.workspace_id = $1 AND t.id = ANY($2)";
 
 const CLOSE_PUBLISHED: &str = "UPDATE publish_attempts a SET outcome = 'published', finished_at = $2, \
@@ -94,13 +95,14 @@ impl PgStore {
             .fetch_all(&mut **tx)
             .await
             .map_err(map_sqlx)?;
-        let texts: HashMap<Uuid, String> = sqlx::query_as::<_, (Uuid, String)>(POST_TEXTS)
+        let texts: HashMap<Uuid, (String, DbJson)> = sqlx::query_as::<_, (Uuid, String, DbJson)>(POST_TEXTS)
             .bind(ws)
             .bind(&targets)
             .fetch_all(&mut **tx)
             .await
             .map_err(map_sqlx)?
             .into_iter()
+            .map(|(id, text, media)| (id, (text, media)))
             .collect();
         let mut by_id = HashMap::new();
         for row in rows {
@@ -123,13 +125,14 @@ impl PgStore {
         }
         let mut claimed = Vec::with_capacity(jobs.len());
         for (job, attempt) in jobs {
-            let (Some(target), Some(post_text)) =
+            let (Some(target), Some((post_text, post_media))) =
                 (by_id.remove(&job.target_id), texts.get(&job.target_id.as_uuid()).cloned())
             else {
                 return Ok(None);
             };
             let Some(channel) = channels_by_id.get(&target.channel_id).cloned() else { return Ok(None) };
-            claimed.push(ClaimedJob { target, post_text, channel, attempt_id: *attempt });
+            let post_media = media_ids_from_json(&post_media.0)?;
+            claimed.push(ClaimedJob { target, post_text, post_media, channel, attempt_id: *attempt });
         }
         Ok(Some(claimed))
     }

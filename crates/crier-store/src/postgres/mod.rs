@@ -8,6 +8,7 @@ mod api_keys;
 mod batch;
 mod channels;
 mod idempotency;
+mod media;
 mod posts;
 mod queue;
 mod sandbox;

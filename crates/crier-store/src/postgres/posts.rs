@@ -4,6 +4,7 @@ use crier_core::{
 };
 
 use super::PgStore;
+use crate::binds_media::check_post_media;
 use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
 use crate::error::map_sqlx;
 use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
@@ -12,6 +13,7 @@ use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
 impl PostStore for PgStore {
     async fn create_post(&self, post: &Post, idempotency: Option<&IdempotentResponse>) -> StoreResult<()> {
         let mut tx = self.tenant_tx(post.workspace_id).await?;
+        check_post_media!(tx, post, crate::rows_media::sql::PG_MEDIA_STATUS);
         insert_post!(tx, post);
         store_response!(tx, post.workspace_id, idempotency);
         Self::notify_jobs(&mut tx).await?;

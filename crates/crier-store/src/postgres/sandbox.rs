@@ -33,6 +33,6 @@ impl SandboxStore for PgStore {
             .await
             .map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(SandboxRow::into_domain).collect()
     }
 }

@@ -5,6 +5,7 @@
 mod api_keys;
 mod channels;
 mod idempotency;
+mod media;
 mod posts;
 mod queue;
 mod sandbox;

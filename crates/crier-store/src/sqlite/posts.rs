@@ -4,6 +4,7 @@ use crier_core::{
 };
 
 use super::SqliteStore;
+use crate::binds_media::check_post_media;
 use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
 use crate::error::map_sqlx;
 use crate::rows_webhooks::sql::FAN_OUT_SQLITE;
@@ -12,6 +13,7 @@ use crate::rows_webhooks::sql::FAN_OUT_SQLITE;
 impl PostStore for SqliteStore {
     async fn create_post(&self, post: &Post, idempotency: Option<&IdempotentResponse>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        check_post_media!(tx, post, crate::rows_media::sql::SQLITE_MEDIA_STATUS);
         insert_post!(tx, post);
         store_response!(tx, post.workspace_id, idempotency);
         tx.commit().await.map_err(map_sqlx)?;

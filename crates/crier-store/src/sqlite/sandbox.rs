@@ -26,6 +26,6 @@ impl SandboxStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(map_sqlx)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(SandboxRow::into_domain).collect()
     }
 }

@@ -399,6 +399,7 @@ async fn sandbox_records_every_delivery(db: TestDb) {
             target_id: target,
             attempt_id: AttemptId::generate(),
             text: text.into(),
+            media: Vec::new(),
             delivered_at: clock.now(),
         };
         db.store.record_sandbox_delivery(&delivery).await.unwrap();

@@ -2,7 +2,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use crier_api::{ApiConfig, AppState};
+use crier_api::{ApiConfig, AppState, MediaConfig};
+use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::Registry;
@@ -92,10 +93,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             request_timeout: args.request_timeout,
             key_grace_period: args.key_grace_period,
         };
+        let (blobs, media) = media_storage(&args)?;
         let state = AppState::new(store.clone(), clock, config)
             .with_providers(providers)
             .with_vault(vault)
-            .with_outbound(outbound, Arc::new(SystemResolver));
+            .with_outbound(outbound, Arc::new(SystemResolver))
+            .with_media(blobs, media);
+        tokio::spawn(sweep_uploads(state.clone(), shutdown(stopped.clone())));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -108,6 +112,52 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("Crier stopped");
     Ok(())
+}
+
+/// The media store the flags name (a folder by default, S3 when a bucket is given), and limits.
+fn media_storage(args: &ServeArgs) -> anyhow::Result<(BlobStore, MediaConfig)> {
+    let media = &args.media;
+    let blobs = match &media.media_s3_bucket {
+        Some(bucket) => BlobStore::s3(&S3Settings {
+            bucket: bucket.clone(),
+            region: media.media_s3_region.clone(),
+            endpoint: media.media_s3_endpoint.clone(),
+            access_key_id: media.media_s3_access_key_id.clone(),
+            secret_access_key: media.media_s3_secret_access_key.as_ref().map(|s| s.0.clone()),
+            allow_http: media.media_s3_allow_http,
+            path_style: media.media_s3_path_style,
+        })
+        .context("cannot set up S3 media storage")?,
+        None => {
+            let dir = media.media_dir.clone().unwrap_or_else(|| args.db.data_dir.join("media"));
+            BlobStore::local(&dir).with_context(|| format!("cannot use {} for media", dir.display()))?
+        }
+    };
+    if media.media_max_bytes == 0 {
+        anyhow::bail!("--media-max-bytes: at least 1");
+    }
+    let config = MediaConfig {
+        max_file_bytes: media.media_max_bytes,
+        upload_ttl: media.media_upload_ttl,
+        ..MediaConfig::default()
+    };
+    Ok((blobs, config))
+}
+
+/// Drops resumable uploads left unfinished past their time, once a minute.
+async fn sweep_uploads(state: AppState, until: impl std::future::Future<Output = ()>) {
+    let mut until = std::pin::pin!(until);
+    loop {
+        match crier_api::media::sweep_expired_uploads(&state).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "dropped expired uploads"),
+            Err(err) => tracing::warn!(error = ?err.problem().detail, "could not sweep expired uploads"),
+        }
+        tokio::select! {
+            () = &mut until => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
 }
 
 fn hostname() -> String {
