@@ -22,8 +22,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult, FieldError, Problem, ProblemKind};
-pub use openapi::openapi;
 pub use media::MediaConfig;
+pub use openapi::openapi;
 pub use state::{ApiConfig, AppState};
 
 /// The whole application: `/v1`, health checks, `/openapi.json` and `/docs`, with the security
@@ -35,7 +35,8 @@ pub fn build_router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     // File transfers get a body limit of the largest file (plus form overhead) and a timeout long
     // enough to move it; everything else keeps the small defaults.
-    let transfer_limit = usize::try_from(state.media.max_file_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let transfer_limit =
+        usize::try_from(state.media.max_file_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
     let transfers = transfers
         .layer(DefaultBodyLimit::max(transfer_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.media.transfer_timeout));

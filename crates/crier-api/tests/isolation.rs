@@ -6,7 +6,7 @@
 mod common;
 
 use common::Server;
-use crier_core::{ApiKeyId, ChannelId, DeliveryId, PostId, WebhookEndpointId};
+use crier_core::{ApiKeyId, ChannelId, DeliveryId, MediaId, PostId, WebhookEndpointId};
 use crier_testkit::{Backend, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -31,6 +31,11 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::POST, "/v1/webhooks/endpoints/{id}/test", None),
         (Method::GET, "/v1/webhooks/deliveries/{id}", None),
         (Method::POST, "/v1/webhooks/deliveries/{id}/retry", None),
+        (Method::GET, "/v1/media/{id}", None),
+        (Method::DELETE, "/v1/media/{id}", None),
+        (Method::GET, "/v1/media/{id}/content", None),
+        (Method::HEAD, "/v1/media/{id}/content", None),
+        (Method::PATCH, "/v1/media/{id}/content", None),
     ]
 }
 
@@ -44,6 +49,8 @@ fn ids_for(template: &str, a: &AObjects) -> (String, String) {
         (a.endpoint.clone(), WebhookEndpointId::generate().to_string())
     } else if template.starts_with("/v1/webhooks/deliveries") {
         (a.delivery.clone(), DeliveryId::generate().to_string())
+    } else if template.starts_with("/v1/media") {
+        (a.media.clone(), MediaId::generate().to_string())
     } else {
         (a.post.clone(), PostId::generate().to_string())
     }
@@ -55,6 +62,7 @@ struct AObjects {
     post: String,
     endpoint: String,
     delivery: String,
+    media: String,
 }
 
 #[test]
@@ -98,12 +106,16 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
     let ping =
         server.post(&format!("/v1/webhooks/endpoints/{endpoint}/test"), &a.admin_key, json!(null)).await;
     assert_eq!(ping.status, StatusCode::ACCEPTED, "{}", ping.body);
+    let upload =
+        server.post("/v1/media/uploads", &a.admin_key, json!({"size": 10, "file_name": "a.png"})).await;
+    assert_eq!(upload.status, StatusCode::CREATED, "{}", upload.body);
     let a_objects = AObjects {
         key: a_key_id,
         channel,
         post: post.body["id"].as_str().unwrap().to_owned(),
         endpoint: endpoint.clone(),
         delivery: ping.body["id"].as_str().unwrap().to_owned(),
+        media: upload.body["id"].as_str().unwrap().to_owned(),
     };
     let a_endpoint_before =
         server.get(&format!("/v1/webhooks/endpoints/{endpoint}"), &a.admin_key).await.body;
@@ -112,6 +124,7 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
     let before = server.db.store.list_api_keys(a.workspace).await.unwrap();
     let b_before = server.db.store.list_api_keys(b.workspace).await.unwrap().len();
     let a_post_before = server.get(&format!("/v1/posts/{}", a_objects.post), &a.admin_key).await.body;
+    let a_media_before = server.get(&format!("/v1/media/{}", a_objects.media), &a.admin_key).await.body;
     let a_channels_before = server.get("/v1/channels", &a.admin_key).await.body;
 
     for (method, template, body) in matrix() {
@@ -119,10 +132,15 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
         let theirs = server
             .call(method.clone(), &template.replace("{id}", &theirs_id), Some(&b.admin_key), body.clone())
             .await;
-        theirs.assert_problem(StatusCode::NOT_FOUND);
         let nowhere = server
             .call(method.clone(), &template.replace("{id}", &nowhere_id), Some(&b.admin_key), body)
             .await;
+        if method == Method::HEAD {
+            // No body to compare: the status says it all.
+            assert_eq!((theirs.status, nowhere.status), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+            continue;
+        }
+        theirs.assert_problem(StatusCode::NOT_FOUND);
         nowhere.assert_problem(StatusCode::NOT_FOUND);
         assert_eq!(
             theirs.body, nowhere.body,
@@ -133,6 +151,10 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
     assert_eq!(server.db.store.list_api_keys(a.workspace).await.unwrap(), before, "A's keys are unchanged");
     assert_eq!(server.get(&format!("/v1/posts/{}", a_objects.post), &a.admin_key).await.body, a_post_before);
     assert_eq!(server.get("/v1/channels", &a.admin_key).await.body, a_channels_before);
+    assert_eq!(
+        server.get(&format!("/v1/media/{}", a_objects.media), &a.admin_key).await.body,
+        a_media_before
+    );
     assert_eq!(
         server.get(&format!("/v1/webhooks/endpoints/{endpoint}"), &a.admin_key).await.body,
         a_endpoint_before

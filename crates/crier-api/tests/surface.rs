@@ -86,3 +86,23 @@ async fn docs_page_works_offline() {
     let css = server.http.get(server.url("/docs/style.css")).send().await.unwrap();
     assert_eq!(css.status(), StatusCode::OK);
 }
+
+/// A parameter the document calls `in: path` must be in the path template; anything else is a
+/// query or header parameter and optional unless the route needs it.
+#[test]
+fn path_parameters_are_in_their_paths() {
+    let spec = serde_json::to_value(crier_api::openapi()).unwrap();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                if parameter["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: `{name}` is not in the path"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -23,8 +23,8 @@ pub use api_key::{
 pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{
-    ApiKeyId, AttemptId, AuditEventId, ChannelId, DeliveryId, IdParseError, MediaId, PostId, SecretId, TargetId,
-    WebhookEndpointId, WorkspaceId,
+    ApiKeyId, AttemptId, AuditEventId, ChannelId, DeliveryId, IdParseError, MediaId, PostId, SecretId,
+    TargetId, WebhookEndpointId, WorkspaceId,
 };
 pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
 pub use publishing::{

@@ -6,5 +6,5 @@ mod media_rules;
 mod provider;
 pub mod sandbox;
 
-pub use provider::{Lookup, Provider, ProviderError, PublishRequest, Published, Registry, TargetIssue};
 pub use media_rules::MediaRules;
+pub use provider::{Lookup, Provider, ProviderError, PublishRequest, Published, Registry, TargetIssue};

@@ -72,16 +72,22 @@ impl MediaRules {
             issues.push(TargetIssue::new("/media", "this platform needs at least one image or video"));
         }
         if images > self.max_images {
-            issues.push(TargetIssue::new("/media", match self.max_images {
-                0 => "this platform takes no images".to_owned(),
-                n => format!("{images} images; this platform takes at most {n}"),
-            }));
+            issues.push(TargetIssue::new(
+                "/media",
+                match self.max_images {
+                    0 => "this platform takes no images".to_owned(),
+                    n => format!("{images} images; this platform takes at most {n}"),
+                },
+            ));
         }
         if videos > self.max_videos {
-            issues.push(TargetIssue::new("/media", match self.max_videos {
-                0 => "this platform takes no videos".to_owned(),
-                n => format!("{videos} videos; this platform takes at most {n}"),
-            }));
+            issues.push(TargetIssue::new(
+                "/media",
+                match self.max_videos {
+                    0 => "this platform takes no videos".to_owned(),
+                    n => format!("{videos} videos; this platform takes at most {n}"),
+                },
+            ));
         }
         if images > 0 && videos > 0 && !self.allow_mixed {
             issues.push(TargetIssue::new("/media", "this platform takes images or a video, not both"));
@@ -106,7 +112,11 @@ impl MediaRules {
         if let Some(max) = max_bytes
             && m.size > max
         {
-            problems.push(format!("{} is over this platform's limit of {}", megabytes(m.size), megabytes(max)));
+            problems.push(format!(
+                "{} is over this platform's limit of {}",
+                megabytes(m.size),
+                megabytes(max)
+            ));
         }
         let longest = m.width.max(m.height);
         let shortest = m.width.min(m.height);
@@ -121,7 +131,8 @@ impl MediaRules {
         if let Some(min) = self.min_dimension
             && shortest < min
         {
-            problems.push(format!("{}×{} pixels is under this platform's minimum of {min}", m.width, m.height));
+            problems
+                .push(format!("{}×{} pixels is under this platform's minimum of {min}", m.width, m.height));
         }
         if m.height > 0 {
             let ratio = f64::from(m.width) / f64::from(m.height);
@@ -213,7 +224,11 @@ mod tests {
         };
         let media = [image(1000, 1000, 10), image(3000, 1000, 2_000_000), video(61_000)];
         let issues = rules.check(&media);
-        assert_eq!(pointers(&issues), ["/media", "/media/1", "/media/1", "/media/1", "/media/2"], "{issues:?}");
+        assert_eq!(
+            pointers(&issues),
+            ["/media", "/media/1", "/media/1", "/media/1", "/media/2"],
+            "{issues:?}"
+        );
         assert!(issues[0].message.contains("not both"));
         assert!(issues[1].message.contains("2.0 MB"));
         assert!(issues[2].message.contains("3000×1000"));

@@ -16,12 +16,13 @@ macro_rules! claimed_job {
             .await
             .map_err($crate::error::map_sqlx)?;
         let target = target.into_domain()?;
-        let (post_text, post_media): (String, $crate::rows_publishing::DbJson) = sqlx::query_as(sql::POST_TEXT_OF_TARGET)
-            .bind(workspace.as_uuid())
-            .bind(target_id.as_uuid())
-            .fetch_one(&mut *$conn)
-            .await
-            .map_err($crate::error::map_sqlx)?;
+        let (post_text, post_media): (String, $crate::rows_publishing::DbJson) =
+            sqlx::query_as(sql::POST_TEXT_OF_TARGET)
+                .bind(workspace.as_uuid())
+                .bind(target_id.as_uuid())
+                .fetch_one(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
         let channel: ChannelRow = sqlx::query_as(&sql::get_channel())
             .bind(workspace.as_uuid())
             .bind(target.channel_id.as_uuid())

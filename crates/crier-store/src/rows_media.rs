@@ -46,7 +46,8 @@ impl MediaRow {
         let facts = match (status, self.mime, self.kind, self.sha256) {
             (MediaStatus::Ready, Some(mime), Some(kind), Some(sha256)) => Some(MediaFacts {
                 mime,
-                kind: MediaKind::from_db(&kind).ok_or_else(|| corrupt("media.kind holds an unknown value"))?,
+                kind: MediaKind::from_db(&kind)
+                    .ok_or_else(|| corrupt("media.kind holds an unknown value"))?,
                 width: unsigned(i64::from(self.width.unwrap_or(0)), "width")?,
                 height: unsigned(i64::from(self.height.unwrap_or(0)), "height")?,
                 duration_ms: self.duration_ms.map(|d| unsigned(d, "duration_ms")).transpose()?,
@@ -137,7 +138,8 @@ pub(crate) mod sql {
          WHERE workspace_id = $1 AND id = $2 AND status = 'uploading' AND received = expected_size RETURNING ",
         media_columns!()
     );
-    pub const DELETE_EXPIRY: &str = "DELETE FROM media_upload_expiry WHERE workspace_id = $1 AND media_id = $2";
+    pub const DELETE_EXPIRY: &str =
+        "DELETE FROM media_upload_expiry WHERE workspace_id = $1 AND media_id = $2";
     pub const DELETE_MEDIA: &str = "DELETE FROM media WHERE workspace_id = $1 AND id = $2";
     pub const DELETE_SECRET: &str = "DELETE FROM secrets WHERE workspace_id = $1 AND id = $2";
     /// Global: the sweeper's look across workspaces ($1 = now, $2 = limit).

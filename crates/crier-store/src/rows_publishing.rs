@@ -200,7 +200,7 @@ pub(crate) fn targets_into_domain(rows: Vec<TargetRow>) -> StoreResult<Vec<PostT
 /// posts not on the page.
 pub(crate) fn assemble_posts(posts: Vec<PostRow>, targets: Vec<TargetRow>) -> StoreResult<Vec<Post>> {
     let mut targets = targets_into_domain(targets)?;
-    Ok(posts
+    posts
         .into_iter()
         .map(|post| {
             let id = PostId::from_uuid(post.id);
@@ -208,7 +208,7 @@ pub(crate) fn assemble_posts(posts: Vec<PostRow>, targets: Vec<TargetRow>) -> St
             targets = rest;
             post.into_domain(mine)
         })
-        .collect::<StoreResult<_>>()?)
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -350,8 +350,7 @@ pub(crate) mod sql {
     pub const ABANDON_KEY: &str =
         "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status = 'in_flight'";
 
-    pub const INSERT_POST: &str =
-        "INSERT INTO posts (workspace_id, id, text, media, scheduled_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const INSERT_POST: &str = "INSERT INTO posts (workspace_id, id, text, media, scheduled_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
     /// Multi-row inserts: `QueryBuilder::push_values` appends the `VALUES (…), (…)` part.
     pub const INSERT_TARGETS_HEAD: &str = "INSERT INTO post_targets (workspace_id, id, post_id, channel_id, text, \
          options, status, run_at, attempts, provider_post_id, url, error_code, error_message, created_at, \

@@ -265,3 +265,47 @@ async fn webhook_tables_are_isolated_and_their_queue_is_global() {
     }
     assert_eq!(workspaces_seen(&mut app, "webhook_jobs", None).await.len(), 2);
 }
+
+/// An unfinished upload with its sealed content key.
+async fn seed_media(db: &TestDb, ws: WorkspaceId) {
+    let clock = SystemClock;
+    let key = db.vault(Arc::new(SystemClock)).seal_row(ws, "media_content_key", &[1; 32]).await.unwrap();
+    let id = crier_core::MediaId::generate();
+    let media = crier_core::Media {
+        workspace_id: ws,
+        id,
+        status: crier_core::MediaStatus::Uploading,
+        file_name: None,
+        declared_type: None,
+        alt_text: None,
+        source_url: None,
+        expected_size: 10,
+        received: 0,
+        parts: 0,
+        storage_prefix: format!("workspaces/{ws}/media/{id}"),
+        content_key: Some(key.id),
+        facts: None,
+        created_at: clock.now(),
+        updated_at: clock.now(),
+        expires_at: Some(clock.now() + Duration::hours(1)),
+    };
+    let audit =
+        NewAuditEvent::new(clock.now(), Actor::cli(), "media.created", "m".into(), &Default::default());
+    db.store.insert_media(&media, Some(&key), None, &audit).await.unwrap();
+}
+
+#[tokio::test]
+async fn media_are_isolated_and_the_upload_expiry_index_is_global() {
+    let db = TestDb::fresh(Backend::Postgres).await;
+    let clock = Arc::new(SystemClock);
+    let a = db.workspace(clock.clone(), "A").await;
+    seed_media(&db, a).await;
+    let b = db.workspace(clock, "B").await;
+    seed_media(&db, b).await;
+    let mut app = PgConnection::connect(db.url().expose()).await.unwrap();
+    assert_eq!(workspaces_seen(&mut app, "media", Some(a)).await, [a.as_uuid()], "media as A");
+    assert_eq!(workspaces_seen(&mut app, "media", Some(b)).await, [b.as_uuid()], "media as B");
+    assert!(workspaces_seen(&mut app, "media", None).await.is_empty(), "media with no workspace set");
+    // The sweeper looks across workspaces: the index holds only ids and times.
+    assert_eq!(workspaces_seen(&mut app, "media_upload_expiry", None).await.len(), 2);
+}

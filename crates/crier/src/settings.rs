@@ -97,7 +97,7 @@ mod tests {
         argv.push(format!("--config={}", config.display()).into());
         argv.extend(extra.iter().map(OsString::from));
         match parse_from(argv).unwrap().command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("parsed {other:?}"),
         }
     }

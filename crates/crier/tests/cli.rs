@@ -26,6 +26,27 @@ async fn serve_runs_on_the_embedded_default_with_no_other_service() {
         let mode = std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "the data directory is private");
     }
+
+    // Media land encrypted in the data directory's media folder, and come back intact.
+    let workspace = run_ok(crier(cwd.path()).args(["workspace", "create", "Media"]));
+    let key = run_ok(crier(cwd.path()).args(["key", "create", "--workspace", &workspace, "--scopes", "all"]));
+    let png: &[u8] = include_bytes!("../../crier-media/tests/fixtures/image.png");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png.to_vec()).file_name("image.png").mime_str("image/png").unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let created = http.post(served.url("/v1/media")).bearer_auth(&key).multipart(form).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let folder = data_dir.join("media").join("workspaces").join(&workspace).join("media").join(id);
+    let stored = std::fs::read(folder.join("000000")).unwrap();
+    assert!(!stored.windows(16).any(|w| png.windows(16).any(|p| p == w)), "encrypted at rest");
+    let back =
+        http.get(served.url(&format!("/v1/media/{id}/content"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(back.bytes().await.unwrap().as_ref(), png);
+
     let log = served.stop();
     assert!(log.contains("shutting down"), "graceful shutdown: {log}");
 }
@@ -126,6 +147,16 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_WEBHOOK_TIMEOUT", Some("15s")),
         ("CRIER_WEBHOOK_DISABLE_AFTER", Some("5d")),
         ("CRIER_ALLOW_INSECURE_LOOPBACK", Some("false")),
+        ("CRIER_MEDIA_DIR", None),
+        ("CRIER_MEDIA_S3_BUCKET", None),
+        ("CRIER_MEDIA_S3_REGION", Some("us-east-1")),
+        ("CRIER_MEDIA_S3_ENDPOINT", None),
+        ("CRIER_MEDIA_S3_ACCESS_KEY_ID", None),
+        ("CRIER_MEDIA_S3_SECRET_ACCESS_KEY", None),
+        ("CRIER_MEDIA_S3_PATH_STYLE", Some("false")),
+        ("CRIER_MEDIA_S3_ALLOW_HTTP", Some("false")),
+        ("CRIER_MEDIA_MAX_BYTES", Some("1073741824")),
+        ("CRIER_MEDIA_UPLOAD_TTL", Some("24h")),
     ] {
         assert!(help.contains(&format!("[env: {env}")), "--help lacks {env}");
         if let Some(default) = default {

@@ -218,6 +218,8 @@ pub struct SandboxDeliveryOut {
     pub target_id: String,
     pub attempt_id: String,
     pub text: String,
+    /// The media ids the publish carried, in order.
+    pub media: Vec<String>,
     pub delivered_at: DateTime<Utc>,
 }
 
@@ -258,6 +260,7 @@ pub async fn list_sandbox_deliveries(
                 target_id: d.target_id.to_string(),
                 attempt_id: d.attempt_id.to_string(),
                 text: d.text,
+                media: d.media.iter().map(ToString::to_string).collect(),
                 delivered_at: d.delivered_at,
             })
             .collect(),

@@ -65,6 +65,7 @@ pub struct EventPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// `next_cursor` of the previous page (an event's `seq`); omit to start at the beginning.
@@ -74,6 +75,7 @@ pub struct EventQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     /// Start after this `seq` (the `Last-Event-ID` header, when sent, takes precedence).

@@ -37,9 +37,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Routes that move file bytes: the binary gives them a large body limit and a long timeout.
 pub fn transfer_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_media, create_media))
-        .routes(routes!(download_content, upload_part, upload_status))
+    OpenApiRouter::new().routes(routes!(list_media, create_media)).routes(routes!(
+        download_content,
+        upload_part,
+        upload_status
+    ))
 }
 
 /// A file to fetch.
@@ -201,7 +203,11 @@ fn new_media(tenant: &Tenant, state: &AppState, status: MediaStatus) -> Media {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create_media(tenant: Tenant, State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+pub async fn create_media(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Response> {
     tenant.require(Scope::MediaWrite)?;
     let headers = request.headers().clone();
     let essence = headers
@@ -243,7 +249,12 @@ fn multipart_error(err: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::new(ProblemKind::for_status(status), detail).with_status(status)
 }
 
-async fn upload(tenant: Tenant, state: AppState, headers: HeaderMap, mut form: Multipart) -> ApiResult<Response> {
+async fn upload(
+    tenant: Tenant,
+    state: AppState,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> ApiResult<Response> {
     let mut media = new_media(&tenant, &state, MediaStatus::Ready);
     let (key, sealed) = new_content_key(&state, tenant.workspace_id).await?;
     media.content_key = sealed.as_ref().map(|s| s.id);
@@ -290,7 +301,13 @@ async fn upload(tenant: Tenant, state: AppState, headers: HeaderMap, mut form: M
             return Err(ApiError::field("/file", "the form has no file part"));
         };
         let mut errors = Vec::new();
-        check_claimed_type(&facts, media.declared_type.as_deref(), media.file_name.as_deref(), "/file", &mut errors);
+        check_claimed_type(
+            &facts,
+            media.declared_type.as_deref(),
+            media.file_name.as_deref(),
+            "/file",
+            &mut errors,
+        );
         check_text_field("/alt_text", fields.alt_text.as_deref(), &mut errors);
         let channels: Vec<String> = fields.channel_ids.clone();
         check_for_channels(&state, &tenant, &facts, &channels, &mut errors).await?;
@@ -338,7 +355,12 @@ async fn insert(
     Ok(created)
 }
 
-async fn fetch(tenant: Tenant, state: AppState, headers: HeaderMap, input: MediaUrlIn) -> ApiResult<Response> {
+async fn fetch(
+    tenant: Tenant,
+    state: AppState,
+    headers: HeaderMap,
+    input: MediaUrlIn,
+) -> ApiResult<Response> {
     let idempotency = Idempotency::from_request(&headers, &Method::POST, "/v1/media", &input)?;
     idempotency
         .run(&state, &tenant, |idempotency_key| async {
@@ -353,8 +375,10 @@ async fn fetch(tenant: Tenant, state: AppState, headers: HeaderMap, input: Media
                 ..(*state.outbound).clone()
             };
             let client = crier_net::OutboundClient::new(policy, state.resolver.clone());
-            let fetched =
-                client.get(input.url.trim()).await.map_err(|refusal| ApiError::field("/url", refusal.to_string()))?;
+            let fetched = client
+                .get(input.url.trim())
+                .await
+                .map_err(|refusal| ApiError::field("/url", refusal.to_string()))?;
             if !(200..300).contains(&fetched.status) {
                 return Err(ApiError::field("/url", format!("the server answered {}", fetched.status)));
             }
@@ -370,7 +394,9 @@ async fn fetch(tenant: Tenant, state: AppState, headers: HeaderMap, input: Media
             media.alt_text = input.alt_text.clone();
             let path = part_path(&media, 0)?;
             let mut inspector = Inspector::new(&state.media);
-            let body = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(fetched.body)) });
+            let body = futures::stream::once(async move {
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from(fetched.body))
+            });
             let size = store_inspected(&state.blobs, &path, key.as_ref(), body, &mut inspector)
                 .await?
                 .map_err(|refusal| refusal.into_error("/url"))?;
@@ -447,11 +473,9 @@ pub async fn begin_upload(
 }
 
 fn offset_header(headers: &HeaderMap) -> ApiResult<u64> {
-    headers
-        .get(UPLOAD_OFFSET)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| ApiError::invalid("send the part's position as `Upload-Offset: <bytes received so far>`"))
+    headers.get(UPLOAD_OFFSET).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).ok_or_else(
+        || ApiError::invalid("send the part's position as `Upload-Offset: <bytes received so far>`"),
+    )
 }
 
 fn with_offset(mut response: Response, media: &Media) -> Response {
@@ -490,6 +514,7 @@ pub async fn upload_part(
     request: Request,
 ) -> ApiResult<Response> {
     tenant.require(Scope::MediaWrite)?;
+    let media = state.store.get_media(tenant.workspace_id, id).await.map_err(not_found)?;
     let offset = offset_header(request.headers())?;
     let essence = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !matches!(essence, "application/offset+octet-stream" | "application/octet-stream") {
@@ -498,7 +523,6 @@ pub async fn upload_part(
             "send the part as `Content-Type: application/offset+octet-stream`",
         ));
     }
-    let media = state.store.get_media(tenant.workspace_id, id).await.map_err(not_found)?;
     if media.status != MediaStatus::Uploading {
         return Err(ApiError::conflict("this media is complete; it takes no more parts"));
     }
@@ -554,7 +578,9 @@ async fn append_part(state: &AppState, media: &Media, room: u64, body: Body) -> 
     if seen > room {
         return Err(ApiError::new(
             ProblemKind::PayloadTooLarge,
-            format!("this part may hold at most {room} bytes (the rest of the file, and at most one part's limit)"),
+            format!(
+                "this part may hold at most {room} bytes (the rest of the file, and at most one part's limit)"
+            ),
         ));
     }
     let stored = match stored {
@@ -573,7 +599,9 @@ async fn append_part(state: &AppState, media: &Media, room: u64, body: Body) -> 
         .append_media_part(media.workspace_id, media.id, media.received, media.received + stored, now)
         .await
         .map_err(|err| match err {
-            StoreError::Conflict(detail) => ApiError::conflict(format!("{detail}; another part arrived first")),
+            StoreError::Conflict(detail) => {
+                ApiError::conflict(format!("{detail}; another part arrived first"))
+            }
             other => not_found(other),
         })
 }
@@ -584,7 +612,13 @@ async fn complete(state: &AppState, tenant: &Tenant, media: Media) -> ApiResult<
     let mut errors = Vec::new();
     let facts = match verdict {
         Ok(facts) if facts.size == media.expected_size => {
-            check_claimed_type(&facts, media.declared_type.as_deref(), media.file_name.as_deref(), "", &mut errors);
+            check_claimed_type(
+                &facts,
+                media.declared_type.as_deref(),
+                media.file_name.as_deref(),
+                "",
+                &mut errors,
+            );
             Some(facts)
         }
         Ok(_) => {
@@ -716,6 +750,7 @@ pub async fn delete_media(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MediaListQuery {
     /// `next_cursor` of the previous page.

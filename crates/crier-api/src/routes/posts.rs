@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use crier_core::{
-    Channel, ChannelId, ChannelStatus, MediaFacts, MediaId, MediaStatus, Post, PostId, PostQuery, PostTarget, Scope, StoreError, TargetId,
-    TargetStatus,
+    Channel, ChannelId, ChannelStatus, MediaFacts, MediaId, MediaStatus, Post, PostId, PostQuery, PostTarget,
+    Scope, StoreError, TargetId, TargetStatus,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -176,7 +176,9 @@ async fn post_media(
     let mut ids = Vec::with_capacity(raw.len());
     for (i, text) in raw.iter().enumerate() {
         match text.parse::<MediaId>() {
-            Ok(id) if ids.contains(&id) => errors.push(FieldError::new(format!("/media/{i}"), "listed twice")),
+            Ok(id) if ids.contains(&id) => {
+                errors.push(FieldError::new(format!("/media/{i}"), "listed twice"))
+            }
             Ok(id) => ids.push(id),
             Err(_) => errors.push(FieldError::new(format!("/media/{i}"), "no such media in this workspace")),
         }
@@ -343,7 +345,9 @@ pub async fn create_post(
                 // A channel deleted between validation and storage.
                 StoreError::NotFound => ApiError::field("/targets", "a target channel no longer exists"),
                 // A media deleted between validation and storage.
-                StoreError::Conflict(detail) if detail.starts_with("media ") => ApiError::field("/media", detail),
+                StoreError::Conflict(detail) if detail.starts_with("media ") => {
+                    ApiError::field("/media", detail)
+                }
                 other => other.into(),
             })?;
             created.stored = true;
@@ -378,6 +382,7 @@ pub async fn get_post(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PostListQuery {
     /// Only posts with a target in this state.

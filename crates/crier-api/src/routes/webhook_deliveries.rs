@@ -102,6 +102,7 @@ pub struct DeliveryPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryListQuery {
     /// Only this endpoint's deliveries (`ep_…`).

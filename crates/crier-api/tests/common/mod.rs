@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use crier_api::{ApiConfig, AppState};
+use crier_api::{ApiConfig, AppState, MediaConfig};
+use crier_blobs::BlobStore;
 use crier_core::{
     Actor, ApiKeyMode, Clock, IssueKey, ManualClock, NewApiKey, NewAuditEvent, ScopeSet, WorkspaceId,
 };
@@ -24,6 +25,10 @@ pub struct Server {
     pub providers: Arc<Registry>,
     pub outbound: OutboundPolicy,
     pub http: reqwest::Client,
+    /// The application state the server runs with (for calling its background tasks directly).
+    pub state: AppState,
+    /// Where this server keeps media bytes (a folder, as `crier serve` does by default).
+    pub media_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -51,7 +56,23 @@ impl Server {
     }
 
     async fn start_full(backend: Backend, config: ApiConfig, outbound: OutboundPolicy) -> Self {
+        Self::start_media(backend, MediaConfig::default(), outbound).await_with(config).await
+    }
+
+    /// With these media limits and outbound policy.
+    pub fn start_media(backend: Backend, media: MediaConfig, outbound: OutboundPolicy) -> Starting {
+        Starting { backend, media, outbound }
+    }
+
+    async fn start_all(
+        backend: Backend,
+        config: ApiConfig,
+        outbound: OutboundPolicy,
+        media: MediaConfig,
+    ) -> Self {
         let db = TestDb::fresh(backend).await;
+        let media_dir = tempfile::tempdir().expect("a media folder");
+        let blobs = BlobStore::local(media_dir.path()).expect("local blob store");
         let clock = ManualClock::starting_now();
         let providers = Arc::new(
             Registry::default().with(Arc::new(Sandbox::new(db.store.clone(), Arc::new(clock.clone())))),
@@ -59,14 +80,16 @@ impl Server {
         let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config)
             .with_providers(providers.clone())
             .with_vault(Arc::new(db.vault(Arc::new(clock.clone()))))
-            .with_outbound(outbound.clone(), Arc::new(SystemResolver));
+            .with_outbound(outbound.clone(), Arc::new(SystemResolver))
+            .with_media(blobs, media);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(crier_api::serve(listener, crier_api::build_router(state), async {
+        tokio::spawn(crier_api::serve(listener, crier_api::build_router(state.clone()), async {
             let _ = rx.await;
         }));
-        Self { base, db, clock, providers, outbound, http: reqwest::Client::new(), shutdown: Some(tx) }
+        let http = reqwest::Client::new();
+        Self { base, db, clock, providers, outbound, http, state, media_dir, shutdown: Some(tx) }
     }
 
     /// An in-process webhook dispatcher over this server's store, vault and clock.
@@ -176,6 +199,28 @@ impl Drop for Server {
 }
 
 #[derive(Debug)]
+/// `Server::start_media(…)`, awaited with default API settings (or `await_with` others).
+pub struct Starting {
+    backend: Backend,
+    media: MediaConfig,
+    outbound: OutboundPolicy,
+}
+
+impl Starting {
+    pub async fn await_with(self, config: ApiConfig) -> Server {
+        Server::start_all(self.backend, config, self.outbound, self.media).await
+    }
+}
+
+impl std::future::IntoFuture for Starting {
+    type Output = Server;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Server> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.await_with(ApiConfig::default()))
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,

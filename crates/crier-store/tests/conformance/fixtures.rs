@@ -74,7 +74,15 @@ pub fn post_with(
         })
         .collect();
     targets.sort_by_key(|t| t.id);
-    Post { workspace_id: ws, id, text: text.into(), media: Vec::new(), scheduled_at: None, created_at: now, targets }
+    Post {
+        workspace_id: ws,
+        id,
+        text: text.into(),
+        media: Vec::new(),
+        scheduled_at: None,
+        created_at: now,
+        targets,
+    }
 }
 
 /// A post due now on each channel.

@@ -93,9 +93,9 @@ async fn ready_media_round_trips_with_its_sealed_key(db: TestDb) {
     assert_eq!(secret_count(&db, ws).await, 2);
 
     let page = db.store.list_media(ws, &MediaQuery { before: None, limit: 1 }).await.unwrap();
-    assert_eq!(page, [second.clone()], "newest first");
+    assert_eq!(page, std::slice::from_ref(&second), "newest first");
     let rest = db.store.list_media(ws, &MediaQuery { before: Some(second.id), limit: 5 }).await.unwrap();
-    assert_eq!(rest, [first.clone()]);
+    assert_eq!(rest, std::slice::from_ref(&first));
 
     // A key that belongs to another media is refused, and nothing is stored.
     let other_key = key_row(ws, &clock);
@@ -140,7 +140,8 @@ async fn completing_needs_every_byte_and_happens_once(db: TestDb) {
     let early = db.store.complete_media(ws, upload.id, &facts(1000), now, &audit(&clock, "x")).await;
     assert!(matches!(early, Err(StoreError::Conflict(_))), "{early:?}");
     db.store.append_media_part(ws, upload.id, 0, 1000, now).await.unwrap();
-    let ready = db.store.complete_media(ws, upload.id, &facts(1000), now, &audit(&clock, "done")).await.unwrap();
+    let ready =
+        db.store.complete_media(ws, upload.id, &facts(1000), now, &audit(&clock, "done")).await.unwrap();
     assert_eq!(ready.status, MediaStatus::Ready);
     assert_eq!(ready.facts, Some(facts(1000)));
     assert_eq!(ready.expires_at, None);
@@ -226,7 +227,8 @@ async fn a_post_needs_its_media_ready_and_keeps_their_order(db: TestDb) {
     post.media = vec![second.id, first.id];
     db.store.create_post(&post, None).await.unwrap();
     assert_eq!(db.store.get_post(ws, post.id).await.unwrap().media, [second.id, first.id]);
-    let listed = db.store.list_posts(ws, &crier_core::PostQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let listed =
+        db.store.list_posts(ws, &crier_core::PostQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(listed[0].media, [second.id, first.id]);
     let found = db.store.media_by_ids(ws, &[first.id, MediaId::generate(), second.id]).await.unwrap();
     assert_eq!(found.len(), 2);
