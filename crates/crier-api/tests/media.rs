@@ -21,7 +21,6 @@ use crier_testkit::{Backend, on_both_backends};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_backends!(
     backend: images_and_videos_are_described_from_their_bytes,
@@ -409,22 +408,7 @@ async fn expired_uploads_are_swept(backend: Backend) {
 
 /// A loopback HTTP server answering every request with `response`, counting connections.
 async fn peer(response: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let count = connections.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(&response).await;
-            });
-        }
-    });
-    (address, connections)
+    crier_testkit::ssrf::serve_on("127.0.0.1:0", response).await
 }
 
 fn answer(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {

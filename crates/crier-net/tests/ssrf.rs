@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use crier_net::{OutboundClient, OutboundPolicy, Refusal, Resolve, check_url};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use crier_testkit::ssrf::serve_on;
 use tokio::net::TcpListener;
 
 /// Answers every name with fixed addresses, and counts the look-ups.
@@ -43,25 +43,6 @@ impl Resolve for FixedResolver {
 /// A loopback HTTP server answering every request with `response`, counting connections.
 async fn server(response: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
     serve_on("127.0.0.1:0", response).await
-}
-
-async fn serve_on(bind: &str, response: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind(bind).await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let count = connections.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(&response).await;
-            });
-        }
-    });
-    (address, connections)
 }
 
 fn ok(body: &str) -> Vec<u8> {

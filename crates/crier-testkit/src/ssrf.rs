@@ -1,4 +1,12 @@
-//! Hostile URLs for the outbound policy's tests (crier-net's own and the API's that take URLs).
+//! Hostile URLs for the outbound policy's tests (crier-net's own and the API's that take URLs),
+//! and a listener that counts who reached it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// At least 40 URLs that must be refused, aimed where they would reach a listener on loopback
 /// port `p` if the policy let them through: loopback in every spelling (decimal, octal, hex, short
@@ -57,4 +65,24 @@ pub fn hostile_urls(p: u16) -> Vec<String> {
         "not a url".to_owned(),
         "https:///".to_owned(),
     ]
+}
+
+/// An HTTP server on `bind` answering every request with `response`, counting connections.
+pub async fn serve_on(bind: &str, response: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind(bind).await.expect("a local listener");
+    let address = listener.local_addr().expect("a local listener");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(&response).await;
+            });
+        }
+    });
+    (address, connections)
 }
