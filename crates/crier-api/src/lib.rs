@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod mcp;
 pub mod media;
 mod middleware;
 mod openapi;
@@ -44,6 +45,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .merge(transfers)
+        .merge(mcp::router(state.clone()))
         // A panic becomes a 500 (turned into problem+json below), not a dropped connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(middleware::problem_fallback))

@@ -141,9 +141,16 @@ async fn images_and_videos_are_described_from_their_bytes(backend: Backend) {
     let shown = server.get(&format!("/v1/media/{photo_id}"), &key).await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.body, reply.body);
-    let listed = server.get("/v1/media?limit=1", &key).await;
-    assert_eq!(listed.body["data"][0]["id"], photo_id.as_str(), "newest first");
-    assert!(listed.body["next_cursor"].is_string());
+    // Pages of one: both media, each once, then the end.
+    let first = server.get("/v1/media?limit=1", &key).await.body;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = server.get(&format!("/v1/media?limit=1&cursor={cursor}"), &key).await.body;
+    let mut ids = [first["data"][0]["id"].as_str().unwrap(), second["data"][0]["id"].as_str().unwrap()];
+    ids.sort_unstable();
+    let mut expected = [photo_id.as_str(), video["id"].as_str().unwrap()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    assert!(second["next_cursor"].is_null());
 }
 
 async fn lying_truncated_bombs_and_oversized_files_are_refused_and_leave_nothing(backend: Backend) {

@@ -7,4 +7,6 @@ mod provider;
 pub mod sandbox;
 
 pub use media_rules::MediaRules;
-pub use provider::{Lookup, Provider, ProviderError, PublishRequest, Published, Registry, TargetIssue};
+pub use provider::{
+    Lookup, Provider, ProviderError, PublishRequest, Published, Registry, TargetIssue, TextLimit,
+};

@@ -2,12 +2,12 @@
 //! for a reason knowable at the door. Each provider states its own rules (`Provider::media_rules`).
 
 use crier_core::{MediaFacts, MediaKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::provider::TargetIssue;
 
 /// A platform's media limits. Every limit is optional except the counts.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaRules {
     /// Most images on one post (0: the platform takes no images).

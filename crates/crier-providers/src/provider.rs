@@ -52,6 +52,14 @@ pub enum Lookup {
     Unknowable,
 }
 
+/// How long a text may be, and what unit the platform counts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TextLimit {
+    pub max: usize,
+    /// `graphemes` (user-perceived characters), `characters` (code points), `bytes`, `weighted`.
+    pub counted_in: &'static str,
+}
+
 /// A problem with a target found before acceptance, at a JSON pointer relative to the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetIssue {
@@ -75,6 +83,11 @@ pub trait Provider: Send + Sync {
     /// Checks one target against the platform's limits (text as the platform counts it, options).
     fn validate_target(&self, channel: &Channel, text: &str, options: &serde_json::Value)
     -> Vec<TargetIssue>;
+
+    /// The text limit, as the platform counts it (for agents and the dashboard's counters).
+    fn text_limit(&self, _channel: &Channel) -> Option<TextLimit> {
+        None
+    }
 
     /// What media this channel takes. The default takes none.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {

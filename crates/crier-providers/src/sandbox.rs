@@ -14,7 +14,7 @@ use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::MediaRules;
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue};
+use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
 
 /// The sandbox's behaviour, from the channel's `config`.
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +167,11 @@ impl Provider for Sandbox {
             issues.push(TargetIssue::new("/options", "the sandbox takes no options"));
         }
         issues
+    }
+
+    fn text_limit(&self, channel: &Channel) -> Option<TextLimit> {
+        let max = Self::config(channel).map(|c| c.max_chars).unwrap_or(500);
+        Some(TextLimit { max, counted_in: "graphemes" })
     }
 
     fn media_rules(&self, channel: &Channel) -> MediaRules {

@@ -8,6 +8,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
 
+pub mod mcp_client;
 pub mod ssrf;
 pub mod webhook_receiver;
 

@@ -61,6 +61,26 @@ pub enum Command {
     /// Check the tamper-evident audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve MCP to one local agent over stdin/stdout, acting with an API key
+    Mcp(Box<McpArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Speak MCP on stdin/stdout (the only transport of this command; HTTP agents use
+    /// `crier serve` and /mcp)
+    #[arg(long, required = true)]
+    pub stdio: bool,
+
+    /// The API key the agent acts with (its scopes bound what the tools may do)
+    #[arg(long = "api-key", env = "CRIER_API_KEY", hide_env_values = true)]
+    pub api_key: SecretArg,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => commands::serve::run(*args).await,
+        Command::Mcp(args) => commands::mcp::run(*args).await,
         Command::Migrate(db) => commands::migrate::run(&db).await,
         Command::Openapi => {
             println!("{}", crier_api::openapi().to_pretty_json()?);

@@ -62,8 +62,18 @@ impl FromRequestParts<AppState> for Tenant {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ApiError::invalid_token("use the Bearer scheme: `Authorization: Bearer crier_…`"));
         }
-        let secret =
-            ApiKeySecret::parse(token.trim()).map_err(|err| ApiError::invalid_token(err.to_string()))?;
+        Tenant::authenticate(state, token.trim(), origin(parts)).await
+    }
+}
+
+impl Tenant {
+    /// The caller an API key secret stands for, if the key is usable now.
+    pub async fn authenticate(
+        state: &AppState,
+        token: &str,
+        origin: RequestOrigin,
+    ) -> Result<Self, ApiError> {
+        let secret = ApiKeySecret::parse(token).map_err(|err| ApiError::invalid_token(err.to_string()))?;
         let key = state
             .store
             .find_api_key_by_hash(&secret.hash())
@@ -84,7 +94,7 @@ impl FromRequestParts<AppState> for Tenant {
             scopes: key.scopes,
             expires_at: key.expires_at,
             rotated: key.rotated_at.is_some(),
-            origin: origin(parts),
+            origin,
         })
     }
 }

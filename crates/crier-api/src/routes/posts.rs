@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_posts, create_post)).routes(routes!(get_post, cancel_post))
 }
 
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetIn {
     #[schema(example = "chan_01jd8x3k6m2v5q9r7t4w1y0zab")]
@@ -46,7 +46,7 @@ pub struct TargetIn {
 }
 
 /// A post to publish.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostIn {
     #[serde(default)]

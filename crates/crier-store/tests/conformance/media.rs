@@ -92,10 +92,12 @@ async fn ready_media_round_trips_with_its_sealed_key(db: TestDb) {
     assert_eq!(db.store.get_media(ws, second.id).await.unwrap(), second);
     assert_eq!(secret_count(&db, ws).await, 2);
 
+    // Ids order by creation to the millisecond; two made in the same one order by their random part.
+    let (newer, older) = if second.id > first.id { (&second, &first) } else { (&first, &second) };
     let page = db.store.list_media(ws, &MediaQuery { before: None, limit: 1 }).await.unwrap();
-    assert_eq!(page, std::slice::from_ref(&second), "newest first");
-    let rest = db.store.list_media(ws, &MediaQuery { before: Some(second.id), limit: 5 }).await.unwrap();
-    assert_eq!(rest, std::slice::from_ref(&first));
+    assert_eq!(page, std::slice::from_ref(newer), "newest first");
+    let rest = db.store.list_media(ws, &MediaQuery { before: Some(newer.id), limit: 5 }).await.unwrap();
+    assert_eq!(rest, std::slice::from_ref(older));
 
     // A key that belongs to another media is refused, and nothing is stored.
     let other_key = key_row(ws, &clock);

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod key;
+pub mod mcp;
 pub mod migrate;
 pub mod serve;
 pub mod vault;

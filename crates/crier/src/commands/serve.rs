@@ -13,7 +13,7 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{LogFormat, Role, ServeArgs};
+use crate::cli::{DbArgs, LogFormat, MediaArgs, Role, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log, args.log_format)?;
@@ -93,7 +93,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             request_timeout: args.request_timeout,
             key_grace_period: args.key_grace_period,
         };
-        let (blobs, media) = media_storage(&args)?;
+        let (blobs, media) = media_storage(&args.db, &args.media)?;
         let state = AppState::new(store.clone(), clock, config)
             .with_providers(providers)
             .with_vault(vault)
@@ -115,8 +115,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The media store the flags name (a folder by default, S3 when a bucket is given), and limits.
-fn media_storage(args: &ServeArgs) -> anyhow::Result<(BlobStore, MediaConfig)> {
-    let media = &args.media;
+pub fn media_storage(db: &DbArgs, media: &MediaArgs) -> anyhow::Result<(BlobStore, MediaConfig)> {
     let blobs = match &media.media_s3_bucket {
         Some(bucket) => BlobStore::s3(&S3Settings {
             bucket: bucket.clone(),
@@ -129,7 +128,7 @@ fn media_storage(args: &ServeArgs) -> anyhow::Result<(BlobStore, MediaConfig)> {
         })
         .context("cannot set up S3 media storage")?,
         None => {
-            let dir = media.media_dir.clone().unwrap_or_else(|| args.db.data_dir.join("media"));
+            let dir = media.media_dir.clone().unwrap_or_else(|| db.data_dir.join("media"));
             BlobStore::local(&dir).with_context(|| format!("cannot use {} for media", dir.display()))?
         }
     };

@@ -1,0 +1,114 @@
+//! MCP for AI agents: Streamable HTTP at `/mcp` (rmcp), and the same server over stdio
+//! (`crier mcp --stdio`). Served statelessly, so any API node answers any request: protocol
+//! `2026-07-28` has no sessions, and for `2025-11-25` the server simply assigns none, which the
+//! specification allows.
+//!
+//! Authentication is Crier's own layer in front of rmcp (rmcp has no resource-server side): a
+//! request without a usable bearer token gets 401 with `WWW-Authenticate` pointing at the
+//! protected-resource metadata (RFC 9728). `Host` and `Origin` are checked against explicit lists:
+//! a browser page of another origin gets 403.
+
+mod tools;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+pub use tools::CrierMcp;
+
+use crate::extract::Tenant;
+use crate::state::AppState;
+
+/// Where the MCP endpoint is mounted.
+pub const PATH: &str = "/mcp";
+
+/// The hosts and origins the MCP endpoint answers: loopback always (local agents), and the public
+/// URL's when one is configured.
+fn allowed(state: &AppState) -> (Vec<String>, Vec<String>) {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"].map(str::to_owned).to_vec();
+    let mut origins: Vec<String> =
+        ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"].map(str::to_owned).to_vec();
+    if let Some(public) = &state.config.public_url
+        && let Some(host) = public.host_str()
+    {
+        hosts.push(host.to_owned());
+        if let Some(port) = public.port() {
+            hosts.push(format!("{host}:{port}"));
+        }
+        origins.push(public.origin().ascii_serialization());
+    }
+    (hosts, origins)
+}
+
+/// The `/mcp` routes, authenticated.
+pub fn router(state: AppState) -> Router<AppState> {
+    let (hosts, origins) = allowed(&state);
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .enforce_origin_validation()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None);
+    let factory_state = state.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(CrierMcp::for_http(factory_state.clone())),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    Router::new().nest_service(PATH, service).layer(axum::middleware::from_fn_with_state(state, authenticate))
+}
+
+/// The URL of the protected-resource metadata document for `/mcp` (RFC 9728 §3.1).
+pub fn resource_metadata_url(state: &AppState, request_host: Option<&str>) -> String {
+    let base = match &state.config.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("http://{}", request_host.unwrap_or("localhost")),
+    };
+    format!("{base}/.well-known/oauth-protected-resource{PATH}")
+}
+
+/// Puts the caller's `Tenant` in the request for the tools, or answers 401 with a pointer to the
+/// protected-resource metadata.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match Tenant::from_request_parts(&mut parts, &state).await {
+        Ok(tenant) => {
+            parts.extensions.insert(tenant);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(err) => {
+            let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            let challenge = format!(
+                "Bearer resource_metadata=\"{}\", error=\"invalid_token\"",
+                resource_metadata_url(&state, host)
+            );
+            let mut response = err.into_response();
+            if response.status() == StatusCode::UNAUTHORIZED
+                && let Ok(value) = HeaderValue::from_str(&challenge)
+            {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+            response
+        }
+    }
+}
+
+/// Serves one local agent on stdin/stdout, acting with the API key `key`, until it hangs up.
+pub async fn serve_stdio(state: AppState, key: String) -> Result<(), crate::ApiError> {
+    use rmcp::ServiceExt;
+    let origin = crier_core::RequestOrigin { ip: None, user_agent: Some("crier mcp --stdio".into()) };
+    // Refuse a bad key at once, before the agent starts talking.
+    Tenant::authenticate(&state, &key, origin).await?;
+    let running = CrierMcp::for_stdio(state, key)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|err| crate::ApiError::internal(&err))?;
+    running.waiting().await.map_err(|err| crate::ApiError::internal(&err))?;
+    Ok(())
+}
