@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod mcp;
 pub mod media;
 mod middleware;
+pub mod oauth;
 mod openapi;
 pub mod routes;
 mod state;
@@ -46,6 +47,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .merge(transfers)
         .merge(mcp::router(state.clone()))
+        .merge(oauth::router())
         // A panic becomes a 500 (turned into problem+json below), not a dropped connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(middleware::problem_fallback))

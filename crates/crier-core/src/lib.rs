@@ -7,6 +7,7 @@ pub mod clock;
 pub mod event_types;
 pub mod id;
 pub mod media;
+pub mod oauth;
 pub mod publishing;
 pub mod queue;
 pub mod scope;
@@ -27,6 +28,7 @@ pub use id::{
     TargetId, WebhookEndpointId, WorkspaceId,
 };
 pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
+pub use oauth::{AuthorizationCode, OAuthClient, OAuthStore, OAuthToken, RefreshUse, TokenKind, User};
 pub use publishing::{
     AttemptOutcome, Channel, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
 };

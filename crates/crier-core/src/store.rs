@@ -135,6 +135,7 @@ pub trait Store:
     + crate::SandboxStore
     + crate::WebhookStore
     + crate::MediaStore
+    + crate::OAuthStore
     + Send
     + Sync
     + 'static

@@ -19,6 +19,8 @@ mod vault_and_audit;
 mod fixtures;
 #[path = "conformance/media.rs"]
 mod media;
+#[path = "conformance/oauth.rs"]
+mod oauth;
 #[path = "conformance/publishing.rs"]
 mod publishing;
 #[path = "conformance/queue.rs"]

@@ -45,3 +45,23 @@ pub fn try_client(
     }
     serde_json::from_str(stdout.trim()).map_err(|err| format!("the client printed {stdout:?}: {err}"))
 }
+
+/// Runs `peers/mcp/oauth_client.mjs`: the v1 SDK's own OAuth flow against `url`, with a script
+/// playing the user who signs in as `email` and approves. Returns what it printed.
+pub fn run_oauth_client(url: &str, email: &str, password: &str, channel: &str) -> serde_json::Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/mcp");
+    let output = Command::new("node")
+        .current_dir(dir)
+        .args(["oauth_client.mjs", url, email, password, channel])
+        .output()
+        .expect("node runs the MCP OAuth client (scripts/test installs it: npm ci in peers/mcp)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let printed: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|err| panic!("the OAuth client printed {stdout:?}: {err}"));
+    assert!(
+        output.status.success(),
+        "the MCP OAuth client failed: {printed:#}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    printed
+}

@@ -157,17 +157,26 @@ impl MasterKeyFiles {
         }
     }
 
-    /// Writes a fresh key to `path`, refusing to overwrite anything.
+    /// Writes a fresh key to `path`, refusing to overwrite anything. The key is written and synced
+    /// to a temporary file first, then linked into place, so `path` never exists half-written
+    /// (a crash mid-write would otherwise leave a file no run can read).
     pub fn create(path: &Path) -> Result<MasterKey, VaultError> {
         let key = MasterKey::generate();
+        let staging = with_suffix(path, &format!(".tmp-{}", std::process::id()));
+        // A leftover of a crashed earlier attempt by a process with the same id.
+        let _ = std::fs::remove_file(&staging);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| file_error(path, e))?;
+        let mut file = options.open(&staging).map_err(|e| file_error(&staging, e))?;
         let mut line = key.to_base64();
         line.push('\n');
-        file.write_all(line.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| file_error(path, e))?;
+        let written = file.write_all(line.as_bytes()).and_then(|()| file.sync_all());
+        // hard_link, unlike rename, fails if `path` exists: nothing is ever overwritten.
+        let placed = written.and_then(|()| std::fs::hard_link(&staging, path));
+        let _ = std::fs::remove_file(&staging);
+        placed.map_err(|e| file_error(path, e))?;
         Ok(key)
     }
 

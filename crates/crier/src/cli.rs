@@ -63,6 +63,29 @@ pub enum Command {
     Audit(AuditCommand),
     /// Serve MCP to one local agent over stdin/stdout, acting with an API key
     Mcp(Box<McpArgs>),
+    /// Create people who sign in (for now: to approve an agent's OAuth access)
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a role in a workspace; the password is read from CRIER_USER_PASSWORD or
+    /// the first line of standard input
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The workspace the user joins (`ws_…`)
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, member or viewer
+        #[arg(long, default_value = "owner")]
+        role: String,
+        #[arg(long = "password", env = "CRIER_USER_PASSWORD", hide_env_values = true, hide = true)]
+        password: Option<SecretArg>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

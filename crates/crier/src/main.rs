@@ -6,7 +6,7 @@ mod settings;
 
 use std::process::ExitCode;
 
-use cli::{AuditCommand, Command, KeyCommand, VaultCommand, WorkspaceCommand};
+use cli::{AuditCommand, Command, KeyCommand, UserCommand, VaultCommand, WorkspaceCommand};
 
 fn main() -> ExitCode {
     let cli = match settings::parse() {
@@ -36,6 +36,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => commands::serve::run(*args).await,
         Command::Mcp(args) => commands::mcp::run(*args).await,
+        Command::User(UserCommand::Create { db, workspace, email, role, password }) => {
+            commands::user::create(&db, &workspace, &email, &role, password.map(|p| p.0)).await
+        }
         Command::Migrate(db) => commands::migrate::run(&db).await,
         Command::Openapi => {
             println!("{}", crier_api::openapi().to_pretty_json()?);

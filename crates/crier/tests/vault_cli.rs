@@ -86,6 +86,7 @@ async fn master_rotation_survives_sigkill_at_random_points(backend: Backend) {
         // Wait until the rotation is visibly part-way, at a random point, then SIGKILL it.
         let deadline = Instant::now() + Duration::from_secs(30);
         let next_id = loop {
+            // Never half-written: the key file appears complete or not at all.
             if let Some(key) = read_key(&files.next()).unwrap() {
                 break key.id().to_owned();
             }

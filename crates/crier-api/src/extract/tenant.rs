@@ -29,6 +29,8 @@ pub struct Tenant {
     pub rotated: bool,
     /// Where the request came from, for the audit log.
     pub origin: RequestOrigin,
+    /// Who acts, for the audit log: the API key, or the person and client of an OAuth grant.
+    pub actor: Actor,
 }
 
 impl Tenant {
@@ -39,7 +41,7 @@ impl Tenant {
 
     /// An audit event of this caller.
     pub fn audit(&self, at: Timestamp, action: &str, target: String) -> NewAuditEvent {
-        NewAuditEvent::new(at, Actor::api_key(self.key_id), action, target, &self.origin)
+        NewAuditEvent::new(at, self.actor.clone(), action, target, &self.origin)
     }
 }
 
@@ -95,6 +97,7 @@ impl Tenant {
             expires_at: key.expires_at,
             rotated: key.rotated_at.is_some(),
             origin,
+            actor: Actor::api_key(key.id),
         })
     }
 }

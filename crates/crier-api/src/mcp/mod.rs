@@ -61,7 +61,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         Arc::new(NeverSessionManager::default()),
         config,
     );
-    Router::new().nest_service(PATH, service).layer(axum::middleware::from_fn_with_state(state, authenticate))
+    Router::new()
+        .nest_service(PATH, service)
+        .route_layer(axum::middleware::from_fn_with_state(state, authenticate))
 }
 
 /// The URL of the protected-resource metadata document for `/mcp` (RFC 9728 §3.1).
@@ -74,10 +76,24 @@ pub fn resource_metadata_url(state: &AppState, request_host: Option<&str>) -> St
 }
 
 /// Puts the caller's `Tenant` in the request for the tools, or answers 401 with a pointer to the
-/// protected-resource metadata.
+/// protected-resource metadata. The caller is an API key (`crier_…`) or an OAuth access token
+/// issued for this very resource (its audience).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    match Tenant::from_request_parts(&mut parts, &state).await {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let tenant = match bearer.as_deref() {
+        Some(token) if token.starts_with(crate::oauth::ACCESS_TOKEN_PREFIX) => {
+            oauth_tenant(&state, &parts.headers, token).await
+        }
+        _ => Tenant::from_request_parts(&mut parts, &state).await,
+    };
+    match tenant {
         Ok(tenant) => {
             parts.extensions.insert(tenant);
             next.run(Request::from_parts(parts, body)).await
@@ -97,6 +113,44 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
             response
         }
     }
+}
+
+/// The caller an OAuth access token stands for: live, an access token, and issued for this
+/// resource (a token for another resource is refused even if it is otherwise valid).
+async fn oauth_tenant(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    token: &str,
+) -> Result<Tenant, crate::ApiError> {
+    use crate::ApiError;
+    let found = state.store.find_token(&crate::oauth::secret_hash(token)).await?;
+    let token = found
+        .filter(|t| t.kind == crier_core::TokenKind::Access)
+        .ok_or_else(|| ApiError::invalid_token("unknown access token"))?;
+    let now = state.clock.now();
+    if token.revoked_at.is_some() {
+        return Err(ApiError::invalid_token("the access token was revoked"));
+    }
+    if token.expires_at <= now {
+        return Err(ApiError::invalid_token("the access token expired; refresh it"));
+    }
+    if token.resource != crate::oauth::mcp_resource(state, headers) {
+        return Err(ApiError::invalid_token("the access token was issued for another resource"));
+    }
+    Ok(Tenant {
+        workspace_id: token.workspace_id,
+        // OAuth callers hold no API key; this id matches none (API key routes are out of their scopes).
+        key_id: crier_core::ApiKeyId::from_uuid(uuid::Uuid::nil()),
+        mode: crier_core::ApiKeyMode::Live,
+        scopes: token.scopes.clone(),
+        expires_at: Some(token.expires_at),
+        rotated: false,
+        origin: crier_core::RequestOrigin {
+            ip: None,
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        },
+        actor: crier_core::Actor(format!("oauth:{}:user:{}", token.client_id, token.user_id)),
+    })
 }
 
 /// Serves one local agent on stdin/stdout, acting with the API key `key`, until it hangs up.

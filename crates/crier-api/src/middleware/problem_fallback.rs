@@ -13,7 +13,9 @@ use crate::error::{ApiError, PROBLEM_JSON, ProblemKind};
 pub async fn problem_fallback(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<OwnErrorBody>().is_some()
+    {
         return response;
     }
     let is_problem = response
@@ -41,4 +43,17 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
         parts.headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
     }
     Response::from_parts(parts, Body::new(body))
+}
+
+/// Marks an error response whose body is already in its protocol's own error shape (OAuth's
+/// `{error, error_description}`, MCP's JSON-RPC errors, an HTML page for a person), which must
+/// reach the client as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorBody;
+
+/// Marks every response of a router `OwnErrorBody`.
+pub async fn keep_error_bodies(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(OwnErrorBody);
+    response
 }

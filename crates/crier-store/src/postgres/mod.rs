@@ -9,6 +9,7 @@ mod batch;
 mod channels;
 mod idempotency;
 mod media;
+mod oauth;
 mod posts;
 mod queue;
 mod sandbox;

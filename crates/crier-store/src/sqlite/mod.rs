@@ -6,6 +6,7 @@ mod api_keys;
 mod channels;
 mod idempotency;
 mod media;
+mod oauth;
 mod posts;
 mod queue;
 mod sandbox;

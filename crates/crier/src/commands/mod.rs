@@ -3,6 +3,7 @@ pub mod key;
 pub mod mcp;
 pub mod migrate;
 pub mod serve;
+pub mod user;
 pub mod vault;
 pub mod workspace;
 
