@@ -117,4 +117,28 @@ async fn requests_without_a_valid_key_get_a_401_pointing_at_the_metadata(backend
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = post(Some(&key), None).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+
+    // A key without the tool's scope: 403 insufficient_scope naming it, before any tool runs.
+    let (_, reader) = server.create_key(&key, &["posts:read"]).await;
+    let call = |tool: &str, arguments: Value| {
+        server
+            .http
+            .post(server.url("/mcp"))
+            .bearer_auth(&reader)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                          "params": {"name": tool, "arguments": arguments}}))
+            .send()
+    };
+    let refused = call("create_post", json!({"text": "x", "targets": []})).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"posts:write\""),
+        "{challenge}"
+    );
+    let allowed = call("list_posts", json!({})).await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(server.get("/v1/posts", &key).await.body["data"], json!([]), "nothing was posted");
 }

@@ -19,6 +19,8 @@ on_both_backends!(
     backend: the_sdk_client_runs_the_whole_oauth_flow,
     wrong_audience_expired_revoked_and_refresh_tokens_are_refused,
     plain_pkce_and_unregistered_redirects_are_refused,
+    clients_known_by_a_metadata_document_are_fetched_safely,
+    the_consent_page_needs_its_cookie_a_valid_login_and_can_be_denied,
 );
 
 const EMAIL: &str = "owner@example.com";
@@ -51,8 +53,10 @@ async fn the_sdk_client_runs_the_whole_oauth_flow(backend: Backend) {
     let out =
         tokio::task::spawn_blocking(move || run_oauth_client(&url, EMAIL, PASSWORD, &channel)).await.unwrap();
 
+    // The page the person approves names the client, the workspace and the scopes.
     let page = out["consentPageText"].as_str().unwrap();
     assert!(page.contains("Crier test agent") && page.contains("posts:write"), "{page}");
+    assert!(page.contains("agents") && page.contains(EMAIL), "the workspace and the person: {page}");
     let redirect = &out["redirect"];
     assert_eq!(redirect["iss"], server.base.as_str(), "iss in the authorization response (RFC 9207)");
     assert!(redirect["code"].as_str().unwrap().starts_with("crac_"));
@@ -209,4 +213,138 @@ async fn plain_pkce_and_unregistered_redirects_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resource_meta["resource"], resource.as_str());
+}
+
+async fn clients_known_by_a_metadata_document_are_fetched_safely(backend: Backend) {
+    // The development switch lets the document live on a loopback http server here.
+    let server = Server::start_insecure_loopback(backend).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let client_id = format!("http://127.0.0.1:{port}/client.json");
+    let document = json!({"client_id": client_id, "client_name": "Documented agent",
+                          "redirect_uris": ["http://127.0.0.1:9/callback"]})
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
+        document.len()
+    );
+    crier_testkit::ssrf::serve_on(&format!("127.0.0.1:{port}"), answer.into_bytes()).await;
+    let resource = format!("{}/mcp", server.base);
+    let authorize = |client_id: &str| {
+        let url = reqwest::Url::parse_with_params(
+            &server.url("/oauth/authorize"),
+            &[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", "http://127.0.0.1:9/callback"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+                ("resource", resource.as_str()),
+            ],
+        )
+        .unwrap();
+        http.get(url).send()
+    };
+    let shown = authorize(&client_id).await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert!(shown.text().await.unwrap().contains("Documented agent"));
+    // A document that names another client, and documents on private addresses, are refused.
+    let renamed = authorize(&format!("http://127.0.0.1:{port}/client.json?other")).await.unwrap();
+    assert_eq!(renamed.status(), StatusCode::BAD_REQUEST);
+    let private = authorize("http://10.1.2.3/client.json").await.unwrap();
+    assert_eq!(private.status(), StatusCode::BAD_REQUEST);
+    assert!(private.text().await.unwrap().contains("10.1.2.3"));
+}
+
+async fn the_consent_page_needs_its_cookie_a_valid_login_and_can_be_denied(backend: Backend) {
+    let server = Server::start(backend).await;
+    let seeded = server.seed("agents").await;
+    user(&server, seeded.workspace).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let registered: serde_json::Value = http
+        .post(server.url("/oauth/register"))
+        .json(&json!({"client_name": "agent", "redirect_uris": ["http://127.0.0.1:9/callback"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", "http://127.0.0.1:9/callback"),
+        ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+        ("code_challenge_method", "S256"),
+    ];
+    let shown = http
+        .get(reqwest::Url::parse_with_params(&server.url("/oauth/authorize"), &params).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let cookie = shown.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    let submit = |extra: Vec<(&'static str, String)>, with_cookie: bool| {
+        let mut form: Vec<(String, String)> =
+            params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        form.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let mut request = http.post(server.url("/oauth/authorize")).form(&form);
+        if with_cookie {
+            request = request.header("cookie", cookie.clone());
+        }
+        request.send()
+    };
+    let login = |password: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("email", EMAIL.to_owned()),
+            ("password", password.to_owned()),
+            ("decision", "sign_in".to_owned()),
+        ]
+    };
+    let no_cookie = submit(login(PASSWORD), false).await.unwrap();
+    assert_eq!(no_cookie.status(), StatusCode::FORBIDDEN, "a form posted from elsewhere");
+    let wrong = submit(login("not the password"), true).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let unknown = submit(
+        vec![
+            ("csrf", csrf.clone()),
+            ("email", "nobody@example.com".into()),
+            ("password", PASSWORD.into()),
+            ("decision", "sign_in".into()),
+        ],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap(), "no hint of who has an account");
+
+    let consent = submit(login(PASSWORD), true).await.unwrap();
+    assert_eq!(consent.status(), StatusCode::OK);
+    let page = consent.text().await.unwrap();
+    assert!(page.contains("agents"), "{page}");
+    let code = page.split("name=\"code\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let denied =
+        submit(vec![("csrf", csrf.clone()), ("code", code.clone()), ("decision", "deny".into())], true)
+            .await
+            .unwrap();
+    assert_eq!(denied.status(), StatusCode::SEE_OTHER);
+    assert!(denied.headers()["location"].to_str().unwrap().contains("error=access_denied"));
+    // The denied code was deleted: it cannot be exchanged.
+    let exchanged = http
+        .post(server.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9/callback"),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exchanged.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(exchanged.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
 }

@@ -88,6 +88,30 @@ async fn cli_bootstraps_a_workspace_and_keys(backend: Backend) {
     ]));
     assert!(test_key.starts_with("crier_test_"));
 
+    // A person who can approve agents: the password from the environment, never an argument.
+    let create_user = || {
+        let mut command = with_db();
+        command.env("CRIER_USER_PASSWORD", "a long enough password").args([
+            "user",
+            "create",
+            "--workspace",
+            &workspace,
+            "--email",
+            "Owner@Example.com",
+        ]);
+        command
+    };
+    let user_id = run_ok(&mut create_user());
+    assert_eq!(user_id.len(), 36, "prints the user's id: {user_id}");
+    let again = create_user().output().unwrap();
+    assert!(!again.status.success(), "an email is taken once");
+    let short = with_db()
+        .env("CRIER_USER_PASSWORD", "short")
+        .args(["user", "create", "--workspace", &workspace, "--email", "b@example.com"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+
     let served = Served::start(with_db());
     let http = reqwest::Client::new();
     let me = http.get(served.url("/v1/workspace")).bearer_auth(&admin).send().await.unwrap();

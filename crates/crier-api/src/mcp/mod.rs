@@ -95,8 +95,29 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     };
     match tenant {
         Ok(tenant) => {
+            // Read the (small) JSON-RPC message to answer a call the token's scopes do not cover
+            // with 403 insufficient_scope, as the MCP authorization spec asks, before rmcp sees it.
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await else {
+                return crate::ApiError::new(
+                    crate::ProblemKind::PayloadTooLarge,
+                    "the MCP message is too large",
+                )
+                .into_response();
+            };
+            if let Some(scope) = required_scope(&bytes).filter(|scope| !tenant.scopes.contains(*scope)) {
+                let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+                let challenge = format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
+                    resource_metadata_url(&state, host)
+                );
+                let mut response = crate::ApiError::missing_scope(scope).into_response();
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+                return response;
+            }
             parts.extensions.insert(tenant);
-            next.run(Request::from_parts(parts, body)).await
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
         }
         Err(err) => {
             let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
@@ -112,6 +133,27 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
             }
             response
         }
+    }
+}
+
+/// Largest MCP message accepted (tool arguments are small; media go by URL).
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The scope a JSON-RPC message needs: each tool's, and `channels:read` for the limit resources.
+fn required_scope(message: &[u8]) -> Option<crier_core::Scope> {
+    use crier_core::Scope;
+    let message: serde_json::Value = serde_json::from_slice(message).ok()?;
+    match message.get("method")?.as_str()? {
+        "tools/call" => match message.pointer("/params/name")?.as_str()? {
+            "list_channels" => Some(Scope::ChannelsRead),
+            "create_post" | "cancel_post" => Some(Scope::PostsWrite),
+            "get_post" | "list_posts" => Some(Scope::PostsRead),
+            "upload_media_from_url" => Some(Scope::MediaWrite),
+            "list_events" => Some(Scope::EventsRead),
+            _ => None,
+        },
+        "resources/list" | "resources/read" => Some(Scope::ChannelsRead),
+        _ => None,
     }
 }
 

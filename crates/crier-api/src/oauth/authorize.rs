@@ -34,9 +34,14 @@ pub struct DecisionForm {
     #[serde(flatten)]
     params: AuthorizeParams,
     csrf: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     password: String,
+    /// `sign_in` (first page), then `approve` or `deny` (consent page).
     decision: String,
+    /// On the consent page: the code issued at sign-in, released only on approval.
+    code: Option<String>,
 }
 
 /// A checked request.
@@ -116,12 +121,16 @@ fn refuse(state: &AppState, headers: &HeaderMap, refusal: Refusal) -> Response {
 async fn check(state: &AppState, headers: &HeaderMap, params: &AuthorizeParams) -> Result<Checked, Refusal> {
     let client_id =
         params.client_id.as_deref().ok_or_else(|| Refusal::Page("client_id is missing".into()))?;
-    let client = match state.store.get_client(client_id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return Err(Refusal::Page("unknown client_id; register the client first".into())),
-        Err(err) => {
-            tracing::error!(error = %err, "could not read an OAuth client");
-            return Err(Refusal::Page("try again later".into()));
+    let client = if client_id.starts_with("https://") || client_id.starts_with("http://") {
+        metadata_document_client(state, client_id).await?
+    } else {
+        match state.store.get_client(client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Err(Refusal::Page("unknown client_id; register the client first".into())),
+            Err(err) => {
+                tracing::error!(error = %err, "could not read an OAuth client");
+                return Err(Refusal::Page("try again later".into()));
+            }
         }
     };
     let redirect_uri =
@@ -163,10 +172,72 @@ async fn check(state: &AppState, headers: &HeaderMap, params: &AuthorizeParams) 
     Ok(Checked { client, redirect_uri, scopes, state: params.state.clone(), code_challenge, resource: ours })
 }
 
+/// A client known by the URL of its client ID metadata document: the document is fetched
+/// (through the SSRF-safe client, small and quick) at every authorization, must name itself as
+/// `client_id`, and lists the redirect URIs. The client is recorded so its codes and tokens can
+/// refer to it.
+async fn metadata_document_client(state: &AppState, client_id: &str) -> Result<OAuthClient, Refusal> {
+    #[derive(Deserialize)]
+    struct Document {
+        client_id: String,
+        client_name: Option<String>,
+        #[serde(default)]
+        redirect_uris: Vec<String>,
+    }
+    let policy = crier_net::OutboundPolicy {
+        max_bytes: 64 * 1024,
+        total_timeout: std::time::Duration::from_secs(5),
+        ..(*state.outbound).clone()
+    };
+    let fetched = crier_net::OutboundClient::new(policy, state.resolver.clone())
+        .get(client_id)
+        .await
+        .map_err(|refusal| {
+            Refusal::Page(format!("the client's metadata document could not be fetched: {refusal}"))
+        })?;
+    let document: Document =
+        serde_json::from_slice(&fetched.body).ok().filter(|_| fetched.status == 200).ok_or_else(|| {
+            Refusal::Page("the client's metadata document is not a JSON client document".into())
+        })?;
+    if document.client_id != client_id {
+        return Err(Refusal::Page("the client's metadata document names another client_id".into()));
+    }
+    let client = OAuthClient {
+        client_id: client_id.to_owned(),
+        name: document.client_name.unwrap_or_else(|| client_id.to_owned()).chars().take(200).collect(),
+        redirect_uris: document.redirect_uris,
+        created_at: state.clock.now(),
+    };
+    if let Ok(None) = state.store.get_client(client_id).await
+        && let Err(err) = state.store.register_client(&client).await
+    {
+        // Another authorization recorded it meanwhile: fine.
+        tracing::debug!(error = %err, "metadata document client already recorded");
+    }
+    Ok(client)
+}
+
 fn hidden(name: &str, value: Option<&str>) -> String {
     value.map_or_else(String::new, |v| {
         format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(v))
     })
+}
+
+/// The request's parameters, the CSRF token and (on the consent page) the code, as hidden fields.
+fn carried_fields(params: &AuthorizeParams, csrf: &str, code: Option<&str>) -> String {
+    [
+        hidden("response_type", params.response_type.as_deref()),
+        hidden("client_id", params.client_id.as_deref()),
+        hidden("redirect_uri", params.redirect_uri.as_deref()),
+        hidden("scope", params.scope.as_deref()),
+        hidden("state", params.state.as_deref()),
+        hidden("code_challenge", params.code_challenge.as_deref()),
+        hidden("code_challenge_method", params.code_challenge_method.as_deref()),
+        hidden("resource", params.resource.as_deref()),
+        hidden("csrf", Some(csrf)),
+        hidden("code", code),
+    ]
+    .concat()
 }
 
 /// `GET /oauth/authorize`: the consent page.
@@ -182,18 +253,7 @@ pub async fn show(
     let (csrf, _) = new_secret("");
     let scopes: String =
         checked.scopes.iter().map(|s| format!("<li><code>{}</code></li>", s.as_str())).collect();
-    let fields = [
-        hidden("response_type", params.response_type.as_deref()),
-        hidden("client_id", params.client_id.as_deref()),
-        hidden("redirect_uri", params.redirect_uri.as_deref()),
-        hidden("scope", params.scope.as_deref()),
-        hidden("state", params.state.as_deref()),
-        hidden("code_challenge", params.code_challenge.as_deref()),
-        hidden("code_challenge_method", params.code_challenge_method.as_deref()),
-        hidden("resource", params.resource.as_deref()),
-        hidden("csrf", Some(&csrf)),
-    ]
-    .concat();
+    let fields = carried_fields(&params, &csrf, None);
     let body = format!(
         "<p><strong>{}</strong> (client <code>{}</code>) asks to act in your Crier workspace with these \
          scopes:</p><ul>{scopes}</ul><p>It will be able to do this until you revoke it; its tokens work \
@@ -201,7 +261,7 @@ pub async fn show(
          <p><label for=\"email\">Email</label> <input id=\"email\" name=\"email\" type=\"email\" required \
          autocomplete=\"username\"></p><p><label for=\"password\">Password</label> <input id=\"password\" \
          name=\"password\" type=\"password\" required autocomplete=\"current-password\"></p>\
-         <p><button name=\"decision\" value=\"approve\">Sign in and allow</button> \
+         <p><button name=\"decision\" value=\"sign_in\">Sign in</button> \
          <button name=\"decision\" value=\"deny\" formnovalidate>Deny</button></p></form>",
         escape(&checked.client.name),
         escape(&checked.client.client_id),
@@ -227,8 +287,9 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// `POST /oauth/authorize`: the user's decision. Approval needs the CSRF cookie of the page, a
-/// valid login, and a membership; it answers with a redirect carrying the code.
+/// `POST /oauth/authorize`: signing in (then the consent page, naming the workspace), then the
+/// decision. Every step needs the CSRF cookie of the first page. The code is issued at sign-in but
+/// released to the client only when the person approves; denying deletes it.
 pub async fn decide(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -246,19 +307,36 @@ pub async fn decide(
         );
     }
     let issuer = base_url(&state, &headers);
-    let client_state = checked.state.clone();
-    let with_state = |mut pairs: Vec<(&'static str, String)>| {
+    let back = |pairs: Vec<(&'static str, String)>| {
+        let mut pairs = pairs;
         pairs.push(("iss", issuer.clone()));
-        if let Some(s) = &client_state {
+        if let Some(s) = &checked.state {
             pairs.push(("state", s.clone()));
         }
-        pairs
-    };
-    if form.decision != "approve" {
-        let pairs = with_state(vec![("error", "access_denied".into())]);
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        return redirect_with(&checked.redirect_uri, &pairs);
+        let mut response = redirect_with(&checked.redirect_uri, &pairs);
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        response
+    };
+    match (form.decision.as_str(), form.code.as_deref()) {
+        ("approve", Some(code)) => back(vec![("code", code.to_owned())]),
+        ("deny", code) => {
+            if let Some(code) = code {
+                let _ = state.store.take_code(&super::secret_hash(code)).await;
+            }
+            back(vec![("error", "access_denied".into())])
+        }
+        ("sign_in", None) => sign_in(&state, &checked, &form).await,
+        _ => page(
+            StatusCode::BAD_REQUEST,
+            "Please try again",
+            "<p>Go back to your application and start again.</p>",
+        ),
     }
+}
+
+/// Checks the login, issues the code, and shows the consent page with the workspace.
+async fn sign_in(state: &AppState, checked: &Checked, form: &DecisionForm) -> Response {
     let user = match state.store.find_user_by_email(form.email.trim()).await {
         Ok(user) => user,
         Err(err) => {
@@ -275,15 +353,13 @@ pub async fn decide(
             "<p>The email or password is wrong. Go back and try again.</p>",
         );
     };
-    let workspaces = match state.store.user_workspaces(user.id).await {
-        Ok(workspaces) => workspaces,
-        Err(err) => {
-            tracing::error!(error = %err, "could not read memberships");
-            return page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "");
-        }
-    };
-    let Some((workspace, role)) = workspaces.into_iter().next() else {
+    let memberships = state.store.user_workspaces(user.id).await.unwrap_or_default();
+    let Some((workspace, role)) = memberships.into_iter().next() else {
         return page(StatusCode::FORBIDDEN, "No workspace", "<p>Your account belongs to no workspace.</p>");
+    };
+    let workspace_name = match state.store.get_workspace(workspace).await {
+        Ok(found) => found.name,
+        Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", ""),
     };
     let scopes: ScopeSet = checked.scopes.iter().filter(|scope| role_allows(&role, *scope)).collect();
     let (code, hash) = new_secret(CODE_PREFIX);
@@ -294,7 +370,7 @@ pub async fn decide(
         user_id: user.id,
         redirect_uri: checked.redirect_uri.clone(),
         code_challenge: checked.code_challenge.clone(),
-        scopes,
+        scopes: scopes.clone(),
         resource: checked.resource.clone(),
         expires_at: state.clock.now() + CODE_LIFETIME,
     };
@@ -302,11 +378,22 @@ pub async fn decide(
         tracing::error!(error = %err, "could not store an authorization code");
         return page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "");
     }
-    let pairs = with_state(vec![("code", code)]);
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut response = redirect_with(&checked.redirect_uri, &pairs);
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    response
+    let listed: String = scopes.iter().map(|s| format!("<li><code>{}</code></li>", s.as_str())).collect();
+    let params = &form.params;
+    let fields = carried_fields(params, &form.csrf, Some(&code));
+    let body = format!(
+        "<p>Signed in as <strong>{}</strong>.</p><p><strong>{}</strong> (client <code>{}</code>) asks to \
+         act in the workspace <strong>{}</strong> with these scopes:</p><ul>{listed}</ul><p>Its tokens \
+         work only at <code>{}</code>.</p><form method=\"post\" action=\"/oauth/authorize\">{fields}\
+         <p><button name=\"decision\" value=\"approve\">Allow</button> \
+         <button name=\"decision\" value=\"deny\">Deny</button></p></form>",
+        escape(&user.email),
+        escape(&checked.client.name),
+        escape(&checked.client.client_id),
+        escape(&workspace_name),
+        escape(&checked.resource),
+    );
+    page(StatusCode::OK, "Allow access to Crier?", &body)
 }
 
 /// What each role may grant an agent (the dashboard issue brings the full role table).

@@ -2,8 +2,9 @@
 //! authorization server and the protected resource (`/mcp`).
 //!
 //! - Protected-resource metadata (RFC 9728) and authorization-server metadata (RFC 8414).
-//! - Clients register dynamically (RFC 7591); public clients only (`token_endpoint_auth_method`
-//!   `none`), so PKCE is what binds a code to its client.
+//! - Clients register dynamically (RFC 7591) or are known by the https URL of their client ID
+//!   metadata document; public clients only (`token_endpoint_auth_method` `none`), so PKCE is what
+//!   binds a code to its client.
 //! - Authorization code with PKCE S256 only (`plain` is refused), exact redirect-URI matching,
 //!   `iss` in the authorization response (RFC 9207), and a resource indicator (RFC 8707) that
 //!   becomes the tokens' audience: `/mcp` accepts only tokens issued for itself.
@@ -136,6 +137,7 @@ async fn server_metadata(State(state): State<AppState>, headers: HeaderMap) -> J
         "token_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": true,
     }))
 }
 

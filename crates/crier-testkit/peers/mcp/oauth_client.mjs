@@ -135,21 +135,39 @@ async function browserAuthorize(authorizationUrl) {
   }
   const approve = [...formHtml.matchAll(/<button\b[^>]*>/gi)]
     .map(m => parseAttrs(m[0]))
-    .find(a => a.name === 'decision' && a.value === 'approve');
+    .find(a => a.name === 'decision' && (a.value === 'sign_in' || a.value === 'approve'));
   Object.assign(consent, { hiddenFields: hidden, visibleFields: visible, hasApproveButton: !!approve });
   if (!visible.includes('email') || !visible.includes('password') || !approve) {
     consent.getBody = html.slice(0, 2000);
-    throw new Error('consent page: missing email/password inputs or the approve button');
+    throw new Error('consent page: missing email/password inputs or the sign-in button');
   }
   fields.set('email', email);
   fields.set('password', password);
-  fields.set('decision', 'approve');
+  fields.set('decision', approve.value);
   const headers = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' };
   const cookie = cookieHeader();
   if (cookie) headers.Cookie = cookie;
   consent.sentCookies = !!cookie;
-  const postRes = await fetch(action, { method: 'POST', redirect: 'manual', headers, body: fields });
+  let postRes = await fetch(action, { method: 'POST', redirect: 'manual', headers, body: fields });
   absorbCookies(postRes);
+  // A sign-in step first: the next page shows the client, the workspace and the scopes; approve it.
+  if (postRes.status === 200) {
+    const consentHtml = await postRes.text();
+    out.consentPageText = pageText(consentHtml);
+    const form = consentHtml.match(/<form\b[^>]*>([\s\S]*?)<\/form\s*>/i);
+    if (!form) throw new Error('consent page after sign-in: no form');
+    const next = new URLSearchParams();
+    for (const m of form[1].matchAll(/<input\b[^>]*>/gi)) {
+      const a = parseAttrs(m[0]);
+      if (a.name && (a.type ?? 'text').toLowerCase() === 'hidden') next.append(a.name, a.value ?? '');
+    }
+    next.set('decision', 'approve');
+    const again = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' };
+    const jar = cookieHeader();
+    if (jar) again.Cookie = jar;
+    postRes = await fetch(action, { method: 'POST', redirect: 'manual', headers: again, body: next });
+    absorbCookies(postRes);
+  }
   consent.postStatus = postRes.status;
   const location = postRes.headers.get('location');
   const postBody = await postRes.text();
