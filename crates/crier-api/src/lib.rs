@@ -28,8 +28,9 @@ pub use media::MediaConfig;
 pub use openapi::openapi;
 pub use state::{ApiConfig, AppState};
 
-/// The whole application: `/v1`, health checks, `/openapi.json` and `/docs`, with the security
-/// headers, body limit, timeout and problem+json error shape applied to every route.
+/// The whole application: `/v1`, `/mcp`, `/oauth`, health checks, `/openapi.json` and `/docs`,
+/// with the security headers, body limit, timeout and problem+json error shape applied to every
+/// route (file transfers get their own limit and timeout).
 pub fn build_router(state: AppState) -> Router {
     let (api, mut spec) = openapi::api_router().split_for_parts();
     let (transfers, transfer_spec) = openapi::transfer_router().split_for_parts();
@@ -43,11 +44,11 @@ pub fn build_router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(transfer_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.media.transfer_timeout));
     api.merge(routes::docs::router(spec))
+        .merge(mcp::router(state.clone()))
+        .merge(oauth::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .merge(transfers)
-        .merge(mcp::router(state.clone()))
-        .merge(oauth::router())
         // A panic becomes a 500 (turned into problem+json below), not a dropped connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(middleware::problem_fallback))
