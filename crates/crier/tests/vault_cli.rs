@@ -78,7 +78,8 @@ async fn master_rotation_survives_sigkill_at_random_points(backend: Backend) {
     let mut kills_mid_way = 0;
     for _ in 0..5 {
         let mut child = with_db(cwd.path(), &db)
-            .args(["vault", "rotate-master", "--throttle", "10ms"])
+            // Slow enough that the polling below (slow itself on a loaded machine) sees it part-way.
+            .args(["vault", "rotate-master", "--throttle", "40ms"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
