@@ -8,6 +8,7 @@ mod binds_publishing;
 mod binds_queue;
 mod binds_webhooks;
 mod error;
+mod media_store;
 mod oauth;
 pub mod postgres;
 mod rows;

@@ -179,7 +179,7 @@ macro_rules! impl_oauth_store {
                 audit: &crier_core::NewAuditEvent,
             ) -> crier_core::StoreResult<()> {
                 use $crate::oauth::sql;
-                let mut tx = self.member_tx(workspace).await?;
+                let mut tx = self.write_tx(workspace).await?;
                 sqlx::query(sql::INSERT_USER)
                     .bind(user.id)
                     .bind(user.email.as_str())
@@ -196,7 +196,7 @@ macro_rules! impl_oauth_store {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::error::map_sqlx)?;
-                self.append_user_audit(&mut tx, workspace, audit).await?;
+                self.append_tenant_audit(&mut tx, workspace, audit).await?;
                 tx.commit().await.map_err($crate::error::map_sqlx)
             }
 

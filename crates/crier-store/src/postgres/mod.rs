@@ -13,6 +13,7 @@ mod oauth;
 mod posts;
 mod queue;
 mod sandbox;
+mod tenancy;
 mod vault;
 mod webhooks;
 mod workspaces;

@@ -10,6 +10,7 @@ mod oauth;
 mod posts;
 mod queue;
 mod sandbox;
+mod tenancy;
 mod vault;
 mod webhooks;
 mod workspaces;
