@@ -142,6 +142,11 @@ impl KeyHash {
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(Self)
     }
+
+    /// The hash of any presented secret (a key, a token, a connect flow's state).
+    pub fn of(secret: &[u8]) -> Self {
+        Self(Sha256::digest(secret).into())
+    }
 }
 
 impl fmt::Debug for KeyHash {

@@ -132,6 +132,10 @@ prefixed_id!(
     /// An image or video stored for posts, or an upload of one still under way.
     MediaId, "med", "media"
 );
+prefixed_id!(
+    /// A channel connection under way (the user is at the platform's consent page).
+    ConnectFlowId, "cnf", "connect flow"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod clock;
+pub mod connect;
 pub mod event_types;
 pub mod id;
 pub mod media;
@@ -23,14 +24,15 @@ pub use api_key::{
 };
 pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, RequestOrigin};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use connect::{ConnectFlow, ConnectFlowStore, TakenFlow};
 pub use id::{
-    ApiKeyId, AttemptId, AuditEventId, ChannelId, DeliveryId, IdParseError, MediaId, PostId, SecretId,
+    ApiKeyId, AttemptId, AuditEventId, ChannelId, ConnectFlowId, DeliveryId, IdParseError, MediaId, PostId, SecretId,
     TargetId, WebhookEndpointId, WorkspaceId,
 };
 pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
 pub use oauth::{AuthorizationCode, OAuthClient, OAuthStore, OAuthToken, RefreshUse, TokenKind, User};
 pub use publishing::{
-    AttemptOutcome, Channel, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
+    AttemptOutcome, Channel, ChannelAccount, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
 };
 pub use queue::{
     Cancellation, ChannelStore, FinishedAttempt, IdempotencyBegin, IdempotencyStore, IdempotentResponse,

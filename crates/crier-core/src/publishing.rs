@@ -1,9 +1,9 @@
 //! Channels, posts and their targets: what the publishing pipeline stores and moves through
 //! its states.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{AttemptId, ChannelId, MediaId, PostId, TargetId, Timestamp, WorkspaceId};
+use crate::{AttemptId, ChannelId, MediaId, PostId, SecretId, TargetId, Timestamp, WorkspaceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,9 +40,25 @@ pub struct Channel {
     /// Provider-specific settings (never secrets: those are sealed in the vault).
     pub config: serde_json::Value,
     pub status: ChannelStatus,
+    /// The platform account behind it, as the platform described it when it was connected.
+    pub account: Option<ChannelAccount>,
+    /// The sealed credentials (tokens, app or SMTP passwords); `None` for the sandbox. Opened
+    /// only by the worker at the moment of use, and by disconnect to revoke them upstream.
+    pub credentials: Option<SecretId>,
     /// No provider call for this channel before this time (a platform rate-limit reset).
     pub paused_until: Option<Timestamp>,
     pub created_at: Timestamp,
+}
+
+/// Who a channel publishes as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelAccount {
+    /// The platform's stable id (a DID on Bluesky, an account id on Mastodon, an address for mail).
+    pub id: String,
+    /// The name people see and mention (`alice.bsky.social`, `alice@mastodon.social`).
+    pub handle: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

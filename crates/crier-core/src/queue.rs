@@ -12,21 +12,25 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::NewAuditEvent;
+use crate::vault::SealedRow;
 use crate::publishing::{AttemptOutcome, Channel, ClaimedJob, NewEvent, Post, TargetStatus};
 use crate::{AttemptId, ChannelId, PostId, StoreResult, TargetId, Timestamp, WorkspaceId};
 
 #[async_trait]
 pub trait ChannelStore {
+    /// The channel with its sealed credentials (`channel.credentials`), in one transaction.
     async fn create_channel(
         &self,
         channel: &Channel,
+        credentials: Option<&SealedRow>,
         idempotency: Option<&IdempotentResponse>,
         audit: &NewAuditEvent,
     ) -> StoreResult<()>;
     async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> StoreResult<Channel>;
     /// Oldest first.
     async fn list_channels(&self, workspace: WorkspaceId) -> StoreResult<Vec<Channel>>;
-    /// `Conflict` while any of its targets is not final (cancel or wait for them first).
+    /// `Conflict` while any of its targets is not final (cancel or wait for them first). Its
+    /// sealed credentials are deleted with it.
     async fn delete_channel(
         &self,
         workspace: WorkspaceId,

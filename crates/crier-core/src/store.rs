@@ -136,6 +136,7 @@ pub trait Store:
     + crate::WebhookStore
     + crate::MediaStore
     + crate::OAuthStore
+    + crate::ConnectFlowStore
     + Send
     + Sync
     + 'static

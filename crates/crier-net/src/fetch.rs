@@ -123,6 +123,51 @@ impl OutboundClient {
     }
 }
 
+/// A platform's answer to an API call: status, headers and the whole body (within the limit).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl OutboundClient {
+    /// One API call to a user-named host (a Mastodon instance, a PDS): the host is checked and
+    /// pinned like any fetch, `build` adds headers and a body, redirects are not followed (a 3xx
+    /// is returned), and the answer's body is read up to the byte limit.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Reply, Refusal> {
+        let checked = check_url(url, &self.policy, self.resolver.as_ref()).await?;
+        let client = self.pinned_client(&checked)?;
+        let mut response = build(client.request(method, checked.url.clone())).send().await.map_err(|err| {
+            if err.is_timeout() { Refusal::Timeout } else { Refusal::Failed(without_url(&err)) }
+        })?;
+        if response.content_length().is_some_and(|n| n > self.policy.max_bytes) {
+            return Err(Refusal::TooLarge(self.policy.max_bytes));
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| {
+            if err.is_timeout() { Refusal::Timeout } else { Refusal::Failed(without_url(&err)) }
+        })? {
+            if body.len() as u64 + chunk.len() as u64 > self.policy.max_bytes {
+                return Err(Refusal::TooLarge(self.policy.max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply { status, headers, body })
+    }
+
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+}
+
 /// reqwest errors name the URL, which may carry a user's token in its query: leave it out.
 fn without_url(err: &reqwest::Error) -> String {
     let mut text = err.to_string();

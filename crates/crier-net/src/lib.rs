@@ -16,5 +16,5 @@ mod fetch;
 pub mod ip;
 mod policy;
 
-pub use fetch::{Answer, Fetched, OutboundClient};
+pub use fetch::{Answer, Fetched, OutboundClient, Reply};
 pub use policy::{CheckedUrl, OutboundPolicy, Refusal, Resolve, SystemResolver, check_url};

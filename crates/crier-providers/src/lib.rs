@@ -1,12 +1,25 @@
 //! Platform adapters. Each platform is one module implementing [`Provider`]; its limits live with
 //! it so a post is validated against them before it is accepted. The `sandbox` provider is real
 //! code: users' test mode, and the test peer of the pipeline.
+//!
+//! Providers reach platforms only through `crier-net`'s SSRF-safe client (instance and PDS URLs
+//! are user-supplied), open a channel's credentials from the vault at the moment of use
+//! ([`CredentialVault`]) and read media bytes through a [`MediaSource`].
 
+mod connect;
+mod credentials;
 mod media_rules;
+mod media_source;
+mod platform;
 mod provider;
+pub mod bluesky;
 pub mod sandbox;
 
+pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
+pub use credentials::{CredentialVault, Credentials};
 pub use media_rules::MediaRules;
+pub use media_source::{MediaFile, MediaSource};
+pub use platform::{Platform, PlatformCall};
 pub use provider::{
     Lookup, Provider, ProviderError, PublishRequest, Published, Registry, TargetIssue, TextLimit,
 };

@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crier_core::{AttemptId, Channel, MediaId, TargetId, Timestamp};
 
+use crate::connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
 use crate::MediaRules;
 
 /// One publish, as the worker asks for it.
@@ -48,6 +49,9 @@ pub enum ProviderError {
 pub enum Lookup {
     Published(Published),
     NotPublished,
+    /// The platform deduplicates a repeated publish of this target (an idempotency key still
+    /// inside its window, a record key chosen by Crier): publishing again is safe.
+    ResendIsSafe,
     /// The platform offers no way to tell.
     Unknowable,
 }
@@ -92,6 +96,28 @@ pub trait Provider: Send + Sync {
     /// What media this channel takes. The default takes none.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules::default()
+    }
+
+    /// Whether `POST /v1/channels` may create a channel of this provider from a config alone
+    /// (the sandbox); real platforms are connected through `connect`.
+    fn created_directly(&self) -> bool {
+        false
+    }
+
+    /// Starts connecting an account (`POST /v1/channels/connect`).
+    async fn connect(&self, _request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
+        Err(ConnectError::Unsupported(format!("{} channels are created directly", self.name())))
+    }
+
+    /// Finishes a flow that went through the platform's consent page.
+    async fn finish_connect(&self, _request: &CallbackRequest<'_>) -> Result<Connection, ConnectError> {
+        Err(ConnectError::Unsupported(format!("{} has no consent page", self.name())))
+    }
+
+    /// Revokes the channel's credentials upstream, where the platform allows it, before Crier
+    /// deletes them.
+    async fn disconnect(&self, _channel: &Channel) -> Result<(), ProviderError> {
+        Ok(())
     }
 
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError>;

@@ -120,6 +120,10 @@ impl Provider for Sandbox {
         "sandbox"
     }
 
+    fn created_directly(&self) -> bool {
+        true
+    }
+
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         let parsed = match serde_json::from_value::<SandboxConfig>(config.clone()) {
             Ok(parsed) => parsed,

@@ -9,7 +9,7 @@
 //! cannot wait on each other: cancel only locks waiting targets and unleased jobs, finish only a
 //! publishing target, its attempt and its leased job.
 
-/// `INSERT INTO channels` for a `Channel`.
+/// `INSERT INTO channels` for a `Channel` (its credentials row, if any, inserted first).
 macro_rules! insert_channel {
     ($channel:expr) => {{
         let channel: &crier_core::Channel = $channel;
@@ -20,8 +20,26 @@ macro_rules! insert_channel {
             .bind(channel.name.as_str())
             .bind($crate::rows_publishing::db_json(&channel.config))
             .bind(channel.status.as_str())
+            .bind(channel.account.as_ref().map(|a| {
+                $crate::rows_publishing::DbJson(serde_json::to_value(a).unwrap_or_default())
+            }))
+            .bind(channel.credentials.map(|id| id.as_uuid()))
             .bind(channel.paused_until.map($crate::rows::DbTime))
             .bind($crate::rows::DbTime(channel.created_at))
+    }};
+}
+
+/// Deletes a deleted channel's sealed credentials (`$id`: `Option<Uuid>`), in the same transaction.
+macro_rules! delete_channel_credentials {
+    ($conn:expr, $workspace:expr, $id:expr) => {{
+        if let Some(secret) = $id {
+            sqlx::query($crate::rows_webhooks::sql::DELETE_SECRET)
+                .bind($workspace.as_uuid())
+                .bind(secret)
+                .execute(&mut *$conn)
+                .await
+                .map_err($crate::error::map_sqlx)?;
+        }
     }};
 }
 
@@ -350,6 +368,6 @@ macro_rules! begin_idempotent {
 }
 
 pub(crate) use {
-    begin_idempotent, cancel_post, insert_channel, insert_event, insert_post, insert_sandbox_delivery,
+    begin_idempotent, cancel_post, delete_channel_credentials, insert_channel, insert_event, insert_post, insert_sandbox_delivery,
     list_posts, load_post, store_response,
 };

@@ -7,6 +7,7 @@ mod binds_media;
 mod binds_publishing;
 mod binds_queue;
 mod binds_webhooks;
+mod connect_store;
 mod error;
 mod media_store;
 mod oauth;

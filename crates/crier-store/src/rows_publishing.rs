@@ -3,7 +3,7 @@
 
 use crier_core::{
     AttemptId, AttemptOutcome, Channel, ChannelId, ChannelStatus, IdempotencyBegin, Post, PostId, PostTarget,
-    SandboxDelivery, StoreResult, TargetId, TargetStatus, WorkspaceId,
+    SandboxDelivery, SecretId, StoreResult, TargetId, TargetStatus, WorkspaceId,
 };
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -97,6 +97,8 @@ pub(crate) struct ChannelRow {
     name: String,
     config: DbJson,
     status: String,
+    account: Option<DbJson>,
+    credentials_secret_id: Option<Uuid>,
     paused_until: Option<DbTime>,
     created_at: DbTime,
 }
@@ -112,6 +114,12 @@ impl ChannelRow {
             name: self.name,
             config: self.config.0,
             status,
+            account: self
+                .account
+                .map(|a| serde_json::from_value(a.0))
+                .transpose()
+                .map_err(|_| corrupt("channels.account is not an account"))?,
+            credentials: self.credentials_secret_id.map(SecretId::from_uuid),
             paused_until: self.paused_until.map(|t| t.0),
             created_at: self.created_at.0,
         })
@@ -309,10 +317,13 @@ pub(crate) mod sql {
         };
     }
 
-    const CHANNEL_COLUMNS: &str =
-        "workspace_id, id, provider, name, config, status, paused_until, created_at";
+    const CHANNEL_COLUMNS: &str = "workspace_id, id, provider, name, config, status, account, \
+         credentials_secret_id, paused_until, created_at";
     pub const INSERT_CHANNEL: &str = "INSERT INTO channels (workspace_id, id, provider, name, config, status, \
-         paused_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+         account, credentials_secret_id, paused_until, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    pub const CHANNEL_CREDENTIALS: &str =
+        "SELECT credentials_secret_id FROM channels WHERE workspace_id = $1 AND id = $2";
     pub fn get_channel() -> String {
         format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2")
     }

@@ -117,12 +117,14 @@ async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
         name: "c".into(),
         config: serde_json::json!({}),
         status: ChannelStatus::Active,
+        account: None,
+        credentials: None,
         paused_until: None,
         created_at: now,
     };
     let audit =
         NewAuditEvent::new(now, Actor::cli(), "channel.created", channel.id.to_string(), &Default::default());
-    db.store.create_channel(&channel, None, &audit).await.unwrap();
+    db.store.create_channel(&channel, None, None, &audit).await.unwrap();
     let owner = format!("worker-{ws}");
     for run_at in [now, now + Duration::hours(1)] {
         let id = PostId::generate();

@@ -8,7 +8,10 @@
 
 #![expect(clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
 
+pub mod atproto;
+pub mod mastodon_fake;
 pub mod mcp_client;
+pub mod smtp_peer;
 pub mod ssrf;
 pub mod webhook_receiver;
 

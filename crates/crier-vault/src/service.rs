@@ -161,6 +161,32 @@ impl Vault {
         self.open_row(&row).await
     }
 
+    /// Replaces a stored secret's plaintext under the same id and purpose (a platform rotated a
+    /// token), sealed under the workspace's current data key. A rotation resealing the row at
+    /// the same moment is waited out by trying again.
+    pub async fn replace(&self, workspace: WorkspaceId, id: SecretId, plaintext: &[u8]) -> Result<(), VaultError> {
+        for _ in 0..3 {
+            let current = self.store.get_secret(workspace, id).await?;
+            let (version, key) = self.data_key(workspace, None).await?;
+            let aad = SecretAad { workspace, purpose: &current.purpose, row: id, key_version: version };
+            let replaced = SealedRow {
+                key_version: version,
+                sealed: key.seal(plaintext, &aad),
+                updated_at: self.clock.now(),
+                ..current.clone()
+            };
+            if self.store.reseal_secret(&replaced, current.key_version).await? {
+                return Ok(());
+            }
+        }
+        Err(VaultError::Store(StoreError::Conflict("the secret kept changing while it was replaced".into())))
+    }
+
+    /// Opens a sealed row the caller already holds (a connect flow taken out of the store).
+    pub async fn open_sealed(&self, row: &SealedRow) -> Result<SecretBytes, VaultError> {
+        self.open_row(row).await
+    }
+
     async fn open_row(&self, row: &SealedRow) -> Result<SecretBytes, VaultError> {
         let (_, key) = self.data_key(row.workspace_id, Some(row.key_version)).await?;
         let aad = SecretAad {

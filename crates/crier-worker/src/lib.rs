@@ -372,6 +372,11 @@ impl Worker {
                     code: "attempt_interrupted".into(),
                     message: "the previous attempt was interrupted before it published".into(),
                 },
+                Ok(Lookup::ResendIsSafe) => AttemptOutcome::RetryAt {
+                    at: self.clock.now(),
+                    code: "attempt_interrupted".into(),
+                    message: "the previous attempt was interrupted; the platform deduplicates the retry".into(),
+                },
                 Ok(Lookup::Unknowable) => AttemptOutcome::Unknown {
                     message: "the attempt was interrupted and the platform cannot say whether it published"
                         .into(),

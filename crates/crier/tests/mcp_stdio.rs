@@ -36,6 +36,8 @@ async fn an_agent_on_stdio_posts_with_its_key_and_a_revoked_key_stops(backend: B
         name: "sandbox".into(),
         config: serde_json::json!({}),
         status: ChannelStatus::Active,
+        account: None,
+        credentials: None,
         paused_until: None,
         created_at: SystemClock.now(),
     };
@@ -46,7 +48,7 @@ async fn an_agent_on_stdio_posts_with_its_key_and_a_revoked_key_stops(backend: B
         channel.id.to_string(),
         &Default::default(),
     );
-    db.store.create_channel(&channel, None, &audit).await.unwrap();
+    db.store.create_channel(&channel, None, None, &audit).await.unwrap();
 
     let client_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let url = format!("stdio:{BIN}");

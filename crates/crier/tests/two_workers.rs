@@ -31,6 +31,8 @@ async fn two_workers_share_the_queue_without_publishing_twice() {
             name: format!("c{i}"),
             config: serde_json::json!({}),
             status: ChannelStatus::Active,
+            account: None,
+            credentials: None,
             paused_until: None,
             created_at: now,
         };
@@ -41,7 +43,7 @@ async fn two_workers_share_the_queue_without_publishing_twice() {
             channel.id.to_string(),
             &Default::default(),
         );
-        db.store.create_channel(&channel, None, &audit).await.unwrap();
+        db.store.create_channel(&channel, None, None, &audit).await.unwrap();
         channels.push(channel.id);
     }
     for p in 0..POSTS {

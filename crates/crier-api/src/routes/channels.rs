@@ -109,6 +109,12 @@ pub async fn create_channel(
                     format!("unknown provider; this Crier has: {known}"),
                 ));
             };
+            if !provider.created_directly() {
+                return Err(ApiError::field(
+                    "/provider",
+                    format!("{} channels are connected with POST /v1/channels/connect", provider.name()),
+                ));
+            }
             let name = input.name.trim();
             let config = if input.config.is_null() { serde_json::json!({}) } else { input.config.clone() };
             let mut errors: Vec<FieldError> = provider
@@ -130,13 +136,15 @@ pub async fn create_channel(
                 name: name.to_owned(),
                 config,
                 status: ChannelStatus::Active,
+                account: None,
+                credentials: None,
                 paused_until: None,
                 created_at: now,
             };
             let mut created = Created::json(StatusCode::CREATED, &ChannelOut::from(channel.clone()));
             let response = created.response_for(&tenant, key);
             let audit = tenant.audit(now, "channel.created", channel.id.to_string());
-            state.store.create_channel(&channel, response.as_ref(), &audit).await?;
+            state.store.create_channel(&channel, None, response.as_ref(), &audit).await?;
             created.stored = true;
             Ok(created)
         })

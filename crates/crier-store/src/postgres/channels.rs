@@ -1,12 +1,13 @@
 use async_trait::async_trait;
 use crier_core::{
-    Channel, ChannelId, ChannelStore, IdempotentResponse, NewAuditEvent, StoreError, StoreResult, WorkspaceId,
+    Channel, ChannelId, ChannelStore, IdempotentResponse, NewAuditEvent, SealedRow, StoreError, StoreResult,
+    WorkspaceId,
 };
 
 use super::PgStore;
 use crate::binds::append_audit;
-use crate::binds_publishing::{insert_channel, store_response};
-use crate::binds_webhooks::channel_disconnected;
+use crate::binds_publishing::{delete_channel_credentials, insert_channel, store_response};
+use crate::binds_webhooks::{channel_disconnected, insert_secret};
 use crate::error::map_sqlx;
 use crate::rows_publishing::{ChannelRow, sql};
 use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
@@ -20,10 +21,17 @@ impl ChannelStore for PgStore {
     async fn create_channel(
         &self,
         channel: &Channel,
+        credentials: Option<&SealedRow>,
         idempotency: Option<&IdempotentResponse>,
         audit: &NewAuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.tenant_tx(channel.workspace_id).await?;
+        if let Some(secret) = credentials {
+            if secret.workspace_id != channel.workspace_id || Some(secret.id) != channel.credentials {
+                return Err(StoreError::Conflict("the credentials do not belong to this channel".into()));
+            }
+            insert_secret!(secret).execute(&mut *tx).await.map_err(map_sqlx)?;
+        }
         insert_channel!(channel).execute(&mut *tx).await.map_err(map_sqlx)?;
         append_audit!(tx, channel.workspace_id, audit, lock = super::AUDIT_LOCK);
         store_response!(tx, channel.workspace_id, idempotency);
@@ -63,6 +71,13 @@ impl ChannelStore for PgStore {
         let Some(provider) = locked else {
             return Err(StoreError::NotFound);
         };
+        let credentials: Option<Option<uuid::Uuid>> = sqlx::query_scalar(sql::CHANNEL_CREDENTIALS)
+            .bind(workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        let credentials = credentials.flatten();
         let unfinished: i64 = sqlx::query_scalar(sql::UNFINISHED_TARGETS_OF_CHANNEL)
             .bind(workspace.as_uuid())
             .bind(id.as_uuid())
@@ -80,6 +95,7 @@ impl ChannelStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map_sqlx)?;
+        delete_channel_credentials!(tx, workspace, credentials);
         append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);
         let queued = channel_disconnected!(
             tx,

@@ -7,6 +7,7 @@
 mod api_keys;
 mod batch;
 mod channels;
+mod connect;
 mod idempotency;
 mod media;
 mod oauth;

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod channels;
+mod connect;
 mod idempotency;
 mod media;
 mod oauth;

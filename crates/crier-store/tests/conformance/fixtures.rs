@@ -29,6 +29,8 @@ pub fn channel(ws: WorkspaceId, clock: &ManualClock, name: &str) -> Channel {
         name: name.into(),
         config: serde_json::json!({ "handle": name, "nested": { "n": 1, "list": [true, null] } }),
         status: ChannelStatus::Active,
+        account: None,
+        credentials: None,
         paused_until: None,
         created_at: clock.now(),
     }
@@ -37,7 +39,7 @@ pub fn channel(ws: WorkspaceId, clock: &ManualClock, name: &str) -> Channel {
 /// A channel stored in `ws`.
 pub async fn connected(db: &TestDb, clock: &ManualClock, ws: WorkspaceId, name: &str) -> Channel {
     let channel = channel(ws, clock, name);
-    db.store.create_channel(&channel, None, &audit(clock, "channel.created")).await.unwrap();
+    db.store.create_channel(&channel, None, None, &audit(clock, "channel.created")).await.unwrap();
     channel
 }
 

@@ -47,13 +47,13 @@ async fn channels_round_trip(db: TestDb) {
     assert_eq!(begun.unwrap(), IdempotencyBegin::Started);
     let second = channel(ws, &clock, "second");
     let stored = response(ws, "k1", 201);
-    db.store.create_channel(&second, Some(&stored), &audit(&clock, "channel.created")).await.unwrap();
+    db.store.create_channel(&second, None, Some(&stored), &audit(&clock, "channel.created")).await.unwrap();
     let listed: Vec<_> = db.store.list_channels(ws).await.unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(listed, [first.id, second.id], "oldest first");
     let replay = db.store.begin_idempotent(ws, "k1", b"fp", clock.now(), lock, expiry);
     assert_eq!(replay.await.unwrap(), IdempotencyBegin::Done { status: 201, body: stored.body.clone() });
 
-    let twin = db.store.create_channel(&first, None, &audit(&clock, "channel.created")).await;
+    let twin = db.store.create_channel(&first, None, None, &audit(&clock, "channel.created")).await;
     assert!(matches!(twin, Err(StoreError::Conflict(_))), "{twin:?}");
     let actions: Vec<_> =
         db.store.list_audit_events(ws, 0, 10).await.unwrap().into_iter().map(|e| e.action).collect();
@@ -61,7 +61,7 @@ async fn channels_round_trip(db: TestDb) {
 
     // The response can only be stored while its key is in flight: the create is rolled back.
     let third = channel(ws, &clock, "third");
-    let replayed = db.store.create_channel(&third, Some(&stored), &audit(&clock, "channel.created")).await;
+    let replayed = db.store.create_channel(&third, None, Some(&stored), &audit(&clock, "channel.created")).await;
     assert!(matches!(replayed, Err(StoreError::Conflict(_))), "{replayed:?}");
     assert!(matches!(db.store.get_channel(ws, third.id).await, Err(StoreError::NotFound)));
 }
@@ -82,7 +82,7 @@ async fn channels_of_another_workspace_are_not_found(db: TestDb) {
     let smuggled = channel(a, &clock, "x");
     let result = db
         .store
-        .create_channel(&smuggled, Some(&response(b, "k", 201)), &audit(&clock, "channel.created"))
+        .create_channel(&smuggled, None, Some(&response(b, "k", 201)), &audit(&clock, "channel.created"))
         .await;
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
 }
