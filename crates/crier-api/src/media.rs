@@ -289,3 +289,50 @@ pub async fn sweep_expired_uploads(state: &AppState) -> ApiResult<usize> {
     }
     Ok(swept)
 }
+
+/// The media store as providers read it at publish time: a ready file, whole and decrypted.
+pub struct StoredMedia(pub AppState);
+
+#[async_trait::async_trait]
+impl crier_providers::MediaSource for StoredMedia {
+    async fn load(
+        &self,
+        workspace: WorkspaceId,
+        id: MediaId,
+    ) -> Result<crier_providers::MediaFile, crier_providers::ProviderError> {
+        use crier_providers::ProviderError;
+        let unavailable = |what: &str| ProviderError::Retryable {
+            after: None,
+            message: format!("media {id} could not be read: {what}"),
+        };
+        let media = match self.0.store.get_media(workspace, id).await {
+            Ok(media) => media,
+            Err(crier_core::StoreError::NotFound) => {
+                return Err(ProviderError::Rejected {
+                    code: "media_gone".into(),
+                    message: format!("media {id} no longer exists"),
+                });
+            }
+            Err(_) => return Err(unavailable("storage is unavailable")),
+        };
+        if media.facts.is_none() {
+            return Err(ProviderError::Rejected {
+                code: "media_not_ready".into(),
+                message: format!("media {id} is not ready"),
+            });
+        }
+        let mut stream = read_all(&self.0, &media).await.map_err(|_| unavailable("no key or path"))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(media.received).unwrap_or(0));
+        while let Some(chunk) = stream.try_next().await.map_err(|err| match err {
+            // A chunk that does not open was tampered with: no retry will fix it.
+            BlobError::Tampered | BlobError::BadKey | BlobError::NotFound => ProviderError::Rejected {
+                code: "media_corrupt".into(),
+                message: format!("media {id} failed its integrity check"),
+            },
+            _ => unavailable("the media store is unavailable"),
+        })? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(crier_providers::MediaFile { media, bytes })
+    }
+}

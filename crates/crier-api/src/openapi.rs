@@ -54,6 +54,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::workspace::router())
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
+        .merge(routes::connect::router())
         .merge(routes::channels::router())
         .merge(routes::posts::router())
         .merge(routes::webhook_endpoints::router())

@@ -87,3 +87,48 @@ impl AppState {
         self
     }
 }
+
+impl AppState {
+    /// What platform adapters are built with: this state's outbound policy and resolver (the
+    /// SSRF-safe client), vault and media store. Adapters built before `with_providers` see the
+    /// same store and vault the API uses.
+    pub fn platform(&self) -> crier_providers::Platform {
+        let vault: Arc<dyn crier_providers::CredentialVault> = match &self.vault {
+            Some(vault) => vault.clone(),
+            None => Arc::new(NoVault),
+        };
+        crier_providers::Platform {
+            http: crier_net::OutboundClient::new(
+                OutboundPolicy { max_bytes: PLATFORM_ANSWER_BYTES, ..(*self.outbound).clone() },
+                self.resolver.clone(),
+            ),
+            vault,
+            media: Arc::new(crate::media::StoredMedia(self.clone())),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// The largest platform API answer read (a status, a session, an instance description).
+const PLATFORM_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Without a vault there are no channel credentials to open.
+struct NoVault;
+
+#[async_trait::async_trait]
+impl crier_providers::CredentialVault for NoVault {
+    async fn open(
+        &self,
+        _channel: &crier_core::Channel,
+    ) -> Result<crier_providers::Credentials, crier_providers::ProviderError> {
+        Err(crier_providers::ProviderError::AuthExpired { message: "this Crier runs without a vault".into() })
+    }
+
+    async fn replace(
+        &self,
+        _channel: &crier_core::Channel,
+        _credentials: &crier_providers::Credentials,
+    ) -> Result<(), crier_providers::ProviderError> {
+        Err(crier_providers::ProviderError::AuthExpired { message: "this Crier runs without a vault".into() })
+    }
+}

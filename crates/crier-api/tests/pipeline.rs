@@ -403,14 +403,7 @@ async fn dies_after_opening(server: &Server, publish: impl Fn(&str) -> bool) -> 
     for job in &jobs {
         let claimed = store.start_attempt(*job, "dead", AttemptId::generate(), now).await.unwrap().unwrap();
         if publish(&claimed.target.id.to_string()) {
-            let request = crier_providers::PublishRequest {
-                channel: &claimed.channel,
-                target_id: claimed.target.id,
-                attempt_id: claimed.attempt_id,
-                text: &claimed.post_text,
-                media: &claimed.post_media,
-                options: &claimed.target.options,
-            };
+            let request = crier_providers::PublishRequest::of(&claimed);
             server.providers.get("sandbox").unwrap().publish(&request).await.unwrap();
         }
     }

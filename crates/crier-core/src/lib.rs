@@ -26,13 +26,14 @@ pub use audit::{Actor, AuditEvent, BrokenLink, ChainVerifier, NewAuditEvent, Req
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use connect::{ConnectFlow, ConnectFlowStore, TakenFlow};
 pub use id::{
-    ApiKeyId, AttemptId, AuditEventId, ChannelId, ConnectFlowId, DeliveryId, IdParseError, MediaId, PostId, SecretId,
-    TargetId, WebhookEndpointId, WorkspaceId,
+    ApiKeyId, AttemptId, AuditEventId, ChannelId, ConnectFlowId, DeliveryId, IdParseError, MediaId, PostId,
+    SecretId, TargetId, WebhookEndpointId, WorkspaceId,
 };
 pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
 pub use oauth::{AuthorizationCode, OAuthClient, OAuthStore, OAuthToken, RefreshUse, TokenKind, User};
 pub use publishing::{
-    AttemptOutcome, Channel, ChannelAccount, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget, TargetStatus,
+    AttemptOutcome, Channel, ChannelAccount, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget,
+    TargetStatus,
 };
 pub use queue::{
     Cancellation, ChannelStore, FinishedAttempt, IdempotencyBegin, IdempotencyStore, IdempotentResponse,

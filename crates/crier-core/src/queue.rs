@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::NewAuditEvent;
-use crate::vault::SealedRow;
 use crate::publishing::{AttemptOutcome, Channel, ClaimedJob, NewEvent, Post, TargetStatus};
+use crate::vault::SealedRow;
 use crate::{AttemptId, ChannelId, PostId, StoreResult, TargetId, Timestamp, WorkspaceId};
 
 #[async_trait]

@@ -143,9 +143,10 @@ impl OutboundClient {
     ) -> Result<Reply, Refusal> {
         let checked = check_url(url, &self.policy, self.resolver.as_ref()).await?;
         let client = self.pinned_client(&checked)?;
-        let mut response = build(client.request(method, checked.url.clone())).send().await.map_err(|err| {
-            if err.is_timeout() { Refusal::Timeout } else { Refusal::Failed(without_url(&err)) }
-        })?;
+        let mut response =
+            build(client.request(method, checked.url.clone())).send().await.map_err(|err| {
+                if err.is_timeout() { Refusal::Timeout } else { Refusal::Failed(without_url(&err)) }
+            })?;
         if response.content_length().is_some_and(|n| n > self.policy.max_bytes) {
             return Err(Refusal::TooLarge(self.policy.max_bytes));
         }

@@ -31,7 +31,8 @@ impl Credentials {
 
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
         serde_json::from_slice(&self.0).map_err(|_| ProviderError::AuthExpired {
-            message: "the channel's stored credentials are not what this provider expects; reconnect it".into(),
+            message: "the channel's stored credentials are not what this provider expects; reconnect it"
+                .into(),
         })
     }
 
@@ -48,7 +49,9 @@ pub trait CredentialVault: Send + Sync {
 }
 
 fn no_credentials(channel: &Channel) -> ProviderError {
-    ProviderError::AuthExpired { message: format!("channel {} has no stored credentials; reconnect it", channel.id) }
+    ProviderError::AuthExpired {
+        message: format!("channel {} has no stored credentials; reconnect it", channel.id),
+    }
 }
 
 fn vault_error(workspace: WorkspaceId, err: &crier_vault::VaultError) -> ProviderError {

@@ -4,15 +4,18 @@
 //!
 //! Providers reach platforms only through `crier-net`'s SSRF-safe client (instance and PDS URLs
 //! are user-supplied), open a channel's credentials from the vault at the moment of use
-//! ([`CredentialVault`]) and read media bytes through a [`MediaSource`].
+//! ([`CredentialVault`]) and read media bytes through a [`MediaSource`]. E-mail speaks SMTP, not
+//! HTTP: it applies the same address rule to the relay's host itself (`email::relay`).
 
+pub mod bluesky;
 mod connect;
 mod credentials;
+pub mod email;
+pub mod mastodon;
 mod media_rules;
 mod media_source;
 mod platform;
 mod provider;
-pub mod bluesky;
 pub mod sandbox;
 
 pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};

@@ -34,7 +34,10 @@ impl PlatformCall {
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProviderError> {
         serde_json::from_slice(&self.reply.body).map_err(|err| ProviderError::Retryable {
             after: None,
-            message: format!("the platform answered {} with a body Crier cannot read: {err}", self.reply.status),
+            message: format!(
+                "the platform answered {} with a body Crier cannot read: {err}",
+                self.reply.status
+            ),
         })
     }
 
@@ -51,9 +54,17 @@ impl PlatformCall {
     }
 
     /// The machine-readable error name, where the platform gives one (AT Protocol's `error`).
+    /// Only a name (`ExpiredToken`), not a sentence (Mastodon's `error` is prose).
     pub fn error_name(&self) -> Option<String> {
         let body: serde_json::Value = serde_json::from_slice(&self.reply.body).ok()?;
-        body.get("error").and_then(|v| v.as_str()).map(str::to_owned)
+        body.get("error")
+            .and_then(|v| v.as_str())
+            .filter(|name| {
+                !name.is_empty()
+                    && name.len() <= 64
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .map(str::to_owned)
     }
 
     /// A failed call as a `ProviderError`.
@@ -97,12 +108,14 @@ impl Platform {
         url: &str,
         build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<PlatformCall, ConnectError> {
-        self.http.send(method, url, build).await.map(|reply| PlatformCall { reply }).map_err(|err| match err {
-            Refusal::Timeout | Refusal::Failed(_) | Refusal::Unresolvable(_) => {
-                ConnectError::Unavailable { message: err.to_string() }
-            }
-            other => ConnectError::Refused { message: other.to_string() },
-        })
+        self.http.send(method, url, build).await.map(|reply| PlatformCall { reply }).map_err(
+            |err| match err {
+                Refusal::Timeout | Refusal::Failed(_) | Refusal::Unresolvable(_) => {
+                    ConnectError::Unavailable { message: err.to_string() }
+                }
+                other => ConnectError::Refused { message: other.to_string() },
+            },
+        )
     }
 }
 
@@ -131,7 +144,9 @@ fn rate_limit_reset(headers: &HeaderMap, now: Timestamp) -> Timestamp {
         return at;
     }
     match retry_after(headers) {
-        Some(after) => now + chrono::Duration::from_std(after).unwrap_or_else(|_| chrono::Duration::minutes(1)),
+        Some(after) => {
+            now + chrono::Duration::from_std(after).unwrap_or_else(|_| chrono::Duration::minutes(1))
+        }
         None => now + chrono::Duration::minutes(1),
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crier_core::{AttemptId, Channel, MediaId, TargetId, Timestamp};
 
 use crate::connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
-use crate::MediaRules;
+use crate::{Credentials, MediaRules};
 
 /// One publish, as the worker asks for it.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,20 @@ pub struct PublishRequest<'a> {
     /// The post's media, in order (ready, and checked against `media_rules` at accept time).
     pub media: &'a [MediaId],
     pub options: &'a serde_json::Value,
+}
+
+impl<'a> PublishRequest<'a> {
+    /// The publish a claimed job asks for (the target's own text, else the post's).
+    pub fn of(claimed: &'a crier_core::ClaimedJob) -> Self {
+        Self {
+            channel: &claimed.channel,
+            target_id: claimed.target.id,
+            attempt_id: claimed.attempt_id,
+            text: claimed.target.text.as_deref().unwrap_or(&claimed.post_text),
+            media: &claimed.post_media,
+            options: &claimed.target.options,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,9 +128,9 @@ pub trait Provider: Send + Sync {
         Err(ConnectError::Unsupported(format!("{} has no consent page", self.name())))
     }
 
-    /// Revokes the channel's credentials upstream, where the platform allows it, before Crier
-    /// deletes them.
-    async fn disconnect(&self, _channel: &Channel) -> Result<(), ProviderError> {
+    /// Revokes the channel's credentials upstream, where the platform allows it. Called with the
+    /// credentials opened just before Crier deleted them with the channel.
+    async fn disconnect(&self, _channel: &Channel, _credentials: &Credentials) -> Result<(), ProviderError> {
         Ok(())
     }
 

@@ -20,9 +20,12 @@ macro_rules! insert_channel {
             .bind(channel.name.as_str())
             .bind($crate::rows_publishing::db_json(&channel.config))
             .bind(channel.status.as_str())
-            .bind(channel.account.as_ref().map(|a| {
-                $crate::rows_publishing::DbJson(serde_json::to_value(a).unwrap_or_default())
-            }))
+            .bind(
+                channel
+                    .account
+                    .as_ref()
+                    .map(|a| $crate::rows_publishing::DbJson(serde_json::to_value(a).unwrap_or_default())),
+            )
             .bind(channel.credentials.map(|id| id.as_uuid()))
             .bind(channel.paused_until.map($crate::rows::DbTime))
             .bind($crate::rows::DbTime(channel.created_at))
@@ -368,6 +371,6 @@ macro_rules! begin_idempotent {
 }
 
 pub(crate) use {
-    begin_idempotent, cancel_post, delete_channel_credentials, insert_channel, insert_event, insert_post, insert_sandbox_delivery,
-    list_posts, load_post, store_response,
+    begin_idempotent, cancel_post, delete_channel_credentials, insert_channel, insert_event, insert_post,
+    insert_sandbox_delivery, list_posts, load_post, store_response,
 };

@@ -64,7 +64,11 @@ macro_rules! impl_connect_store {
 
             #[async_trait::async_trait]
             impl crier_core::ConnectFlowStore for $store {
-                async fn insert_connect_flow(&self, flow: &ConnectFlow, sealed: &SealedRow) -> StoreResult<()> {
+                async fn insert_connect_flow(
+                    &self,
+                    flow: &ConnectFlow,
+                    sealed: &SealedRow,
+                ) -> StoreResult<()> {
                     if sealed.workspace_id != flow.workspace_id || sealed.id != flow.secret_id {
                         return Err(crier_core::StoreError::Conflict(
                             "the sealed state does not belong to this flow".into(),

@@ -15,6 +15,8 @@ use crier_testkit::{TestDb, on_both_backends};
 #[path = "conformance/vault_and_audit.rs"]
 mod vault_and_audit;
 
+#[path = "conformance/connect.rs"]
+mod connect;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/media.rs"]

@@ -164,7 +164,12 @@ impl Vault {
     /// Replaces a stored secret's plaintext under the same id and purpose (a platform rotated a
     /// token), sealed under the workspace's current data key. A rotation resealing the row at
     /// the same moment is waited out by trying again.
-    pub async fn replace(&self, workspace: WorkspaceId, id: SecretId, plaintext: &[u8]) -> Result<(), VaultError> {
+    pub async fn replace(
+        &self,
+        workspace: WorkspaceId,
+        id: SecretId,
+        plaintext: &[u8],
+    ) -> Result<(), VaultError> {
         for _ in 0..3 {
             let current = self.store.get_secret(workspace, id).await?;
             let (version, key) = self.data_key(workspace, None).await?;

@@ -3,7 +3,14 @@
 use crier_core::{AttemptOutcome, ClaimedJob, NewEvent};
 use serde_json::json;
 
-pub(crate) fn for_outcome(claimed: &ClaimedJob, outcome: &AttemptOutcome) -> Option<NewEvent> {
+/// `known_refused`: the channel was already marked `needs_reauth` (before this batch, or by an
+/// earlier job of it), so this target's failure is a `post.failed`, and `channel.needs_reauth`
+/// is said once, when the channel changes.
+pub(crate) fn for_outcome(
+    claimed: &ClaimedJob,
+    outcome: &AttemptOutcome,
+    known_refused: bool,
+) -> Option<NewEvent> {
     let target = &claimed.target;
     let base = json!({
         "post_id": target.post_id.to_string(),
@@ -31,7 +38,7 @@ pub(crate) fn for_outcome(claimed: &ClaimedJob, outcome: &AttemptOutcome) -> Opt
             ("post.failed", with(json!({"error": {"code": code, "message": message}})))
         }
         AttemptOutcome::NeedsReauth { message } => (
-            "channel.needs_reauth",
+            if known_refused { "post.failed" } else { "channel.needs_reauth" },
             with(json!({"error": {"code": "channel_needs_reauth", "message": message}})),
         ),
         AttemptOutcome::Unknown { message } => {

@@ -142,6 +142,7 @@ impl Worker {
                         id: claimed.channel.id,
                         waiting: VecDeque::from([claimed]),
                         paused_until: None,
+                        needs_reauth: false,
                     }),
                 },
                 Ok(None) => {}
@@ -165,7 +166,15 @@ impl Worker {
             }
             let outcomes = join_all(round.iter().map(|(i, claimed)| {
                 let paused = channels[*i].paused_until;
+                let refused = channels[*i].needs_reauth;
                 async move {
+                    if refused {
+                        // The platform refused this channel's token earlier in the batch: the
+                        // rest fail without calling it again (no retry storm).
+                        return Some(AttemptOutcome::NeedsReauth {
+                            message: "the channel needs to be reconnected".into(),
+                        });
+                    }
                     let lock = self.channel_lock(claimed.channel.id);
                     let mut reset = lock.lock().await;
                     let now = self.clock.now();
@@ -191,7 +200,12 @@ impl Worker {
                 if let AttemptOutcome::RateLimited { at } = outcome {
                     channels[i].paused_until = Some(at);
                 }
-                let event = events::for_outcome(&claimed, &outcome);
+                let known_refused =
+                    channels[i].needs_reauth || claimed.channel.status != crier_core::ChannelStatus::Active;
+                if matches!(outcome, AttemptOutcome::NeedsReauth { .. }) {
+                    channels[i].needs_reauth = true;
+                }
+                let event = events::for_outcome(&claimed, &outcome, known_refused);
                 finished.push(FinishedAttempt { job: claimed, outcome, event });
             }
             let results = self.store.finish_attempts(&finished, self.clock.now()).await;
@@ -226,7 +240,8 @@ impl Worker {
         }
     }
 
-    /// One loop of steps; `housekeeping` also purges expired idempotency keys now and then.
+    /// One loop of steps; `housekeeping` also purges expired idempotency keys and connect flows
+    /// now and then.
     async fn run_steps(&self, housekeeping: bool, batch: i64, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_purge: Option<std::time::Instant> = None;
@@ -237,6 +252,13 @@ impl Worker {
                     Ok(0) => {}
                     Ok(purged) => tracing::info!(purged, "deleted expired idempotency keys"),
                     Err(err) => tracing::warn!(error = %err, "could not delete expired idempotency keys"),
+                }
+                match self.store.purge_connect_flows(self.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(purged) => {
+                        tracing::info!(purged, "deleted expired connect flows and their sealed state")
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not delete expired connect flows"),
                 }
             }
             let busy = match self.step(batch).await {
@@ -284,7 +306,7 @@ impl Worker {
                 message: format!("no provider named {:?} in this Crier", channel.provider),
             });
         };
-        let request = request(claimed);
+        let request = PublishRequest::of(claimed);
         let call = async {
             let mut result = provider.publish(&request).await;
             if let Err(ProviderError::AuthExpired { .. }) = result {
@@ -363,7 +385,7 @@ impl Worker {
     async fn reconcile(&self, claimed: &ClaimedJob) -> Result<(), WorkerError> {
         let outcome = match self.providers.get(&claimed.channel.provider) {
             None => AttemptOutcome::Unknown { message: "provider unavailable for reconciliation".into() },
-            Some(provider) => match provider.lookup(&request(claimed)).await {
+            Some(provider) => match provider.lookup(&PublishRequest::of(claimed)).await {
                 Ok(Lookup::Published(p)) => {
                     AttemptOutcome::Published { provider_post_id: p.provider_post_id, url: p.url }
                 }
@@ -375,7 +397,8 @@ impl Worker {
                 Ok(Lookup::ResendIsSafe) => AttemptOutcome::RetryAt {
                     at: self.clock.now(),
                     code: "attempt_interrupted".into(),
-                    message: "the previous attempt was interrupted; the platform deduplicates the retry".into(),
+                    message: "the previous attempt was interrupted; the platform deduplicates the retry"
+                        .into(),
                 },
                 Ok(Lookup::Unknowable) => AttemptOutcome::Unknown {
                     message: "the attempt was interrupted and the platform cannot say whether it published"
@@ -397,7 +420,8 @@ impl Worker {
     }
 
     async fn finish(&self, claimed: &ClaimedJob, outcome: AttemptOutcome) -> Result<(), WorkerError> {
-        let event = events::for_outcome(claimed, &outcome);
+        let known_refused = claimed.channel.status != crier_core::ChannelStatus::Active;
+        let event = events::for_outcome(claimed, &outcome, known_refused);
         match self.store.finish_attempt(claimed, &outcome, self.clock.now(), event.as_ref()).await {
             Ok(()) => Ok(()),
             // Another worker recovered this attempt meanwhile and recorded it; nothing to do.
@@ -421,7 +445,7 @@ fn later(now: crier_core::Timestamp, delay: Duration) -> crier_core::Timestamp {
 /// How soon a reconciliation that could not reach the platform is tried again.
 const RECONCILE_AGAIN_AFTER: Duration = Duration::from_secs(5);
 
-/// How often a worker deletes expired idempotency keys.
+/// How often a worker deletes expired idempotency keys and connect flows.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// One channel's share of a batch, published in order.
@@ -430,6 +454,8 @@ struct ChannelQueue {
     waiting: VecDeque<ClaimedJob>,
     /// Set by a rate limit: the rest wait until then without calling the platform.
     paused_until: Option<crier_core::Timestamp>,
+    /// Set when the platform refused the channel's token for good: the rest fail at once.
+    needs_reauth: bool,
 }
 
 /// Aborts the heartbeat task when dropped.
@@ -438,16 +464,5 @@ struct HeartbeatGuard(tokio::task::JoinHandle<()>);
 impl Drop for HeartbeatGuard {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-fn request(claimed: &ClaimedJob) -> PublishRequest<'_> {
-    PublishRequest {
-        channel: &claimed.channel,
-        target_id: claimed.target.id,
-        attempt_id: claimed.attempt_id,
-        text: claimed.target.text.as_deref().unwrap_or(&claimed.post_text),
-        media: &claimed.post_media,
-        options: &claimed.target.options,
     }
 }

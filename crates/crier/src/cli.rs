@@ -251,10 +251,21 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_WEBHOOK_DISABLE_AFTER", default_value = "5d", value_parser = humantime::parse_duration)]
     pub webhook_disable_after: Duration,
 
-    /// DEVELOPMENT ONLY: let user-supplied URLs (webhook endpoints) use http:// and loopback
-    /// addresses. Private, link-local and metadata addresses stay refused.
+    /// DEVELOPMENT ONLY: let user-supplied URLs (webhook endpoints, media URLs, Mastodon
+    /// instances, Bluesky PDSes) use http:// and loopback addresses. Private, link-local and
+    /// metadata addresses stay refused.
     #[arg(long, env = "CRIER_ALLOW_INSECURE_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_insecure_loopback: bool,
+
+    /// DEVELOPMENT ONLY: let e-mail channels use plaintext SMTP (`security: "none"`) and relays
+    /// on loopback addresses. Private, link-local and metadata addresses stay refused.
+    #[arg(long, env = "CRIER_ALLOW_INSECURE_SMTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_insecure_smtp: bool,
+
+    /// PEM file of CA certificates trusted for SMTP relays besides the public roots (a relay
+    /// with a private CA)
+    #[arg(long, env = "CRIER_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub media: MediaArgs,

@@ -171,6 +171,8 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_WEBHOOK_TIMEOUT", Some("15s")),
         ("CRIER_WEBHOOK_DISABLE_AFTER", Some("5d")),
         ("CRIER_ALLOW_INSECURE_LOOPBACK", Some("false")),
+        ("CRIER_ALLOW_INSECURE_SMTP", Some("false")),
+        ("CRIER_SMTP_CA_FILE", None),
         ("CRIER_MEDIA_DIR", None),
         ("CRIER_MEDIA_S3_BUCKET", None),
         ("CRIER_MEDIA_S3_REGION", Some("us-east-1")),

@@ -49,6 +49,9 @@ pub struct ChannelOut {
     pub name: String,
     #[schema(value_type = Object)]
     pub config: serde_json::Value,
+    /// The platform account it publishes as (`null` for the sandbox).
+    #[schema(value_type = Option<Object>)]
+    pub account: Option<crier_core::ChannelAccount>,
     /// `active`, or `needs_reauth` after the platform refused its token.
     #[schema(example = "active")]
     pub status: String,
@@ -64,6 +67,7 @@ impl From<Channel> for ChannelOut {
             provider: c.provider,
             name: c.name,
             config: c.config,
+            account: c.account,
             status: c.status.as_str().to_owned(),
             paused_until: c.paused_until,
             created_at: c.created_at,
@@ -190,7 +194,8 @@ pub async fn get_channel(
     Ok(Json(state.store.get_channel(tenant.workspace_id, id).await.map_err(not_found_channel)?.into()))
 }
 
-/// Delete a channel. Refused (409) while any of its posts is still waiting or publishing.
+/// Delete a channel. Refused (409) while any of its posts is still waiting or publishing. Its
+/// sealed credentials are deleted with it, and revoked at the platform where it allows.
 #[utoipa::path(
     delete,
     path = "/v1/channels/{id}",
@@ -209,6 +214,12 @@ pub async fn delete_channel(
     ApiPath(id): ApiPath<ChannelId>,
 ) -> ApiResult<StatusCode> {
     tenant.require(Scope::ChannelsWrite)?;
+    let channel = state.store.get_channel(tenant.workspace_id, id).await.map_err(not_found_channel)?;
+    // Opened before the sealed copy is deleted, to revoke them upstream once the channel is gone.
+    let credentials = match (&state.vault, channel.credentials) {
+        (Some(vault), Some(_)) => crier_providers::CredentialVault::open(vault.as_ref(), &channel).await.ok(),
+        _ => None,
+    };
     let audit = tenant.audit(state.clock.now(), "channel.deleted", id.to_string());
     state.store.delete_channel(tenant.workspace_id, id, &audit).await.map_err(|err| match err {
         StoreError::Conflict(_) => {
@@ -216,6 +227,12 @@ pub async fn delete_channel(
         }
         other => not_found_channel(other),
     })?;
+    if let (Some(credentials), Some(provider)) = (credentials, state.providers.get(&channel.provider))
+        && let Err(err) = provider.disconnect(&channel, &credentials).await
+    {
+        // Crier's copy is gone either way; the user can still revoke access at the platform.
+        tracing::warn!(channel_id = %id, error = %err, "could not revoke a channel's credentials upstream");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,6 +1,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod channels;
+pub mod connect;
 pub mod docs;
 pub mod events;
 pub mod health;

@@ -12,6 +12,9 @@ use crier_core::{
 };
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::Registry;
+use crier_providers::bluesky::Bluesky;
+use crier_providers::email::{Email, EmailSettings};
+use crier_providers::mastodon::Mastodon;
 use crier_providers::sandbox::Sandbox;
 use crier_testkit::{Backend, TestDb};
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
@@ -61,7 +64,7 @@ impl Server {
 
     /// With these media limits and outbound policy.
     pub fn start_media(backend: Backend, media: MediaConfig, outbound: OutboundPolicy) -> Starting {
-        Starting { backend, media, outbound }
+        Starting { backend, media, outbound, email: EmailSettings::default() }
     }
 
     async fn start_all(
@@ -69,19 +72,27 @@ impl Server {
         config: ApiConfig,
         outbound: OutboundPolicy,
         media: MediaConfig,
+        email: EmailSettings,
     ) -> Self {
         let db = TestDb::fresh(backend).await;
         let media_dir = tempfile::tempdir().expect("a media folder");
         let blobs = BlobStore::local(media_dir.path()).expect("local blob store");
         let clock = ManualClock::starting_now();
-        let providers = Arc::new(
-            Registry::default().with(Arc::new(Sandbox::new(db.store.clone(), Arc::new(clock.clone())))),
-        );
         let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config)
-            .with_providers(providers.clone())
             .with_vault(Arc::new(db.vault(Arc::new(clock.clone()))))
             .with_outbound(outbound.clone(), Arc::new(SystemResolver))
             .with_media(blobs, media);
+        // As `crier serve` builds them: the sandbox, and the platforms on the state's SSRF-safe
+        // client, vault and media store.
+        let platform = state.platform();
+        let providers = Arc::new(
+            Registry::default()
+                .with(Arc::new(Sandbox::new(db.store.clone(), Arc::new(clock.clone()))))
+                .with(Arc::new(Email::new(platform.clone(), email)))
+                .with(Arc::new(Bluesky::new(platform.clone())))
+                .with(Arc::new(Mastodon::new(platform))),
+        );
+        let state = state.with_providers(providers.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -204,11 +215,18 @@ pub struct Starting {
     backend: Backend,
     media: MediaConfig,
     outbound: OutboundPolicy,
+    email: EmailSettings,
 }
 
 impl Starting {
     pub async fn await_with(self, config: ApiConfig) -> Server {
-        Server::start_all(self.backend, config, self.outbound, self.media).await
+        Server::start_all(self.backend, config, self.outbound, self.media, self.email).await
+    }
+
+    /// With these e-mail settings (a test relay's certificate, the development switch).
+    pub fn email(mut self, email: EmailSettings) -> Self {
+        self.email = email;
+        self
     }
 }
 

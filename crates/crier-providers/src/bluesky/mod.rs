@@ -79,8 +79,10 @@ impl Bluesky {
     /// AppView may not be reachable from a self-hosted network).
     async fn profile(&self, service: &str, session: &Session) -> (Option<String>, Option<String>) {
         let url = format!("{service}/xrpc/com.atproto.repo.getRecord");
-        let query = [("repo", session.did.as_str()), ("collection", "app.bsky.actor.profile"), ("rkey", "self")];
-        let Ok(call) = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await else {
+        let query =
+            [("repo", session.did.as_str()), ("collection", "app.bsky.actor.profile"), ("rkey", "self")];
+        let Ok(call) = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await
+        else {
             return (None, None);
         };
         if !call.ok() {
@@ -89,9 +91,9 @@ impl Bluesky {
         let Ok(record) = call.json::<serde_json::Value>() else { return (None, None) };
         let value = &record["value"];
         let name = value["displayName"].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
-        let avatar = value["avatar"]["ref"]["$link"].as_str().map(|cid| {
-            format!("{service}/xrpc/com.atproto.sync.getBlob?did={}&cid={cid}", session.did)
-        });
+        let avatar = value["avatar"]["ref"]["$link"]
+            .as_str()
+            .map(|cid| format!("{service}/xrpc/com.atproto.sync.getBlob?did={}&cid={cid}", session.did));
         (name, avatar)
     }
 }
@@ -118,7 +120,12 @@ impl Provider for Bluesky {
         }
     }
 
-    fn validate_target(&self, _channel: &Channel, text: &str, options_value: &serde_json::Value) -> Vec<TargetIssue> {
+    fn validate_target(
+        &self,
+        _channel: &Channel,
+        text: &str,
+        options_value: &serde_json::Value,
+    ) -> Vec<TargetIssue> {
         let mut issues = Vec::new();
         let count = grapheme_len(text);
         if count > MAX_GRAPHEMES {
@@ -162,7 +169,12 @@ impl Provider for Bluesky {
         MediaRules {
             max_images: 4,
             max_videos: 1,
-            image_types: vec!["image/jpeg".into(), "image/png".into(), "image/webp".into(), "image/gif".into()],
+            image_types: vec![
+                "image/jpeg".into(),
+                "image/png".into(),
+                "image/webp".into(),
+                "image/gif".into(),
+            ],
             video_types: vec!["video/mp4".into()],
             max_image_bytes: Some(1_000_000),
             max_video_bytes: Some(100_000_000),
@@ -204,14 +216,19 @@ impl Provider for Bluesky {
         }
         let (display_name, avatar_url) = self.profile(&service, &session).await;
         Ok(ConnectStart::Connected(Connection {
-            account: ChannelAccount { id: session.did.clone(), handle: session.handle.clone(), display_name, avatar_url },
+            account: ChannelAccount {
+                id: session.did.clone(),
+                handle: session.handle.clone(),
+                display_name,
+                avatar_url,
+            },
             config: json!({"service": service}),
             credentials: Credentials::to_json(&session),
         }))
     }
 
-    async fn disconnect(&self, channel: &Channel) -> Result<(), ProviderError> {
-        let session: Session = self.platform.vault.open(channel).await?.parse()?;
+    async fn disconnect(&self, channel: &Channel, credentials: &Credentials) -> Result<(), ProviderError> {
+        let session: Session = credentials.parse()?;
         let url = xrpc(channel, "com.atproto.server.deleteSession")?;
         let call =
             self.platform.call(reqwest::Method::POST, &url, |b| b.bearer_auth(&session.refresh_jwt)).await?;
@@ -234,10 +251,8 @@ impl Provider for Bluesky {
 
     async fn lookup(&self, request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         let session = self.session(request.channel).await?;
-        let parsed = options(request.options).map_err(|message| ProviderError::Rejected {
-            code: "invalid_options".into(),
-            message,
-        })?;
+        let parsed = options(request.options)
+            .map_err(|message| ProviderError::Rejected { code: "invalid_options".into(), message })?;
         let mut root = None;
         for index in 0..=parsed.thread.len() {
             match self.existing(request, &session, index).await? {

@@ -23,14 +23,11 @@ pub(super) struct StrongRef {
 const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 
 /// The record key of the `index`-th post of a target's thread: a TID (13 characters) whose time
-/// is the target's creation (its id is a UUIDv7) plus `index` microseconds, and whose clock id
+/// is the target's creation (its id is a ULID) plus `index` microseconds, and whose clock id
 /// comes from the id's random bits. The same target always gets the same keys.
 pub(super) fn record_key(target: TargetId, index: usize) -> String {
     let uuid = target.as_uuid();
-    let millis = uuid.get_timestamp().map_or(0, |ts| {
-        let (secs, nanos) = ts.to_unix();
-        secs * 1000 + u64::from(nanos) / 1_000_000
-    });
+    let millis = ulid::Ulid::from(uuid).timestamp_ms();
     let micros = (millis * 1000 + index as u64) & ((1 << 53) - 1);
     let clock_id = u64::from(uuid.as_bytes()[15]) | (u64::from(uuid.as_bytes()[14] & 0x03) << 8);
     let mut value = (micros << 10) | clock_id;
@@ -184,7 +181,8 @@ impl Bluesky {
 
     async fn resolve_handle(&self, request: &PublishRequest<'_>, handle: &str) -> Option<String> {
         let url = xrpc(request.channel, "com.atproto.identity.resolveHandle").ok()?;
-        let call = self.platform.call(reqwest::Method::GET, &url, |b| b.query(&[("handle", handle)])).await.ok()?;
+        let call =
+            self.platform.call(reqwest::Method::GET, &url, |b| b.query(&[("handle", handle)])).await.ok()?;
         if !call.ok() {
             return None;
         }
@@ -193,7 +191,11 @@ impl Bluesky {
 
     /// Uploads the post's media as blobs and describes them: images with alt text and aspect
     /// ratio, or one video.
-    async fn embed(&self, request: &PublishRequest<'_>, session: &Session) -> Result<Option<Value>, ProviderError> {
+    async fn embed(
+        &self,
+        request: &PublishRequest<'_>,
+        session: &Session,
+    ) -> Result<Option<Value>, ProviderError> {
         if request.media.is_empty() {
             return Ok(None);
         }
@@ -206,7 +208,9 @@ impl Bluesky {
             let call = self
                 .platform
                 .call(reqwest::Method::POST, &url, |b| {
-                    b.bearer_auth(&session.access_jwt).header(reqwest::header::CONTENT_TYPE, mime).body(file.bytes.clone())
+                    b.bearer_auth(&session.access_jwt)
+                        .header(reqwest::header::CONTENT_TYPE, mime)
+                        .body(file.bytes.clone())
                 })
                 .await?;
             if !call.ok() {
@@ -232,7 +236,9 @@ impl Bluesky {
                 }
             }
         }
-        Ok(video.or_else(|| (!images.is_empty()).then(|| json!({"$type": "app.bsky.embed.images", "images": images}))))
+        Ok(video.or_else(|| {
+            (!images.is_empty()).then(|| json!({"$type": "app.bsky.embed.images", "images": images}))
+        }))
     }
 }
 

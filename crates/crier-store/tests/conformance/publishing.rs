@@ -61,7 +61,8 @@ async fn channels_round_trip(db: TestDb) {
 
     // The response can only be stored while its key is in flight: the create is rolled back.
     let third = channel(ws, &clock, "third");
-    let replayed = db.store.create_channel(&third, None, Some(&stored), &audit(&clock, "channel.created")).await;
+    let replayed =
+        db.store.create_channel(&third, None, Some(&stored), &audit(&clock, "channel.created")).await;
     assert!(matches!(replayed, Err(StoreError::Conflict(_))), "{replayed:?}");
     assert!(matches!(db.store.get_channel(ws, third.id).await, Err(StoreError::NotFound)));
 }

@@ -2,6 +2,7 @@ pub mod audit;
 pub mod key;
 pub mod mcp;
 pub mod migrate;
+pub mod providers;
 pub mod serve;
 pub mod user;
 pub mod vault;

@@ -6,8 +6,7 @@ use crier_api::{ApiConfig, AppState, MediaConfig};
 use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
-use crier_providers::Registry;
-use crier_providers::sandbox::Sandbox;
+use crier_providers::email::EmailSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
 use tokio::sync::watch;
@@ -39,7 +38,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let providers = Arc::new(Registry::default().with(Arc::new(Sandbox::new(store.clone(), clock.clone()))));
+    let config = ApiConfig {
+        public_url: args.public_url.clone(),
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: args.request_timeout,
+        key_grace_period: args.key_grace_period,
+    };
+    let (blobs, media) = media_storage(&args.db, &args.media)?;
+    let state = AppState::new(store.clone(), clock.clone(), config)
+        .with_vault(vault.clone())
+        .with_outbound(outbound.clone(), Arc::new(SystemResolver))
+        .with_media(blobs, media);
+    if args.allow_insecure_smtp {
+        tracing::warn!("--allow-insecure-smtp is on: e-mail may go out unencrypted. Never in production");
+    }
+    let extra_root_certificates = match &args.smtp_ca_file {
+        Some(path) => vec![
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--smtp-ca-file: cannot read {}", path.display()))?,
+        ],
+        None => Vec::new(),
+    };
+    let email = EmailSettings { allow_insecure_smtp: args.allow_insecure_smtp, extra_root_certificates };
+    let providers = Arc::new(super::providers::registry(&state, store.clone(), email));
+    let state = state.with_providers(providers.clone());
 
     // One signal fans out to the HTTP server and the worker.
     let (stop, stopped) = watch::channel(false);
@@ -87,18 +109,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
 
     if matches!(args.role, Role::Api | Role::All) {
-        let config = ApiConfig {
-            public_url: args.public_url.clone(),
-            max_body_bytes: args.max_body_bytes,
-            request_timeout: args.request_timeout,
-            key_grace_period: args.key_grace_period,
-        };
-        let (blobs, media) = media_storage(&args.db, &args.media)?;
-        let state = AppState::new(store.clone(), clock, config)
-            .with_providers(providers)
-            .with_vault(vault)
-            .with_outbound(outbound, Arc::new(SystemResolver))
-            .with_media(blobs, media);
         tokio::spawn(sweep_uploads(state.clone(), shutdown(stopped.clone())));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -1,0 +1,22 @@
+//! The platforms this Crier publishes to: the sandbox and the real providers, each built on the
+//! API state's SSRF-safe client, vault and media store (e-mail checks relay addresses itself, by
+//! the same rules).
+
+use std::sync::Arc;
+
+use crier_api::AppState;
+use crier_core::Store;
+use crier_providers::Registry;
+use crier_providers::bluesky::Bluesky;
+use crier_providers::email::{Email, EmailSettings};
+use crier_providers::mastodon::Mastodon;
+use crier_providers::sandbox::Sandbox;
+
+pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings) -> Registry {
+    let platform = state.platform();
+    Registry::default()
+        .with(Arc::new(Email::new(platform.clone(), email)))
+        .with(Arc::new(Sandbox::new(store, state.clock.clone())))
+        .with(Arc::new(Bluesky::new(platform.clone())))
+        .with(Arc::new(Mastodon::new(platform)))
+}
