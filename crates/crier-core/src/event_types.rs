@@ -72,7 +72,8 @@ pub const EVENT_TYPES: &[EventType] = &[
     },
     EventType {
         name: "channel.needs_reauth",
-        description: "The platform refused the channel's token and a refresh did not help: reconnect it.",
+        description: "The platform refused the channel's token and a refresh did not help: reconnect it. \
+                      Sent once, when the channel changes; its other targets then fail as post.failed.",
         schema: || target(json!({"error": error()}), &["error"]),
     },
     EventType {

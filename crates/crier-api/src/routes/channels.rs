@@ -1,5 +1,5 @@
-//! `/v1/channels`: where posts go. Real platform connect flows come with the providers; here a
-//! channel is created directly, which is how sandbox channels are made.
+//! `/v1/channels`: where posts go. Sandbox channels are created here from a config; platform
+//! accounts are connected through `POST /v1/channels/connect` (`routes::connect`).
 
 use axum::Json;
 use axum::extract::State;
@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelIn {
-    /// The provider: `sandbox` (more with the platform integrations).
+    /// The provider: `sandbox` (platform accounts are connected with `POST /v1/channels/connect`).
     #[schema(example = "sandbox")]
     pub provider: String,
     /// A label for people (1 to 200 characters).
