@@ -10,6 +10,7 @@
 pub mod bluesky;
 mod connect;
 mod credentials;
+pub mod discord;
 pub mod email;
 pub mod mastodon;
 mod media_rules;
@@ -17,6 +18,7 @@ mod media_source;
 mod platform;
 mod provider;
 pub mod sandbox;
+pub mod telegram;
 
 pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
 pub use credentials::{CredentialVault, Credentials};

@@ -74,7 +74,8 @@ pub enum Lookup {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TextLimit {
     pub max: usize,
-    /// `graphemes` (user-perceived characters), `characters` (code points), `bytes`, `weighted`.
+    /// `graphemes` (user-perceived characters), `characters` (code points), `utf16` (UTF-16 code
+    /// units, Telegram), `bytes`, `weighted`.
     pub counted_in: &'static str,
 }
 

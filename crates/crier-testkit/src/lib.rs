@@ -9,10 +9,12 @@
 #![expect(clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
 
 pub mod atproto;
+pub mod discord_fake;
 pub mod mastodon_fake;
 pub mod mcp_client;
 pub mod smtp_peer;
 pub mod ssrf;
+pub mod telegram_fake;
 pub mod webhook_receiver;
 
 use std::path::{Path, PathBuf};

@@ -13,9 +13,11 @@ use crier_core::{
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::Registry;
 use crier_providers::bluesky::Bluesky;
+use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::mastodon::Mastodon;
 use crier_providers::sandbox::Sandbox;
+use crier_providers::telegram::{Telegram, TelegramSettings};
 use crier_testkit::{Backend, TestDb};
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use reqwest::{Method, StatusCode};
@@ -90,7 +92,9 @@ impl Server {
                 .with(Arc::new(Sandbox::new(db.store.clone(), Arc::new(clock.clone()))))
                 .with(Arc::new(Email::new(platform.clone(), email)))
                 .with(Arc::new(Bluesky::new(platform.clone())))
-                .with(Arc::new(Mastodon::new(platform))),
+                .with(Arc::new(Mastodon::new(platform.clone())))
+                .with(Arc::new(Telegram::new(platform.clone(), TelegramSettings::default())))
+                .with(Arc::new(Discord::new(platform, DiscordSettings::default()))),
         );
         let state = state.with_providers(providers.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

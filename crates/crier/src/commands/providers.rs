@@ -8,9 +8,11 @@ use crier_api::AppState;
 use crier_core::Store;
 use crier_providers::Registry;
 use crier_providers::bluesky::Bluesky;
+use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::mastodon::Mastodon;
 use crier_providers::sandbox::Sandbox;
+use crier_providers::telegram::{Telegram, TelegramSettings};
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings) -> Registry {
     let platform = state.platform();
@@ -18,5 +20,7 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings) -
         .with(Arc::new(Email::new(platform.clone(), email)))
         .with(Arc::new(Sandbox::new(store, state.clock.clone())))
         .with(Arc::new(Bluesky::new(platform.clone())))
-        .with(Arc::new(Mastodon::new(platform)))
+        .with(Arc::new(Mastodon::new(platform.clone())))
+        .with(Arc::new(Telegram::new(platform.clone(), TelegramSettings::default())))
+        .with(Arc::new(Discord::new(platform, DiscordSettings::default())))
 }
