@@ -16,6 +16,7 @@ pub mod smtp_peer;
 pub mod ssrf;
 pub mod telegram_fake;
 pub mod webhook_receiver;
+pub mod x_fake;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -267,6 +267,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_SMTP_CA_FILE")]
     pub smtp_ca_file: Option<PathBuf>,
 
+    /// Client ID of your X app (developer.x.com); X channels are offered when it and the secret
+    /// are set
+    #[arg(long, env = "CRIER_X_CLIENT_ID")]
+    pub x_client_id: Option<String>,
+
+    /// Client secret of your X app
+    #[arg(long, env = "CRIER_X_CLIENT_SECRET", hide_env_values = true)]
+    pub x_client_secret: Option<SecretArg>,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

@@ -173,6 +173,8 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_ALLOW_INSECURE_LOOPBACK", Some("false")),
         ("CRIER_ALLOW_INSECURE_SMTP", Some("false")),
         ("CRIER_SMTP_CA_FILE", None),
+        ("CRIER_X_CLIENT_ID", None),
+        ("CRIER_X_CLIENT_SECRET", None),
         ("CRIER_MEDIA_DIR", None),
         ("CRIER_MEDIA_S3_BUCKET", None),
         ("CRIER_MEDIA_S3_REGION", Some("us-east-1")),

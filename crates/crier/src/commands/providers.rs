@@ -13,10 +13,20 @@ use crier_providers::email::{Email, EmailSettings};
 use crier_providers::mastodon::Mastodon;
 use crier_providers::sandbox::Sandbox;
 use crier_providers::telegram::{Telegram, TelegramSettings};
+use crier_providers::x::{X, XSettings};
 
-pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings) -> Registry {
+pub fn registry(
+    state: &AppState,
+    store: Arc<dyn Store>,
+    email: EmailSettings,
+    x: Option<XSettings>,
+) -> Registry {
     let platform = state.platform();
-    Registry::default()
+    let registry = match x {
+        Some(settings) => Registry::default().with(Arc::new(X::new(platform.clone(), settings))),
+        None => Registry::default(),
+    };
+    registry
         .with(Arc::new(Email::new(platform.clone(), email)))
         .with(Arc::new(Sandbox::new(store, state.clock.clone())))
         .with(Arc::new(Bluesky::new(platform.clone())))

@@ -7,6 +7,7 @@ use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::email::EmailSettings;
+use crier_providers::x::XSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
 use tokio::sync::watch;
@@ -60,7 +61,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let email = EmailSettings { allow_insecure_smtp: args.allow_insecure_smtp, extra_root_certificates };
-    let providers = Arc::new(super::providers::registry(&state, store.clone(), email));
+    // X needs an app of the deployment's own: offered only when it is configured.
+    let x = match (&args.x_client_id, &args.x_client_secret) {
+        (Some(id), Some(secret)) => Some(XSettings::new(id.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--x-client-id and --x-client-secret go together"),
+    };
+    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, x));
     let state = state.with_providers(providers.clone());
 
     // One signal fans out to the HTTP server and the worker.
