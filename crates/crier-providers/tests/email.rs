@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crier_core::{
-    AttemptId, Channel, ChannelId, ChannelStatus, Media, MediaFacts, MediaId, MediaKind, MediaStatus,
-    SecretId, SystemClock, TargetId, WorkspaceId,
+    AttemptId, Channel, ChannelId, ChannelStatus, MediaId, MediaKind, SecretId, SystemClock, TargetId,
+    WorkspaceId,
 };
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::{
@@ -53,35 +53,15 @@ impl World {
     /// A fixture file as a ready media, with its facts.
     fn add_media(&self, file: &str, mime: &str, file_name: Option<&str>) -> (MediaId, Vec<u8>) {
         let bytes = std::fs::read(format!("{FIXTURES}/{file}")).unwrap();
-        let now = chrono::Utc::now();
-        let media = Media {
-            workspace_id: self.workspace,
-            id: MediaId::generate(),
-            status: MediaStatus::Ready,
-            file_name: file_name.map(str::to_owned),
-            declared_type: Some(mime.into()),
-            alt_text: None,
-            source_url: None,
-            expected_size: bytes.len() as u64,
-            received: bytes.len() as u64,
-            parts: 1,
-            storage_prefix: String::new(),
-            content_key: None,
-            facts: Some(MediaFacts {
-                mime: mime.into(),
-                kind: MediaKind::Image,
-                width: 1,
-                height: 1,
-                duration_ms: None,
-                video_codec: None,
-                audio_codec: None,
-                size: bytes.len() as u64,
-                sha256: String::new(),
-            }),
-            created_at: now,
-            updated_at: now,
-            expires_at: None,
-        };
+        let media = doubles::ready_media(
+            self.workspace,
+            MediaId::generate(),
+            &bytes,
+            mime.into(),
+            MediaKind::Image,
+            file_name.map(str::to_owned),
+            None,
+        );
         let id = media.id;
         self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes: bytes.clone() });
         (id, bytes)

@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crier_core::{
-    AttemptId, Channel, ChannelId, ChannelStatus, Media, MediaFacts, MediaId, MediaKind, MediaStatus,
-    SystemClock, TargetId, WorkspaceId,
+    AttemptId, Channel, ChannelId, ChannelStatus, MediaId, MediaKind, SystemClock, TargetId, WorkspaceId,
 };
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::x::{X, XSettings};
@@ -112,35 +111,7 @@ impl Env {
 
     fn add_media(&self, bytes: Vec<u8>, mime: &str, kind: MediaKind) -> MediaId {
         let id = MediaId::generate();
-        let now = chrono::Utc::now();
-        let media = Media {
-            workspace_id: self.workspace,
-            id,
-            status: MediaStatus::Ready,
-            file_name: None,
-            declared_type: Some(mime.into()),
-            alt_text: None,
-            source_url: None,
-            expected_size: bytes.len() as u64,
-            received: bytes.len() as u64,
-            parts: 1,
-            storage_prefix: String::new(),
-            content_key: None,
-            facts: Some(MediaFacts {
-                mime: mime.into(),
-                kind,
-                width: 640,
-                height: 480,
-                duration_ms: (kind == MediaKind::Video).then_some(1000),
-                video_codec: None,
-                audio_codec: None,
-                size: bytes.len() as u64,
-                sha256: String::new(),
-            }),
-            created_at: now,
-            updated_at: now,
-            expires_at: None,
-        };
+        let media = doubles::ready_media(self.workspace, id, &bytes, mime.into(), kind, None, None);
         self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes });
         id
     }
