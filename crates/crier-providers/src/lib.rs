@@ -19,6 +19,7 @@ mod platform;
 mod provider;
 pub mod sandbox;
 pub mod telegram;
+mod validate;
 pub mod x;
 
 pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};

@@ -114,10 +114,7 @@ impl Provider for Bluesky {
     }
 
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
-        match serde_json::from_value::<BlueskyConfig>(config.clone()) {
-            Ok(_) => Vec::new(),
-            Err(err) => vec![TargetIssue::new("", err.to_string())],
-        }
+        crate::validate::config_issues::<BlueskyConfig>(config)
     }
 
     fn validate_target(
@@ -137,21 +134,11 @@ impl Provider for Bluesky {
         match options(options_value) {
             Err(err) => issues.push(TargetIssue::new("/options", err)),
             Ok(parsed) => {
-                if parsed.thread.len() + 1 > MAX_THREAD {
-                    issues.push(TargetIssue::new(
-                        "/options/thread",
-                        format!("at most {} replies in one thread", MAX_THREAD - 1),
-                    ));
-                }
-                for (i, reply) in parsed.thread.iter().enumerate() {
+                issues.extend(crate::validate::thread_issues(&parsed.thread, MAX_THREAD - 1, |reply| {
                     let count = grapheme_len(reply);
-                    if reply.trim().is_empty() || count > MAX_GRAPHEMES {
-                        issues.push(TargetIssue::new(
-                            &format!("/options/thread/{i}"),
-                            format!("{count} characters; each reply needs 1 to {MAX_GRAPHEMES}"),
-                        ));
-                    }
-                }
+                    (count > MAX_GRAPHEMES)
+                        .then(|| format!("{count} characters; each reply needs 1 to {MAX_GRAPHEMES}"))
+                }));
                 if parsed.langs.len() > 3 || parsed.langs.iter().any(|l| l.is_empty() || l.len() > 35) {
                     issues.push(TargetIssue::new("/options/langs", "at most 3 language tags (BCP 47)"));
                 }

@@ -194,10 +194,7 @@ impl Provider for Discord {
     }
 
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
-        match serde_json::from_value::<DiscordConfig>(config.clone()) {
-            Ok(_) => Vec::new(),
-            Err(err) => vec![TargetIssue::new("", err.to_string())],
-        }
+        crate::validate::config_issues::<DiscordConfig>(config)
     }
 
     fn validate_target(

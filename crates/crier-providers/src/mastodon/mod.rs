@@ -188,21 +188,10 @@ impl Provider for Mastodon {
             ));
         }
         let Some(parsed) = &parsed else { return issues };
-        if parsed.thread.len() + 1 > MAX_THREAD {
-            issues.push(TargetIssue::new(
-                "/options/thread",
-                format!("at most {} replies in one thread", MAX_THREAD - 1),
-            ));
-        }
-        for (i, reply) in parsed.thread.iter().enumerate() {
+        issues.extend(crate::validate::thread_issues(&parsed.thread, MAX_THREAD - 1, |reply| {
             let count = character_count(reply, spoiler, url_weight);
-            if reply.trim().is_empty() || count > max {
-                issues.push(TargetIssue::new(
-                    &format!("/options/thread/{i}"),
-                    format!("{count} characters{with_warning}; each reply needs 1 to {max}"),
-                ));
-            }
-        }
+            (count > max).then(|| format!("{count} characters{with_warning}; each reply needs 1 to {max}"))
+        }));
         if let Some(language) = &parsed.language
             && !valid_language(language)
         {

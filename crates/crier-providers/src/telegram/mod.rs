@@ -242,10 +242,7 @@ impl Provider for Telegram {
     }
 
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
-        match serde_json::from_value::<TelegramConfig>(config.clone()) {
-            Ok(_) => Vec::new(),
-            Err(err) => vec![TargetIssue::new("", err.to_string())],
-        }
+        crate::validate::config_issues::<TelegramConfig>(config)
     }
 
     fn validate_target(
@@ -265,21 +262,11 @@ impl Provider for Telegram {
         match options(options_value) {
             Err(err) => issues.push(TargetIssue::new("/options", err)),
             Ok(parsed) => {
-                if parsed.thread.len() > MAX_THREAD {
-                    issues.push(TargetIssue::new(
-                        "/options/thread",
-                        format!("at most {MAX_THREAD} follow-up messages"),
-                    ));
-                }
-                for (i, reply) in parsed.thread.iter().enumerate() {
+                issues.extend(crate::validate::thread_issues(&parsed.thread, MAX_THREAD, |reply| {
                     let count = utf16_len(reply);
-                    if reply.trim().is_empty() || count > MAX_TEXT {
-                        issues.push(TargetIssue::new(
-                            &format!("/options/thread/{i}"),
-                            format!("{count} characters; each message needs 1 to {MAX_TEXT}"),
-                        ));
-                    }
-                }
+                    (count > MAX_TEXT)
+                        .then(|| format!("{count} characters; each message needs 1 to {MAX_TEXT}"))
+                }));
             }
         }
         issues

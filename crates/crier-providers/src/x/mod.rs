@@ -185,20 +185,10 @@ impl Provider for X {
                 return issues;
             }
         };
-        if parsed.thread.len() + 1 > MAX_THREAD {
-            issues.push(TargetIssue::new(
-                "/options/thread",
-                format!("at most {} replies in one thread", MAX_THREAD - 1),
-            ));
-        }
-        for (i, reply) in parsed.thread.iter().enumerate() {
+        issues.extend(crate::validate::thread_issues(&parsed.thread, MAX_THREAD - 1, |reply| {
             let count = parse_text(reply);
-            if reply.trim().is_empty() {
-                issues.push(TargetIssue::new(&format!("/options/thread/{i}"), "a reply needs a text"));
-            } else if !count.valid {
-                issues.push(TargetIssue::new(&format!("/options/thread/{i}"), text_issue(count)));
-            }
-        }
+            (!count.valid).then(|| text_issue(count))
+        }));
         issues
     }
 
