@@ -8,18 +8,13 @@ mod doubles;
 
 use std::sync::Arc;
 
-use crier_core::{
-    AttemptId, Channel, ChannelAccount, ChannelId, ChannelStatus, MediaId, MediaKind, SystemClock, TargetId,
-    WorkspaceId,
-};
-use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
+use crier_core::{Channel, ChannelAccount, ChannelId, ChannelStatus, MediaId, MediaKind, WorkspaceId};
 use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::{
-    ConnectError, ConnectRequest, ConnectStart, CredentialVault, Lookup, MediaFile, Platform, Provider,
-    ProviderError, PublishRequest, TargetIssue,
+    ConnectError, ConnectRequest, ConnectStart, CredentialVault, Lookup, MediaFile, Provider, ProviderError,
 };
 use crier_testkit::discord_fake::{self, DiscordFake, WEBHOOK_ID, WEBHOOK_TOKEN};
-use doubles::{MemoryMedia, MemoryVault};
+use doubles::{MemoryMedia, MemoryVault, pointers, request};
 use serde_json::{Value, json};
 
 struct Env {
@@ -34,15 +29,7 @@ async fn env() -> Env {
     let fake = DiscordFake::start().await;
     let vault = Arc::new(MemoryVault::default());
     let media = Arc::new(MemoryMedia::default());
-    let platform = Platform {
-        http: OutboundClient::new(
-            OutboundPolicy { allow_insecure_loopback: true, ..OutboundPolicy::default() },
-            Arc::new(SystemResolver),
-        ),
-        vault: vault.clone(),
-        media: media.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let platform = doubles::loopback_platform(vault.clone(), media.clone());
     let provider = Discord::new(platform, DiscordSettings { api_base: fake.api_base() });
     Env { fake, vault, media, provider, workspace: WorkspaceId::generate() }
 }
@@ -101,26 +88,6 @@ impl Env {
     fn bytes(&self, id: MediaId) -> Vec<u8> {
         self.media.0.lock().unwrap()[&id].bytes.clone()
     }
-}
-
-fn request<'a>(
-    channel: &'a Channel,
-    text: &'a str,
-    media: &'a [MediaId],
-    options: &'a Value,
-) -> PublishRequest<'a> {
-    PublishRequest {
-        channel,
-        target_id: TargetId::generate(),
-        attempt_id: AttemptId::generate(),
-        text,
-        media,
-        options,
-    }
-}
-
-fn pointers(issues: &[TargetIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.pointer.as_str()).collect()
 }
 
 fn assert_no_token(err: &ProviderError) {

@@ -16,10 +16,10 @@ use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::mastodon::{Mastodon, character_count};
 use crier_providers::{
     CallbackRequest, ConnectError, ConnectRequest, ConnectStart, CredentialVault, Lookup, MediaFile,
-    Platform, Provider, ProviderError, PublishRequest, TargetIssue,
+    Platform, Provider, ProviderError, PublishRequest,
 };
 use crier_testkit::mastodon_fake::{self, MastodonFake};
-use doubles::{MemoryMedia, MemoryVault};
+use doubles::{MemoryMedia, MemoryVault, pointers};
 use serde_json::{Value, json};
 
 const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
@@ -135,10 +135,6 @@ fn request<'a>(
     options: &'a Value,
 ) -> PublishRequest<'a> {
     PublishRequest { channel, target_id, attempt_id: AttemptId::generate(), text, media, options }
-}
-
-fn pointers(issues: &[TargetIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.pointer.as_str()).collect()
 }
 
 #[tokio::test]

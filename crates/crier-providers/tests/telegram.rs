@@ -8,18 +8,13 @@ mod doubles;
 
 use std::sync::Arc;
 
-use crier_core::{
-    AttemptId, Channel, ChannelAccount, ChannelId, ChannelStatus, MediaId, MediaKind, SystemClock, TargetId,
-    WorkspaceId,
-};
-use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
+use crier_core::{Channel, ChannelAccount, ChannelId, ChannelStatus, MediaId, MediaKind, WorkspaceId};
 use crier_providers::telegram::{Telegram, TelegramSettings};
 use crier_providers::{
-    ConnectError, ConnectRequest, ConnectStart, Lookup, MediaFile, Platform, Provider, ProviderError,
-    PublishRequest, TargetIssue,
+    ConnectError, ConnectRequest, ConnectStart, Lookup, MediaFile, Provider, ProviderError,
 };
 use crier_testkit::telegram_fake::{self, BOT_TOKEN, CHANNEL_ID, TelegramFake};
-use doubles::{MemoryMedia, MemoryVault};
+use doubles::{MemoryMedia, MemoryVault, pointers, request};
 use serde_json::{Value, json};
 
 struct Env {
@@ -34,15 +29,7 @@ async fn env() -> Env {
     let fake = TelegramFake::start().await;
     let vault = Arc::new(MemoryVault::default());
     let media = Arc::new(MemoryMedia::default());
-    let platform = Platform {
-        http: OutboundClient::new(
-            OutboundPolicy { allow_insecure_loopback: true, ..OutboundPolicy::default() },
-            Arc::new(SystemResolver),
-        ),
-        vault: vault.clone(),
-        media: media.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let platform = doubles::loopback_platform(vault.clone(), media.clone());
     let provider = Telegram::new(platform, TelegramSettings { api_base: fake.base_url().to_owned() });
     Env { fake, vault, media, provider, workspace: WorkspaceId::generate() }
 }
@@ -94,26 +81,6 @@ impl Env {
     fn bytes(&self, id: MediaId) -> Vec<u8> {
         self.media.0.lock().unwrap()[&id].bytes.clone()
     }
-}
-
-fn request<'a>(
-    channel: &'a Channel,
-    text: &'a str,
-    media: &'a [MediaId],
-    options: &'a Value,
-) -> PublishRequest<'a> {
-    PublishRequest {
-        channel,
-        target_id: TargetId::generate(),
-        attempt_id: AttemptId::generate(),
-        text,
-        media,
-        options,
-    }
-}
-
-fn pointers(issues: &[TargetIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.pointer.as_str()).collect()
 }
 
 /// No error carries the bot token (it is in every URL of the Bot API).
@@ -288,15 +255,7 @@ async fn an_unreachable_api_is_retried_without_naming_the_token() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let platform = Platform {
-        http: OutboundClient::new(
-            OutboundPolicy { allow_insecure_loopback: true, ..OutboundPolicy::default() },
-            Arc::new(SystemResolver),
-        ),
-        vault: env.vault.clone(),
-        media: env.media.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let platform = doubles::loopback_platform(env.vault.clone(), env.media.clone());
     let offline = Telegram::new(platform, TelegramSettings { api_base: closed });
     let result = offline.publish(&request(&channel, "hi", &[], &Value::Null)).await;
     let Err(err @ ProviderError::Retryable { .. }) = result else { panic!("{result:?}") };

@@ -8,17 +8,11 @@ mod doubles;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crier_core::{
-    AttemptId, Channel, ChannelId, ChannelStatus, MediaId, MediaKind, SystemClock, TargetId, WorkspaceId,
-};
-use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
+use crier_core::{Channel, ChannelId, ChannelStatus, MediaId, MediaKind, WorkspaceId};
 use crier_providers::x::{X, XSettings};
-use crier_providers::{
-    CallbackRequest, ConnectRequest, ConnectStart, MediaFile, Platform, Provider, ProviderError,
-    PublishRequest,
-};
+use crier_providers::{CallbackRequest, ConnectRequest, ConnectStart, MediaFile, Provider, ProviderError};
 use crier_testkit::x_fake::{self, XFake};
-use doubles::{MemoryMedia, MemoryVault};
+use doubles::{MemoryMedia, MemoryVault, request};
 use serde_json::{Value, json};
 
 const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
@@ -35,15 +29,7 @@ async fn env() -> Env {
     let fake = XFake::start().await;
     let vault = Arc::new(MemoryVault::default());
     let media = Arc::new(MemoryMedia::default());
-    let platform = Platform {
-        http: OutboundClient::new(
-            OutboundPolicy { allow_insecure_loopback: true, ..OutboundPolicy::default() },
-            Arc::new(SystemResolver),
-        ),
-        vault: vault.clone(),
-        media: media.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let platform = doubles::loopback_platform(vault.clone(), media.clone());
     let settings = XSettings {
         client_id: x_fake::CLIENT_ID.into(),
         client_secret: x_fake::CLIENT_SECRET.into(),
@@ -114,22 +100,6 @@ impl Env {
         let media = doubles::ready_media(self.workspace, id, &bytes, mime.into(), kind, None, None);
         self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes });
         id
-    }
-}
-
-fn request<'a>(
-    channel: &'a Channel,
-    text: &'a str,
-    media: &'a [MediaId],
-    options: &'a Value,
-) -> PublishRequest<'a> {
-    PublishRequest {
-        channel,
-        target_id: TargetId::generate(),
-        attempt_id: AttemptId::generate(),
-        text,
-        media,
-        options,
     }
 }
 

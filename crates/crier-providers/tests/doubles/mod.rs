@@ -1,12 +1,20 @@
-//! In-memory stand-ins for what the worker hands providers: a vault holding each channel's
-//! credentials, and a media store holding ready files.
+//! In-memory stand-ins for what the worker hands providers (a vault holding each channel's
+//! credentials, a media store holding ready files) and the small builders every provider test uses.
 
+#![allow(dead_code, reason = "each test binary uses a different part of this module")]
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use crier_core::{Channel, ChannelId, Media, MediaFacts, MediaId, MediaKind, MediaStatus, WorkspaceId};
-use crier_providers::{CredentialVault, Credentials, MediaFile, MediaSource, ProviderError};
+use crier_core::{
+    AttemptId, Channel, ChannelId, Media, MediaFacts, MediaId, MediaKind, MediaStatus, SystemClock, TargetId,
+    WorkspaceId,
+};
+use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
+use crier_providers::{
+    CredentialVault, Credentials, MediaFile, MediaSource, Platform, ProviderError, PublishRequest,
+    TargetIssue,
+};
 
 /// Credentials by channel, as the vault would seal them.
 #[derive(Default)]
@@ -80,4 +88,39 @@ pub fn ready_media(
         updated_at: now,
         expires_at: None,
     }
+}
+
+/// What the worker would hand a provider: the SSRF-safe client with the development switch on
+/// (the fakes listen on loopback over http), these doubles, and the system clock.
+pub fn loopback_platform(vault: Arc<MemoryVault>, media: Arc<MemoryMedia>) -> Platform {
+    Platform {
+        http: OutboundClient::new(
+            OutboundPolicy { allow_insecure_loopback: true, ..OutboundPolicy::default() },
+            Arc::new(SystemResolver),
+        ),
+        vault,
+        media,
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// A publish of a fresh target on `channel`.
+pub fn request<'a>(
+    channel: &'a Channel,
+    text: &'a str,
+    media: &'a [MediaId],
+    options: &'a serde_json::Value,
+) -> PublishRequest<'a> {
+    PublishRequest {
+        channel,
+        target_id: TargetId::generate(),
+        attempt_id: AttemptId::generate(),
+        text,
+        media,
+        options,
+    }
+}
+
+pub fn pointers(issues: &[TargetIssue]) -> Vec<&str> {
+    issues.iter().map(|i| i.pointer.as_str()).collect()
 }
