@@ -14,7 +14,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test support")]
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
@@ -81,16 +81,7 @@ struct Inner {
     requests: Vec<RecordedRequest>,
 }
 
-struct Shared {
-    base_url: String,
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap()
-    }
-}
+type Shared = crate::fake_server::Shared<Inner>;
 
 type St = State<Arc<Shared>>;
 
@@ -103,19 +94,15 @@ pub struct DiscordFake {
 impl DiscordFake {
     /// Serves on 127.0.0.1 on a free port.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let shared = Arc::new(Shared {
-            base_url,
-            inner: Mutex::new(Inner {
-                deleted: false,
-                rate_limited: 0,
-                next_id: 1_200_000_000_000_000_000,
-                threads: Vec::new(),
-                messages: Vec::new(),
-                requests: Vec::new(),
-            }),
-        });
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            deleted: false,
+            rate_limited: 0,
+            next_id: 1_200_000_000_000_000_000,
+            threads: Vec::new(),
+            messages: Vec::new(),
+            requests: Vec::new(),
+        })
+        .await;
         let router = Router::new()
             .route("/api/webhooks/{id}/{token}", get(get_webhook).post(execute_webhook))
             .route("/api/{version}/webhooks/{id}/{token}", get(get_versioned).post(execute_versioned))
@@ -123,9 +110,7 @@ impl DiscordFake {
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .layer(axum::extract::DefaultBodyLimit::max(MAX_FILES * MAX_FILE_BYTES * 2))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let task = crate::fake_server::serve(listener, router);
         Self { shared, task }
     }
 

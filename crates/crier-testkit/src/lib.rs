@@ -10,6 +10,7 @@
 
 pub mod atproto;
 pub mod discord_fake;
+mod fake_server;
 pub mod mastodon_fake;
 pub mod mcp_client;
 pub mod smtp_peer;

@@ -17,7 +17,7 @@
 #![expect(clippy::unwrap_used, reason = "test support")]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -180,16 +180,7 @@ struct Inner {
     requests: Vec<RecordedRequest>,
 }
 
-struct Shared {
-    base_url: String,
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap()
-    }
-}
+type Shared = crate::fake_server::Shared<Inner>;
 
 type St = State<Arc<Shared>>;
 
@@ -202,25 +193,21 @@ pub struct MastodonFake {
 impl MastodonFake {
     /// Serves on 127.0.0.1 on a free port.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let shared = Arc::new(Shared {
-            base_url,
-            inner: Mutex::new(Inner {
-                apps: Vec::new(),
-                grants: HashMap::new(),
-                tokens: HashMap::new(),
-                media: Vec::new(),
-                statuses: Vec::new(),
-                idempotency: HashMap::new(),
-                next_id: 113_000_000_000_000_000,
-                rate_limited: 0,
-                fail_posts: 0,
-                fail_after_commit: 0,
-                processing_polls: 1,
-                requests: Vec::new(),
-            }),
-        });
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            apps: Vec::new(),
+            grants: HashMap::new(),
+            tokens: HashMap::new(),
+            media: Vec::new(),
+            statuses: Vec::new(),
+            idempotency: HashMap::new(),
+            next_id: 113_000_000_000_000_000,
+            rate_limited: 0,
+            fail_posts: 0,
+            fail_after_commit: 0,
+            processing_polls: 1,
+            requests: Vec::new(),
+        })
+        .await;
         let router = Router::new()
             .route("/api/v1/apps", post(create_app))
             .route("/oauth/authorize", get(authorize))
@@ -239,9 +226,7 @@ impl MastodonFake {
             .layer(middleware::from_fn_with_state(shared.clone(), record_and_rate_limit))
             .layer(DefaultBodyLimit::max(VIDEO_SIZE_LIMIT + 1024 * 1024))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let task = crate::fake_server::serve(listener, router);
         Self { shared, task }
     }
 

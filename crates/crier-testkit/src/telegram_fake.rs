@@ -13,10 +13,8 @@
 //! (401, as after /revoke in @BotFather), [`TelegramFake::remove_bot`] (403, the bot was kicked)
 //! and [`TelegramFake::set_can_post`] (the bot an administrator without the right to post).
 
-#![expect(clippy::unwrap_used, reason = "test support")]
-
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
@@ -89,16 +87,7 @@ struct Inner {
     requests: Vec<RecordedRequest>,
 }
 
-struct Shared {
-    base_url: String,
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap()
-    }
-}
+type Shared = crate::fake_server::Shared<Inner>;
 
 type St = State<Arc<Shared>>;
 
@@ -111,30 +100,24 @@ pub struct TelegramFake {
 impl TelegramFake {
     /// Serves on 127.0.0.1 on a free port.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let shared = Arc::new(Shared {
-            base_url,
-            inner: Mutex::new(Inner {
-                revoked: false,
-                bot_removed: false,
-                can_post: true,
-                rate_limited: 0,
-                retry_after: 0,
-                next_message_id: 100,
-                next_group_id: 13_000_000_000_000_000,
-                messages: Vec::new(),
-                requests: Vec::new(),
-            }),
-        });
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            revoked: false,
+            bot_removed: false,
+            can_post: true,
+            rate_limited: 0,
+            retry_after: 0,
+            next_message_id: 100,
+            next_group_id: 13_000_000_000_000_000,
+            messages: Vec::new(),
+            requests: Vec::new(),
+        })
+        .await;
         let router = Router::new()
             .route("/{bot}/{method}", any(bot_method))
             .fallback(|| async { failure(StatusCode::NOT_FOUND, "Not Found") })
             .layer(axum::extract::DefaultBodyLimit::max(MAX_FILE_BYTES * 10 + 1024 * 1024))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let task = crate::fake_server::serve(listener, router);
         Self { shared, task }
     }
 

@@ -14,7 +14,7 @@
 #![expect(clippy::unwrap_used, reason = "test support")]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
@@ -80,16 +80,7 @@ struct Inner {
     requests: Vec<RecordedRequest>,
 }
 
-struct Shared {
-    base_url: String,
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap()
-    }
-}
+type Shared = crate::fake_server::Shared<Inner>;
 
 type St = State<Arc<Shared>>;
 
@@ -101,23 +92,19 @@ pub struct XFake {
 
 impl XFake {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let shared = Arc::new(Shared {
-            base_url,
-            inner: Mutex::new(Inner {
-                grants: HashMap::new(),
-                access_tokens: HashMap::new(),
-                refresh_tokens: HashSet::new(),
-                spent_refresh_tokens: HashSet::new(),
-                uploads: Vec::new(),
-                tweets: Vec::new(),
-                next_id: 1_800_000_000_000_000_000,
-                rate_limited: 0,
-                video_polls: 1,
-                requests: Vec::new(),
-            }),
-        });
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            grants: HashMap::new(),
+            access_tokens: HashMap::new(),
+            refresh_tokens: HashSet::new(),
+            spent_refresh_tokens: HashSet::new(),
+            uploads: Vec::new(),
+            tweets: Vec::new(),
+            next_id: 1_800_000_000_000_000_000,
+            rate_limited: 0,
+            video_polls: 1,
+            requests: Vec::new(),
+        })
+        .await;
         let router = Router::new()
             .route("/i/oauth2/authorize", get(authorize))
             .route("/2/oauth2/token", post(token))
@@ -133,9 +120,7 @@ impl XFake {
             .layer(middleware::from_fn_with_state(shared.clone(), guard))
             .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let task = crate::fake_server::serve(listener, router);
         Self { shared, task }
     }
 
