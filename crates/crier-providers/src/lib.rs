@@ -17,6 +17,7 @@ mod media_rules;
 mod media_source;
 mod platform;
 mod provider;
+pub mod reddit;
 pub mod sandbox;
 pub mod telegram;
 mod validate;

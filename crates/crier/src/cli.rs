@@ -276,6 +276,19 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_X_CLIENT_SECRET", hide_env_values = true)]
     pub x_client_secret: Option<SecretArg>,
 
+    /// Client ID of your Reddit app (reddit.com/prefs/apps, type "web app"); Reddit channels are
+    /// offered when it and the secret are set
+    #[arg(long, env = "CRIER_REDDIT_CLIENT_ID")]
+    pub reddit_client_id: Option<String>,
+
+    /// Client secret of your Reddit app
+    #[arg(long, env = "CRIER_REDDIT_CLIENT_SECRET", hide_env_values = true)]
+    pub reddit_client_secret: Option<SecretArg>,
+
+    /// The User-Agent Reddit requires, naming your app and its Reddit account
+    #[arg(long, env = "CRIER_REDDIT_USER_AGENT", default_value = "web:crier:1 (self-hosted Crier)")]
+    pub reddit_user_agent: String,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

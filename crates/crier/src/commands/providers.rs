@@ -11,6 +11,7 @@ use crier_providers::bluesky::Bluesky;
 use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::mastodon::Mastodon;
+use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
 use crier_providers::telegram::{Telegram, TelegramSettings};
 use crier_providers::x::{X, XSettings};
@@ -20,12 +21,17 @@ pub fn registry(
     store: Arc<dyn Store>,
     email: EmailSettings,
     x: Option<XSettings>,
+    reddit: Option<RedditSettings>,
 ) -> Registry {
     let platform = state.platform();
-    let registry = match x {
-        Some(settings) => Registry::default().with(Arc::new(X::new(platform.clone(), settings))),
-        None => Registry::default(),
-    };
+    // Platforms that need an app of the deployment's own are offered only when it is configured.
+    let mut registry = Registry::default();
+    if let Some(settings) = x {
+        registry = registry.with(Arc::new(X::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = reddit {
+        registry = registry.with(Arc::new(Reddit::new(platform.clone(), settings)));
+    }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))
         .with(Arc::new(Sandbox::new(store, state.clock.clone())))

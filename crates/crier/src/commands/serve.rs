@@ -7,6 +7,7 @@ use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::email::EmailSettings;
+use crier_providers::reddit::RedditSettings;
 use crier_providers::x::XSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
@@ -67,7 +68,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--x-client-id and --x-client-secret go together"),
     };
-    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, x));
+    let reddit = match (&args.reddit_client_id, &args.reddit_client_secret) {
+        (Some(id), Some(secret)) => {
+            Some(RedditSettings::new(id.clone(), secret.0.clone(), args.reddit_user_agent.clone()))
+        }
+        (None, None) => None,
+        _ => anyhow::bail!("--reddit-client-id and --reddit-client-secret go together"),
+    };
+    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, x, reddit));
     let state = state.with_providers(providers.clone());
 
     // One signal fans out to the HTTP server and the worker.

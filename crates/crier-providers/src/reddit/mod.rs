@@ -1,0 +1,426 @@
+//! Reddit. A channel is a user's OAuth2 token pair for Crier's Reddit app and one subreddit
+//! (`config.subreddit`, chosen when connecting): connected through Reddit's consent page
+//! (authorization code, `duration=permanent`, Crier a confidential client whose id and secret
+//! are the deployment's [`RedditSettings`]), refreshed ahead of the one-hour expiry.
+//!
+//! Posts are `POST /api/submit` (reddit.com/dev/api#POST_api_submit): a self post (the text is
+//! its body) or a link post (`options.url`), with `options.title` (required), `nsfw`, `spoiler`
+//! and `flair_id`. No media: Reddit's media upload goes through an upload lease and a websocket
+//! that reports processing, which Crier does not implement, so `media_rules` take none.
+//!
+//! Reddit offers no idempotency key, so an interrupted publish cannot be told apart from one that
+//! went through: `lookup` answers `Unknowable`. Every request carries the deployment's
+//! User-Agent, as Reddit's API rules require.
+
+mod oauth;
+
+use async_trait::async_trait;
+use crier_core::Channel;
+use serde::Deserialize;
+
+use crate::platform::{Platform, PlatformCall};
+use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
+
+/// A self post's body, in characters.
+pub const MAX_TEXT: usize = 40_000;
+/// A title, in characters.
+pub const MAX_TITLE: usize = 300;
+
+/// Crier's Reddit app, from the deployment's settings.
+#[derive(Clone)]
+pub struct RedditSettings {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Sent with every request (`<platform>:<app id>:<version> (by /u/<username>)`).
+    pub user_agent: String,
+    /// `https://oauth.reddit.com` (overridable for tests).
+    pub api_base: String,
+    /// `https://www.reddit.com` (the consent page and token endpoint; overridable for tests).
+    pub auth_base: String,
+}
+
+impl std::fmt::Debug for RedditSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedditSettings")
+            .field("client_id", &self.client_id)
+            .field("user_agent", &self.user_agent)
+            .field("api_base", &self.api_base)
+            .field("auth_base", &self.auth_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedditSettings {
+    /// Reddit's own addresses.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        user_agent: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            user_agent: user_agent.into(),
+            api_base: "https://oauth.reddit.com".into(),
+            auth_base: "https://www.reddit.com".into(),
+        }
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.api_base.trim_end_matches('/'))
+    }
+
+    fn auth(&self, path: &str) -> String {
+        format!("{}{path}", self.auth_base.trim_end_matches('/'))
+    }
+}
+
+pub struct Reddit {
+    platform: Platform,
+    settings: RedditSettings,
+}
+
+/// A subreddit's name without `r/`: 3 to 21 letters, digits or underscores.
+pub fn subreddit_name(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    let name = trimmed
+        .strip_prefix("/r/")
+        .or_else(|| trimmed.strip_prefix("r/"))
+        .unwrap_or(trimmed)
+        .trim_end_matches('/');
+    let valid = (3..=21).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("`{raw}` is not a subreddit name (3 to 21 letters, digits or underscores)"))
+    }
+}
+
+/// A channel's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedditConfig {
+    subreddit: String,
+}
+
+/// A target's options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RedditOptions {
+    title: Option<String>,
+    /// `self` (the default) or `link`.
+    kind: Option<String>,
+    url: Option<String>,
+    nsfw: bool,
+    spoiler: bool,
+    flair_id: Option<String>,
+}
+
+/// A post's options, checked: the title, and the link for a link post.
+struct Submission {
+    title: String,
+    link: Option<String>,
+    nsfw: bool,
+    spoiler: bool,
+    flair_id: Option<String>,
+}
+
+/// The options as Reddit takes them, or every issue found (pointers relative to the target).
+fn submission(value: &serde_json::Value, text: &str) -> Result<Submission, Vec<TargetIssue>> {
+    let parsed: RedditOptions = if value.is_null() {
+        RedditOptions::default()
+    } else {
+        serde_json::from_value(value.clone())
+            .map_err(|err| vec![TargetIssue::new("/options", err.to_string())])?
+    };
+    let mut issues = Vec::new();
+    let title = parsed.title.unwrap_or_default();
+    let title_chars = title.chars().count();
+    if title.trim().is_empty() {
+        issues.push(TargetIssue::new("/options/title", "Reddit posts need a title"));
+    } else if title_chars > MAX_TITLE {
+        issues.push(TargetIssue::new(
+            "/options/title",
+            format!("{title_chars} characters; Reddit allows {MAX_TITLE} in a title"),
+        ));
+    }
+    let link = match parsed.kind.as_deref().unwrap_or("self") {
+        "self" => {
+            if parsed.url.is_some() {
+                issues.push(TargetIssue::new("/options/url", "only a link post (`kind: link`) has a url"));
+            }
+            let chars = text.chars().count();
+            if chars > MAX_TEXT {
+                issues.push(TargetIssue::new(
+                    "/text",
+                    format!("{chars} characters; Reddit allows {MAX_TEXT} in a post"),
+                ));
+            }
+            None
+        }
+        "link" => {
+            let url = parsed.url.unwrap_or_default();
+            let web = url::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !web {
+                issues.push(TargetIssue::new("/options/url", "a link post needs an http(s) url"));
+            }
+            if !text.trim().is_empty() {
+                issues.push(TargetIssue::new(
+                    "/text",
+                    "a Reddit link post has no text; give this target an empty text or post `kind: self`",
+                ));
+            }
+            Some(url)
+        }
+        other => {
+            issues.push(TargetIssue::new("/options/kind", format!("`{other}` is not `self` or `link`")));
+            None
+        }
+    };
+    if parsed.flair_id.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        issues.push(TargetIssue::new("/options/flair_id", "a flair id cannot be empty"));
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    Ok(Submission { title, link, nsfw: parsed.nsfw, spoiler: parsed.spoiler, flair_id: parsed.flair_id })
+}
+
+/// `try again in 9 minutes`, `take a break for 5 minutes`, `...30 seconds`: the wait Reddit names.
+fn named_wait(message: &str) -> Option<chrono::Duration> {
+    let lower = message.to_lowercase();
+    let words: Vec<&str> =
+        lower.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.windows(2).find_map(|pair| {
+        let n: i64 = pair[0].parse().ok()?;
+        match pair[1] {
+            "millisecond" | "milliseconds" => Some(chrono::Duration::milliseconds(n)),
+            "second" | "seconds" => Some(chrono::Duration::seconds(n)),
+            "minute" | "minutes" => Some(chrono::Duration::minutes(n)),
+            "hour" | "hours" => Some(chrono::Duration::hours(n)),
+            _ => None,
+        }
+    })
+}
+
+impl Reddit {
+    pub fn new(platform: Platform, settings: RedditSettings) -> Self {
+        Self { platform, settings }
+    }
+
+    /// The app's own authentication at the token and revoke endpoints.
+    fn client_auth(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        builder.basic_auth(&self.settings.client_id, Some(&self.settings.client_secret))
+    }
+
+    /// A call on the user's behalf.
+    fn authed(&self, builder: reqwest::RequestBuilder, access_token: &str) -> reqwest::RequestBuilder {
+        builder.header(reqwest::header::USER_AGENT, &self.settings.user_agent).bearer_auth(access_token)
+    }
+
+    /// `x-ratelimit-reset` (seconds from now, reddit.com/dev/api), when `x-ratelimit-remaining`
+    /// says nothing is left.
+    fn exhausted_until(&self, call: &PlatformCall) -> Option<crier_core::Timestamp> {
+        let header = |name: &str| call.reply.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let remaining: f64 = header("x-ratelimit-remaining")?.parse().ok()?;
+        if remaining >= 1.0 {
+            return None;
+        }
+        let secs: f64 = header("x-ratelimit-reset")?.parse().ok()?;
+        #[expect(clippy::cast_possible_truncation, reason = "seconds until a reset, at most minutes")]
+        let secs = secs.clamp(0.0, 3600.0).ceil() as i64;
+        Some(self.platform.clock.now() + chrono::Duration::seconds(secs.max(1)))
+    }
+
+    /// A failed call: 401 → refresh, 429 (or an exhausted quota) → its reset, 5xx → retry.
+    fn failure(&self, call: &PlatformCall) -> ProviderError {
+        let now = self.platform.clock.now();
+        if let Some(reset) = self.exhausted_until(call).filter(|_| !call.ok()) {
+            return ProviderError::RateLimited { reset };
+        }
+        match call.reply.status {
+            429 => ProviderError::RateLimited { reset: now + chrono::Duration::minutes(1) },
+            _ => call.failure(now),
+        }
+    }
+
+    async fn submit(
+        &self,
+        subreddit: &str,
+        text: &str,
+        post: &Submission,
+        access_token: &str,
+    ) -> Result<Published, ProviderError> {
+        let yes_no = |b: bool| if b { "true" } else { "false" };
+        let mut form: Vec<(&str, &str)> = vec![
+            ("api_type", "json"),
+            ("sr", subreddit),
+            ("title", &post.title),
+            ("sendreplies", "true"),
+            ("nsfw", yes_no(post.nsfw)),
+            ("spoiler", yes_no(post.spoiler)),
+        ];
+        match &post.link {
+            Some(url) => form.extend([("kind", "link"), ("url", url.as_str())]),
+            None => form.extend([("kind", "self"), ("text", text)]),
+        }
+        if let Some(flair) = &post.flair_id {
+            form.push(("flair_id", flair));
+        }
+        // reddit.com/dev/api#POST_api_submit
+        let url = self.settings.api("/api/submit");
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| self.authed(b, access_token).form(&form))
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        let body: serde_json::Value = call.json()?;
+        if let Some(first) = body["json"]["errors"].as_array().and_then(|e| e.first()) {
+            let code = first[0].as_str().unwrap_or("SUBMIT_ERROR").to_owned();
+            let message = first[1].as_str().unwrap_or_default().to_owned();
+            let field = first[2].as_str().filter(|f| !f.is_empty());
+            if code == "RATELIMIT" {
+                // The answer's `ratelimit` (seconds, where given), else the wait the message names.
+                let stated = body["json"]["ratelimit"].as_f64().filter(|s| s.is_finite() && *s > 0.0);
+                #[expect(clippy::cast_possible_truncation, reason = "seconds, clamped to a day")]
+                let stated = stated.map(|s| chrono::Duration::seconds(s.min(86_400.0).ceil() as i64));
+                let wait =
+                    stated.or_else(|| named_wait(&message)).unwrap_or_else(|| chrono::Duration::minutes(10));
+                return Err(ProviderError::RateLimited { reset: self.platform.clock.now() + wait });
+            }
+            let message = match field {
+                Some(field) => format!("{message} ({field})"),
+                None => message,
+            };
+            return Err(ProviderError::Rejected { code, message });
+        }
+        let data = &body["json"]["data"];
+        let name = data["name"].as_str().or_else(|| data["id"].as_str()).ok_or_else(|| {
+            ProviderError::Retryable {
+                after: None,
+                message: "Reddit accepted the post without naming it".into(),
+            }
+        })?;
+        Ok(Published {
+            provider_post_id: name.to_owned(),
+            url: data["url"].as_str().filter(|u| !u.is_empty()).map(str::to_owned),
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for Reddit {
+    fn name(&self) -> &'static str {
+        "reddit"
+    }
+
+    /// `{"subreddit": "rust"}`.
+    fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
+        match serde_json::from_value::<RedditConfig>(config.clone()) {
+            Ok(parsed) => match subreddit_name(&parsed.subreddit) {
+                Ok(name) if name == parsed.subreddit => Vec::new(),
+                Ok(_) => vec![TargetIssue::new("/subreddit", "the subreddit is stored without `r/`")],
+                Err(message) => vec![TargetIssue::new("/subreddit", message)],
+            },
+            Err(err) => vec![TargetIssue::new("", err.to_string())],
+        }
+    }
+
+    fn validate_target(
+        &self,
+        _channel: &Channel,
+        text: &str,
+        options: &serde_json::Value,
+    ) -> Vec<TargetIssue> {
+        submission(options, text).err().unwrap_or_default()
+    }
+
+    fn text_limit(&self, _channel: &Channel) -> Option<TextLimit> {
+        Some(TextLimit { max: MAX_TEXT, counted_in: "characters" })
+    }
+
+    // `media_rules` is the default (none): see the module's documentation.
+
+    async fn connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
+        self.start_connect(request)
+    }
+
+    async fn finish_connect(&self, request: &CallbackRequest<'_>) -> Result<Connection, ConnectError> {
+        self.complete_connect(request).await
+    }
+
+    /// Revokes the refresh token (and with it the access tokens it issued):
+    /// github.com/reddit-archive/reddit/wiki/OAuth2#manually-revoking-a-token.
+    async fn disconnect(&self, _channel: &Channel, credentials: &Credentials) -> Result<(), ProviderError> {
+        let tokens: oauth::Tokens = credentials.parse()?;
+        let form = [("token", tokens.refresh_token.as_str()), ("token_type_hint", "refresh_token")];
+        let url = self.settings.auth("/api/v1/revoke_token");
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| {
+                self.client_auth(b.header(reqwest::header::USER_AGENT, &self.settings.user_agent)).form(&form)
+            })
+            .await?;
+        if call.ok() { Ok(()) } else { Err(self.failure(&call)) }
+    }
+
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError> {
+        let post = submission(request.options, request.text).map_err(|issues| ProviderError::Rejected {
+            code: "invalid_options".into(),
+            message: issues
+                .iter()
+                .map(|i| format!("{}: {}", i.pointer, i.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        if !request.media.is_empty() {
+            return Err(ProviderError::Rejected {
+                code: "media_unsupported".into(),
+                message: "Crier posts no media to Reddit".into(),
+            });
+        }
+        let config: RedditConfig = serde_json::from_value(request.channel.config.clone()).map_err(|err| {
+            ProviderError::Rejected {
+                code: "invalid_config".into(),
+                message: format!("the channel's settings: {err}"),
+            }
+        })?;
+        let tokens = self.usable_tokens(request.channel).await?;
+        self.submit(&config.subreddit, request.text, &post, &tokens.access_token).await
+    }
+
+    /// Trades the refresh token for a new access token, stored at once.
+    async fn refresh(&self, channel: &Channel) -> Result<(), ProviderError> {
+        let tokens = self.platform.vault.open(channel).await?.parse()?;
+        self.refresh_tokens(channel, &tokens).await.map(|_| ())
+    }
+
+    async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::Unknowable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subreddit_names() {
+        assert_eq!(subreddit_name("r/rust").unwrap(), "rust");
+        assert_eq!(subreddit_name("/r/rust_gamedev/").unwrap(), "rust_gamedev");
+        assert!(subreddit_name("ab").is_err());
+        assert!(subreddit_name("a".repeat(22).as_str()).is_err());
+        assert!(subreddit_name("no-dash").is_err());
+    }
+
+    #[test]
+    fn waits_named_in_rate_limit_messages() {
+        let wait = named_wait("you are doing that too much. try again in 9 minutes.");
+        assert_eq!(wait, Some(chrono::Duration::minutes(9)));
+        assert_eq!(named_wait("Take a break for 30 seconds"), Some(chrono::Duration::seconds(30)));
+        assert_eq!(named_wait("slow down"), None);
+    }
+}
