@@ -5,8 +5,8 @@ use crier_core::{ChannelAccount, WorkspaceId};
 
 use crate::Credentials;
 
-/// `POST /v1/channels/connect`, as a provider sees it.
-#[derive(Debug)]
+/// `POST /v1/channels/connect`, as a provider sees it. `Debug` names the fields of `params`
+/// without their values, and not the `state`.
 pub struct ConnectRequest<'a> {
     pub workspace_id: WorkspaceId,
     /// The provider's own fields of the request (may hold an app password: never logged).
@@ -15,6 +15,16 @@ pub struct ConnectRequest<'a> {
     pub callback_url: &'a str,
     /// The opaque `state` to hand the platform; Crier checks it at the callback.
     pub state: &'a str,
+}
+
+impl std::fmt::Debug for ConnectRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("workspace_id", &self.workspace_id)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connected account: what the channel is created with.
@@ -35,12 +45,18 @@ pub enum ConnectStart {
     Redirect { authorize_url: String, flow: Credentials },
 }
 
-/// The platform's redirect back to Crier, with the flow's opened state.
-#[derive(Debug)]
+/// The platform's redirect back to Crier, with the flow's opened state. `Debug` shows neither the
+/// state nor the code.
 pub struct CallbackRequest<'a> {
     pub flow: &'a Credentials,
     pub code: &'a str,
     pub callback_url: &'a str,
+}
+
+impl std::fmt::Debug for CallbackRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackRequest").field("callback_url", &self.callback_url).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -62,5 +78,57 @@ pub enum ConnectError {
 impl ConnectError {
     pub fn invalid(pointer: &str, message: impl Into<String>) -> Self {
         Self::Invalid { pointer: pointer.to_owned(), message: message.into() }
+    }
+
+    /// A reply Crier cannot read while connecting is the platform's failure, not the user's.
+    pub(crate) fn unreadable(err: crate::ProviderError) -> Self {
+        Self::Unavailable { message: err.to_string() }
+    }
+}
+
+/// A PKCE verifier (RFC 7636: 32 random bytes, 43 characters) and its S256 challenge, for the
+/// consent-page flows that offer PKCE.
+pub(crate) fn pkce() -> (String, String) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest, Sha256};
+    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    #[test]
+    fn debug_output_names_secrets_without_their_values() {
+        let params = serde_json::json!({"identifier": "alice", "app_password": "hunter2-hunter2"});
+        let request = ConnectRequest {
+            workspace_id: crier_core::WorkspaceId::generate(),
+            params: params.as_object().unwrap(),
+            callback_url: "https://crier.example/cb",
+            state: "state-secret",
+        };
+        let shown = format!("{request:?}");
+        assert!(shown.contains("app_password"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("state-secret"), "{shown}");
+        let flow = Credentials::from_bytes(b"verifier-secret".to_vec());
+        let callback =
+            CallbackRequest { flow: &flow, code: "code-secret", callback_url: "https://crier.example/cb" };
+        let shown = format!("{callback:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn pkce_challenge_is_the_verifiers_s256() {
+        let (verifier, challenge) = pkce();
+        assert_eq!(verifier.len(), 43);
+        assert_eq!(challenge, URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())));
+        assert_ne!(pkce().0, verifier);
     }
 }

@@ -45,7 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// What to connect. Besides `provider`, `name` and `redirect_uri`, the provider's own fields:
 /// Bluesky `identifier`, `app_password`, `service?`; Mastodon `instance`; e-mail `host`, `port?`,
 /// `security?`, `username?`, `password?`, `from`, `recipients`, `reply_to?`.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 pub struct ConnectIn {
     #[schema(example = "bluesky")]
     pub provider: String,
@@ -59,6 +59,18 @@ pub struct ConnectIn {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The provider's fields may hold a password or token: `Debug` names them without their values.
+impl std::fmt::Debug for ConnectIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectIn")
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// A flow waiting for the user at the platform's consent page.

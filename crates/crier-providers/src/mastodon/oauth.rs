@@ -3,11 +3,8 @@
 //! many and Crier keeps no per-instance state), sends the user to the instance's consent page,
 //! and exchanges the code for a token that does not expire.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crier_core::ChannelAccount;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::instance::{Limits, host_of, normalise_instance};
 use super::{Mastodon, MastodonConfig};
@@ -63,18 +60,6 @@ struct Account {
     avatar: Option<String>,
 }
 
-/// A PKCE verifier (RFC 7636: 32 random bytes, 43 characters) and its S256 challenge.
-fn pkce() -> (String, String) {
-    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
-
-/// A reply Crier cannot read while connecting is the platform's failure, not the user's.
-fn unreadable(err: crate::ProviderError) -> ConnectError {
-    ConnectError::Unavailable { message: err.to_string() }
-}
-
 impl Mastodon {
     pub(super) async fn start_connect(
         &self,
@@ -103,8 +88,8 @@ impl Mastodon {
                 _ => call.connect_failure(),
             });
         }
-        let app: App = call.json().map_err(unreadable)?;
-        let (code_verifier, code_challenge) = pkce();
+        let app: App = call.json().map_err(ConnectError::unreadable)?;
+        let (code_verifier, code_challenge) = crate::connect::pkce();
         let mut authorize_url = url::Url::parse(&format!("{instance}/oauth/authorize"))
             .map_err(|_| ConnectError::invalid("/instance", "not an address"))?;
         authorize_url
@@ -142,7 +127,7 @@ impl Mastodon {
         if !call.ok() {
             return Err(call.connect_failure());
         }
-        let token: TokenReply = call.json().map_err(unreadable)?;
+        let token: TokenReply = call.json().map_err(ConnectError::unreadable)?;
         let url = format!("{}/api/v1/accounts/verify_credentials", flow.instance);
         let call = self
             .platform
@@ -151,7 +136,7 @@ impl Mastodon {
         if !call.ok() {
             return Err(call.connect_failure());
         }
-        let account: Account = call.json().map_err(unreadable)?;
+        let account: Account = call.json().map_err(ConnectError::unreadable)?;
         // The account is connected by now: an instance that cannot describe itself this moment
         // gets Mastodon's defaults rather than failing a consent the user already gave.
         let info = self.instance_info(&flow.instance, &token.access_token).await.ok().flatten();
@@ -173,18 +158,5 @@ impl Mastodon {
                 access_token: token.access_token,
             }),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkce_challenge_is_the_verifiers_s256() {
-        let (verifier, challenge) = pkce();
-        assert_eq!(verifier.len(), 43);
-        assert_eq!(challenge, URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())));
-        assert_ne!(pkce().0, verifier);
     }
 }

@@ -55,10 +55,6 @@ struct Me {
     icon_img: Option<String>,
 }
 
-fn unreadable(err: ProviderError) -> ConnectError {
-    ConnectError::Unavailable { message: err.to_string() }
-}
-
 impl Reddit {
     pub(super) fn start_connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
         for key in request.params.keys() {
@@ -114,11 +110,11 @@ impl Reddit {
         if !call.ok() {
             return Err(call.connect_failure());
         }
-        let reply: TokenReply = call.json().map_err(unreadable)?;
+        let reply: TokenReply = call.json().map_err(ConnectError::unreadable)?;
         if let Some(error) = &reply.error {
             return Err(ConnectError::Refused { message: format!("Reddit refused the code: {error}") });
         }
-        let tokens = self.tokens_of(reply, None).map_err(unreadable)?;
+        let tokens = self.tokens_of(reply, None).map_err(ConnectError::unreadable)?;
         // reddit.com/dev/api#GET_api_v1_me
         let url = self.settings.api("/api/v1/me");
         let call = self
@@ -128,7 +124,7 @@ impl Reddit {
         if !call.ok() {
             return Err(call.connect_failure());
         }
-        let me: Me = call.json().map_err(unreadable)?;
+        let me: Me = call.json().map_err(ConnectError::unreadable)?;
         Ok(Connection {
             account: ChannelAccount {
                 id: me.id,

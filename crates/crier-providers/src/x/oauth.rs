@@ -3,11 +3,8 @@
 //! Access tokens last two hours; `offline.access` brings a refresh token, which X rotates: each
 //! refresh spends it and returns a new pair, stored at once.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crier_core::{Channel, ChannelAccount};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::X;
 use crate::provider::ProviderError;
@@ -60,23 +57,12 @@ struct User {
     profile_image_url: Option<String>,
 }
 
-/// A PKCE verifier (RFC 7636: 32 random bytes, 43 characters) and its S256 challenge.
-fn pkce() -> (String, String) {
-    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
-
-fn unreadable(err: ProviderError) -> ConnectError {
-    ConnectError::Unavailable { message: err.to_string() }
-}
-
 impl X {
     pub(super) fn start_connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
         if !request.params.is_empty() {
             return Err(ConnectError::invalid("", "X takes no connection fields"));
         }
-        let (code_verifier, code_challenge) = pkce();
+        let (code_verifier, code_challenge) = crate::connect::pkce();
         let base = self.settings.auth_base.trim_end_matches('/');
         let mut authorize_url = url::Url::parse(&format!("{base}/i/oauth2/authorize")).map_err(|_| {
             ConnectError::Unavailable { message: "X's consent page address is not valid".into() }
@@ -120,8 +106,8 @@ impl X {
         if !call.ok() {
             return Err(call.connect_failure());
         }
-        let reply: TokenReply = call.json().map_err(unreadable)?;
-        let tokens = self.tokens_of(reply, None).map_err(unreadable)?;
+        let reply: TokenReply = call.json().map_err(ConnectError::unreadable)?;
+        let tokens = self.tokens_of(reply, None).map_err(ConnectError::unreadable)?;
         let url = self.settings.api("/2/users/me?user.fields=profile_image_url");
         let call = self
             .platform
@@ -130,7 +116,7 @@ impl X {
         if !call.ok() {
             return Err(call.connect_failure());
         }
-        let me: Me = call.json().map_err(unreadable)?;
+        let me: Me = call.json().map_err(ConnectError::unreadable)?;
         Ok(Connection {
             account: ChannelAccount {
                 id: me.data.id,
@@ -213,17 +199,5 @@ impl X {
             refresh_token,
             expires_at: self.platform.clock.now().timestamp() + lifetime,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkce_challenge_is_the_verifiers_s256() {
-        let (verifier, challenge) = pkce();
-        assert_eq!(verifier.len(), 43);
-        assert_eq!(challenge, URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())));
     }
 }
