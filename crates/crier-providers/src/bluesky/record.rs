@@ -92,34 +92,31 @@ impl Bluesky {
         let mut root: Option<StrongRef> = None;
         let mut parent: Option<StrongRef> = None;
         for (index, text) in texts.iter().enumerate() {
-            let written = match self.existing(request, session, index).await? {
-                Some(found) => found,
-                None => {
-                    let embed = if index == 0 { self.embed(request, session).await? } else { None };
-                    let mut record = json!({
-                        "$type": POST,
-                        "text": text,
-                        "createdAt": self.platform.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    });
-                    let facets = self.facets(request, text).await;
-                    if facets.as_array().is_some_and(|f| !f.is_empty()) {
-                        record["facets"] = facets;
-                    }
-                    if !parsed.langs.is_empty() {
-                        record["langs"] = json!(parsed.langs);
-                    }
-                    if let Some(embed) = embed {
-                        record["embed"] = embed;
-                    }
-                    if let (Some(root), Some(parent)) = (&root, &parent) {
-                        record["reply"] = json!({
-                            "root": {"uri": root.uri, "cid": root.cid},
-                            "parent": {"uri": parent.uri, "cid": parent.cid},
-                        });
-                    }
-                    self.create(request, session, index, &record).await?
-                }
-            };
+            // No look-up first: a record already written by an earlier attempt is found when
+            // creating it at its key fails, so the common case costs one call per post.
+            let embed = if index == 0 { self.embed(request, session).await? } else { None };
+            let mut record = json!({
+                "$type": POST,
+                "text": text,
+                "createdAt": self.platform.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            });
+            let facets = self.facets(request, text).await;
+            if facets.as_array().is_some_and(|f| !f.is_empty()) {
+                record["facets"] = facets;
+            }
+            if !parsed.langs.is_empty() {
+                record["langs"] = json!(parsed.langs);
+            }
+            if let Some(embed) = embed {
+                record["embed"] = embed;
+            }
+            if let (Some(root), Some(parent)) = (&root, &parent) {
+                record["reply"] = json!({
+                    "root": {"uri": root.uri, "cid": root.cid},
+                    "parent": {"uri": parent.uri, "cid": parent.cid},
+                });
+            }
+            let written = self.create(request, session, index, &record).await?;
             if root.is_none() {
                 root = Some(written.clone());
             }
@@ -132,8 +129,9 @@ impl Bluesky {
         Ok(published(session, &root.uri))
     }
 
-    /// `createRecord` at the chosen key. A PDS answers a key that already exists with a 500, so
-    /// after a server error the key is looked up before anything is retried.
+    /// `createRecord` at the chosen key. A PDS answers a key that already exists with a 500 (a
+    /// conflict or a 400 would say the same), so after such an answer the key is looked up: an
+    /// earlier attempt's record is taken as this one, and the publish resumes after it.
     async fn create(
         &self,
         request: &PublishRequest<'_>,
@@ -155,7 +153,7 @@ impl Bluesky {
         if call.ok() {
             return call.json();
         }
-        if call.reply.status >= 500
+        if (call.reply.status >= 500 || matches!(call.reply.status, 400 | 409))
             && let Some(found) = self.existing(request, session, index).await?
         {
             return Ok(found);
