@@ -1,6 +1,7 @@
 //! Crier's HTTP surface. The binary calls [`build_router`] and [`serve`]; tests do the same on
 //! port 0, or call the router in-process.
 
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -46,6 +47,7 @@ pub fn build_router(state: AppState) -> Router {
     api.merge(routes::docs::router(spec))
         .merge(mcp::router(state.clone()))
         .merge(oauth::router())
+        .merge(dashboard::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .merge(transfers)

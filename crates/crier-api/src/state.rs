@@ -20,6 +20,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// How long a rotated API key keeps working when the caller does not say.
     pub key_grace_period: Duration,
+    /// How long dashboard sessions live.
+    pub sessions: crier_core::SessionPolicy,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +31,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             key_grace_period: Duration::from_secs(24 * 60 * 60),
+            sessions: crier_core::SessionPolicy::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ async fn user(server: &Server, workspace: WorkspaceId) -> User {
         email: EMAIL.into(),
         password_hash: crier_api::oauth::hash_password(PASSWORD).unwrap(),
         created_at: server.clock.now(),
+        totp: None,
     };
     let audit = NewAuditEvent::new(
         server.clock.now(),

@@ -9,8 +9,10 @@ pub mod event_types;
 pub mod id;
 pub mod media;
 pub mod oauth;
+pub mod people;
 pub mod publishing;
 pub mod queue;
+pub mod role;
 pub mod scope;
 pub mod store;
 pub mod vault;
@@ -31,6 +33,7 @@ pub use id::{
 };
 pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
 pub use oauth::{AuthorizationCode, OAuthClient, OAuthStore, OAuthToken, RefreshUse, TokenKind, User};
+pub use people::{Membership, PeopleStore, SessionPolicy, TotpSecretRef, UserSession};
 pub use publishing::{
     AttemptOutcome, Channel, ChannelAccount, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget,
     TargetStatus,
@@ -39,6 +42,7 @@ pub use queue::{
     Cancellation, ChannelStore, FinishedAttempt, IdempotencyBegin, IdempotencyStore, IdempotentResponse,
     JobRef, PostQuery, PostStore, QueueStore, Recovery, SandboxDelivery, SandboxStore,
 };
+pub use role::{Permission, Role, UnknownRole};
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use store::{ApiKeyStore, AuditStore, Store, StoreError, StoreResult, VaultStore, WorkspaceStore};
 pub use vault::{SealedRow, WrappedDataKey};

@@ -15,6 +15,8 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub created_at: Timestamp,
+    /// The second factor, when turned on.
+    pub totp: Option<crate::people::TotpSecretRef>,
 }
 
 /// A client allowed to ask for tokens: registered dynamically (RFC 7591) or known by the URL of

@@ -137,6 +137,7 @@ pub trait Store:
     + crate::MediaStore
     + crate::OAuthStore
     + crate::ConnectFlowStore
+    + crate::PeopleStore
     + Send
     + Sync
     + 'static

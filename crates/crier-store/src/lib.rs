@@ -11,6 +11,7 @@ mod connect_store;
 mod error;
 mod media_store;
 mod oauth;
+mod people_store;
 pub mod postgres;
 mod rows;
 mod rows_media;

@@ -16,6 +16,8 @@ pub(crate) struct UserRow {
     email: String,
     password_hash: String,
     created_at: DbTime,
+    totp_workspace_id: Option<Uuid>,
+    totp_secret_id: Option<Uuid>,
 }
 
 impl UserRow {
@@ -25,6 +27,13 @@ impl UserRow {
             email: self.email,
             password_hash: self.password_hash,
             created_at: self.created_at.0,
+            totp: match (self.totp_workspace_id, self.totp_secret_id) {
+                (Some(workspace), Some(secret)) => Some(crier_core::TotpSecretRef {
+                    workspace_id: WorkspaceId::from_uuid(workspace),
+                    secret_id: crier_core::SecretId::from_uuid(secret),
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -128,11 +137,17 @@ impl TokenRow {
 }
 
 pub(crate) mod sql {
+    macro_rules! user_columns {
+        () => {
+            "id, email, password_hash, created_at, totp_workspace_id, totp_secret_id"
+        };
+    }
+    pub(crate) use user_columns;
     pub const INSERT_USER: &str =
         "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)";
     pub const INSERT_MEMBER: &str =
         "INSERT INTO workspace_members (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
-    pub const USER_BY_EMAIL: &str = "SELECT id, email, password_hash, created_at FROM users WHERE email = $1";
+    pub const USER_BY_EMAIL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
     pub const USER_WORKSPACES: &str = "SELECT workspace_id, role FROM workspace_members WHERE user_id = $1 ORDER BY created_at, workspace_id";
     pub const INSERT_CLIENT: &str =
         "INSERT INTO oauth_clients (client_id, name, redirect_uris, created_at) VALUES ($1, $2, $3, $4)";

@@ -23,6 +23,8 @@ mod fixtures;
 mod media;
 #[path = "conformance/oauth.rs"]
 mod oauth;
+#[path = "conformance/people.rs"]
+mod people;
 #[path = "conformance/publishing.rs"]
 mod publishing;
 #[path = "conformance/queue.rs"]

@@ -260,6 +260,15 @@ impl Worker {
                     }
                     Err(err) => tracing::warn!(error = %err, "could not delete expired connect flows"),
                 }
+                // By their absolute end only: the idle timeout is the API's setting, and it checks
+                // it on every request. Failed sign-ins older than a day throttle nothing.
+                let now = self.clock.now();
+                if let Err(err) = self.store.purge_sessions(now, now - chrono::Duration::days(3650)).await {
+                    tracing::warn!(error = %err, "could not delete ended dashboard sessions");
+                }
+                if let Err(err) = self.store.purge_login_failures(now - chrono::Duration::days(1)).await {
+                    tracing::warn!(error = %err, "could not delete old failed sign-ins");
+                }
             }
             let busy = match self.step(batch).await {
                 Ok(report) => report.processed > 0 || report.recovered > 0,

@@ -221,6 +221,14 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_KEY_GRACE_PERIOD", default_value = "24h", value_parser = humantime::parse_duration)]
     pub key_grace_period: Duration,
 
+    /// A dashboard session unused this long ends (e.g. 30d, 12h)
+    #[arg(long, env = "CRIER_SESSION_IDLE", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub session_idle: Duration,
+
+    /// A dashboard session ends this long after sign-in, however active (e.g. 90d)
+    #[arg(long, env = "CRIER_SESSION_LIFETIME", default_value = "90d", value_parser = humantime::parse_duration)]
+    pub session_lifetime: Duration,
+
     /// Log filter (tracing EnvFilter syntax, e.g. `info` or `crier=debug,info`)
     #[arg(long, env = "CRIER_LOG", default_value = "info")]
     pub log: String,

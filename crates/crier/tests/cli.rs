@@ -163,6 +163,8 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_MAX_BODY_BYTES", Some("1048576")),
         ("CRIER_REQUEST_TIMEOUT", Some("30s")),
         ("CRIER_KEY_GRACE_PERIOD", Some("24h")),
+        ("CRIER_SESSION_IDLE", Some("30d")),
+        ("CRIER_SESSION_LIFETIME", Some("90d")),
         ("CRIER_LOG", Some("info")),
         ("CRIER_LOG_FORMAT", Some("text")),
         ("CRIER_ROLE", Some("all")),

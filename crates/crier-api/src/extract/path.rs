@@ -51,3 +51,8 @@ impl PathId for crier_core::DeliveryId {
 impl PathId for crier_core::MediaId {
     const WHAT: &'static str = "media";
 }
+
+/// Members and sessions are named by their UUIDs in the dashboard's paths.
+impl PathId for uuid::Uuid {
+    const WHAT: &'static str = "member or session";
+}

@@ -92,7 +92,7 @@ pub fn mcp_resource(state: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// A new random token with `prefix`, and the hash that is stored.
-fn new_secret(prefix: &str) -> (String, KeyHash) {
+pub(crate) fn new_secret(prefix: &str) -> (String, KeyHash) {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));

@@ -91,6 +91,17 @@ pub enum KeyStatus {
     Revoked,
 }
 
+impl KeyStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Rotated => "rotated",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
 /// An API key as listed: never its secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyOut {

@@ -11,6 +11,7 @@ mod connect;
 mod idempotency;
 mod media;
 mod oauth;
+mod people;
 mod posts;
 mod queue;
 mod sandbox;

@@ -8,6 +8,7 @@ mod connect;
 mod idempotency;
 mod media;
 mod oauth;
+mod people;
 mod posts;
 mod queue;
 mod sandbox;

@@ -14,7 +14,7 @@ on_both_backends!(
     channel_credentials_live_and_die_with_the_channel,
 );
 
-fn sealed(ws: crier_core::WorkspaceId, clock: &ManualClock, purpose: &str) -> SealedRow {
+pub fn sealed(ws: crier_core::WorkspaceId, clock: &ManualClock, purpose: &str) -> SealedRow {
     SealedRow {
         workspace_id: ws,
         id: SecretId::generate(),

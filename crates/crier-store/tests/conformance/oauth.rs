@@ -25,6 +25,7 @@ fn user(clock: &ManualClock, email: &str) -> User {
         email: email.into(),
         password_hash: "$argon2id$x".into(),
         created_at: clock.now(),
+        totp: None,
     }
 }
 

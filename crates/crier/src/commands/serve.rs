@@ -45,6 +45,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: args.request_timeout,
         key_grace_period: args.key_grace_period,
+        sessions: crier_core::SessionPolicy {
+            idle: chrono::Duration::from_std(args.session_idle).unwrap_or(chrono::Duration::days(30)),
+            absolute: chrono::Duration::from_std(args.session_lifetime).unwrap_or(chrono::Duration::days(90)),
+            ..crier_core::SessionPolicy::default()
+        },
     };
     let (blobs, media) = media_storage(&args.db, &args.media)?;
     let state = AppState::new(store.clone(), clock.clone(), config)

@@ -40,7 +40,13 @@ pub async fn create(
     store.get_workspace(workspace).await.context("no such workspace")?;
     let hash = crier_api::oauth::hash_password(&password).map_err(|err| anyhow::anyhow!("hashing: {err}"))?;
     let now = SystemClock.now();
-    let user = User { id: uuid::Uuid::now_v7(), email: email.clone(), password_hash: hash, created_at: now };
+    let user = User {
+        id: uuid::Uuid::now_v7(),
+        email: email.clone(),
+        password_hash: hash,
+        created_at: now,
+        totp: None,
+    };
     let audit =
         NewAuditEvent::new(now, Actor::cli(), "user.created", user.id.to_string(), &RequestOrigin::default());
     store
