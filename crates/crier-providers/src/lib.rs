@@ -19,6 +19,7 @@ mod platform;
 mod provider;
 pub mod reddit;
 pub mod sandbox;
+pub mod slack;
 pub mod telegram;
 mod validate;
 pub mod x;

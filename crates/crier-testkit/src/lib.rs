@@ -14,6 +14,7 @@ mod fake_server;
 pub mod mastodon_fake;
 pub mod mcp_client;
 pub mod reddit_fake;
+pub mod slack_fake;
 pub mod smtp_peer;
 pub mod ssrf;
 pub mod telegram_fake;

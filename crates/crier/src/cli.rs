@@ -289,6 +289,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_REDDIT_USER_AGENT", default_value = "web:crier:1 (self-hosted Crier)")]
     pub reddit_user_agent: String,
 
+    /// Client ID of your Slack app (api.slack.com/apps); Slack channels are offered when it and
+    /// the secret are set
+    #[arg(long, env = "CRIER_SLACK_CLIENT_ID")]
+    pub slack_client_id: Option<String>,
+
+    /// Client secret of your Slack app
+    #[arg(long, env = "CRIER_SLACK_CLIENT_SECRET", hide_env_values = true)]
+    pub slack_client_secret: Option<SecretArg>,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

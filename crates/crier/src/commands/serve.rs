@@ -8,6 +8,7 @@ use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::email::EmailSettings;
 use crier_providers::reddit::RedditSettings;
+use crier_providers::slack::SlackSettings;
 use crier_providers::x::XSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
@@ -75,7 +76,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--reddit-client-id and --reddit-client-secret go together"),
     };
-    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, x, reddit));
+    let slack = match (&args.slack_client_id, &args.slack_client_secret) {
+        (Some(id), Some(secret)) => Some(SlackSettings::new(id.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--slack-client-id and --slack-client-secret go together"),
+    };
+    let apps = super::providers::Apps { x, reddit, slack };
+    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, apps));
     let state = state.with_providers(providers.clone());
 
     // One signal fans out to the HTTP server and the worker.
