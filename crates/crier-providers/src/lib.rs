@@ -15,6 +15,7 @@ pub mod email;
 pub mod mastodon;
 mod media_rules;
 mod media_source;
+pub mod pinterest;
 mod platform;
 mod provider;
 pub mod reddit;

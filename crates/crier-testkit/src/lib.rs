@@ -13,6 +13,7 @@ pub mod discord_fake;
 mod fake_server;
 pub mod mastodon_fake;
 pub mod mcp_client;
+pub mod pinterest_fake;
 pub mod reddit_fake;
 pub mod slack_fake;
 pub mod smtp_peer;

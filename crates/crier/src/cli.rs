@@ -298,6 +298,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_SLACK_CLIENT_SECRET", hide_env_values = true)]
     pub slack_client_secret: Option<SecretArg>,
 
+    /// App ID of your Pinterest app (developers.pinterest.com/apps); Pinterest channels are
+    /// offered when it and the secret are set
+    #[arg(long, env = "CRIER_PINTEREST_CLIENT_ID")]
+    pub pinterest_client_id: Option<String>,
+
+    /// App secret of your Pinterest app
+    #[arg(long, env = "CRIER_PINTEREST_CLIENT_SECRET", hide_env_values = true)]
+    pub pinterest_client_secret: Option<SecretArg>,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

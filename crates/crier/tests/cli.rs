@@ -180,6 +180,8 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_REDDIT_USER_AGENT", Some("\"web:crier:1 (self-hosted Crier)\"")),
         ("CRIER_SLACK_CLIENT_ID", None),
         ("CRIER_SLACK_CLIENT_SECRET", None),
+        ("CRIER_PINTEREST_CLIENT_ID", None),
+        ("CRIER_PINTEREST_CLIENT_SECRET", None),
         ("CRIER_MEDIA_DIR", None),
         ("CRIER_MEDIA_S3_BUCKET", None),
         ("CRIER_MEDIA_S3_REGION", Some("us-east-1")),

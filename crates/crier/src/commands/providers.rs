@@ -11,6 +11,7 @@ use crier_providers::bluesky::Bluesky;
 use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::mastodon::Mastodon;
+use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
 use crier_providers::slack::{Slack, SlackSettings};
@@ -23,6 +24,7 @@ pub struct Apps {
     pub x: Option<XSettings>,
     pub reddit: Option<RedditSettings>,
     pub slack: Option<SlackSettings>,
+    pub pinterest: Option<PinterestSettings>,
 }
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
@@ -37,6 +39,9 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     }
     if let Some(settings) = apps.slack {
         registry = registry.with(Arc::new(Slack::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.pinterest {
+        registry = registry.with(Arc::new(Pinterest::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))

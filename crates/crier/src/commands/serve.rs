@@ -7,6 +7,7 @@ use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::email::EmailSettings;
+use crier_providers::pinterest::PinterestSettings;
 use crier_providers::reddit::RedditSettings;
 use crier_providers::slack::SlackSettings;
 use crier_providers::x::XSettings;
@@ -81,7 +82,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--slack-client-id and --slack-client-secret go together"),
     };
-    let apps = super::providers::Apps { x, reddit, slack };
+    let pinterest = match (&args.pinterest_client_id, &args.pinterest_client_secret) {
+        (Some(id), Some(secret)) => Some(PinterestSettings::new(id.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--pinterest-client-id and --pinterest-client-secret go together"),
+    };
+    let apps = super::providers::Apps { x, reddit, slack, pinterest };
     let providers = Arc::new(super::providers::registry(&state, store.clone(), email, apps));
     let state = state.with_providers(providers.clone());
 
