@@ -12,6 +12,7 @@ mod connect;
 mod credentials;
 pub mod discord;
 pub mod email;
+pub mod linkedin;
 pub mod mastodon;
 mod media_rules;
 mod media_source;

@@ -11,6 +11,7 @@
 pub mod atproto;
 pub mod discord_fake;
 mod fake_server;
+pub mod linkedin_fake;
 pub mod mastodon_fake;
 pub mod mcp_client;
 pub mod pinterest_fake;

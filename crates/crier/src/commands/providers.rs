@@ -10,6 +10,7 @@ use crier_providers::Registry;
 use crier_providers::bluesky::Bluesky;
 use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
+use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::mastodon::Mastodon;
 use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
@@ -25,6 +26,7 @@ pub struct Apps {
     pub reddit: Option<RedditSettings>,
     pub slack: Option<SlackSettings>,
     pub pinterest: Option<PinterestSettings>,
+    pub linkedin: Option<LinkedInSettings>,
 }
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
@@ -42,6 +44,9 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     }
     if let Some(settings) = apps.pinterest {
         registry = registry.with(Arc::new(Pinterest::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.linkedin {
+        registry = registry.with(Arc::new(LinkedIn::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))
