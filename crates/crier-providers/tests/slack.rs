@@ -252,6 +252,14 @@ async fn images_are_uploaded_and_shared_with_the_text() {
     let options = json!({"thread": ["reply"]});
     let err = env.provider.publish(&request(&channel, "x", &media, &options)).await.unwrap_err();
     assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "invalid_options"), "{err:?}");
+
+    // Files alone: no initial comment; no text and no files: Slack's `no_text`, before any call.
+    env.provider.publish(&request(&channel, "", &[first], &Value::Null)).await.unwrap();
+    let messages = env.fake.messages();
+    assert_eq!((messages.len(), messages[1].text.as_str(), messages[1].files.len()), (2, "", 1));
+    let err = env.provider.publish(&request(&channel, " ", &[], &Value::Null)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "no_text"), "{err:?}");
+    assert_eq!(env.fake.messages().len(), 2);
 }
 
 #[tokio::test]
@@ -326,7 +334,7 @@ async fn targets_are_checked() {
     assert!(check("hello", Value::Null).is_empty());
     assert!(check(&"é".repeat(40_000), json!({})).is_empty(), "counted in characters");
     assert_eq!(check(&"x".repeat(40_001), json!({})), ["/text"]);
-    assert_eq!(check("  ", json!({})), ["/text"]);
+    assert!(check("", json!({})).is_empty(), "a files-only post");
     assert_eq!(
         check("hi", json!({"thread": ["", "x".repeat(40_001)]})),
         ["/options/thread/0", "/options/thread/1"]

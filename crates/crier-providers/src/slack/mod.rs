@@ -235,13 +235,11 @@ impl Provider for Slack {
         }
     }
 
-    /// A text (Slack needs one, even with files), within 40,000 characters; replies likewise.
-    fn validate_target(&self, channel: &Channel, text: &str, value: &serde_json::Value) -> Vec<TargetIssue> {
-        let _ = channel;
+    /// Within 40,000 characters; replies likewise. An empty text is a files-only post (refused
+    /// without files when publishing, as Slack would: `no_text`).
+    fn validate_target(&self, _channel: &Channel, text: &str, value: &serde_json::Value) -> Vec<TargetIssue> {
         let mut issues = Vec::new();
-        if text.trim().is_empty() {
-            issues.push(TargetIssue::new("/text", "a Slack message needs a text"));
-        } else if let Some(problem) = too_long(text) {
+        if let Some(problem) = too_long(text) {
             issues.push(TargetIssue::new("/text", problem));
         }
         match options(value) {
@@ -277,10 +275,10 @@ impl Provider for Slack {
         self.complete_connect(request).await
     }
 
-    /// Revokes the bot token (docs.slack.dev/reference/methods/auth.revoke), which uninstalls
-    /// nothing else of the workspace's.
-    async fn disconnect(&self, channel: &Channel, credentials: &Credentials) -> Result<(), ProviderError> {
-        let _ = channel;
+    /// Revokes the bot token (docs.slack.dev/reference/methods/auth.revoke). Slack issues one bot
+    /// token per installation, so other channels connected to the same Slack workspace lose it too
+    /// (they then need reconnecting; `docs/PROVIDERS.md` says so).
+    async fn disconnect(&self, _channel: &Channel, credentials: &Credentials) -> Result<(), ProviderError> {
         let tokens: oauth::Tokens = credentials.parse()?;
         match self.api("auth.revoke", &tokens.access_token, |b| b).await {
             // A token already revoked or expired needs nothing more.
@@ -294,6 +292,12 @@ impl Provider for Slack {
         let parsed = options(request.options).map_err(invalid)?;
         if !request.media.is_empty() && !parsed.thread.is_empty() {
             return Err(invalid("a Slack post with media takes no thread".into()));
+        }
+        if request.media.is_empty() && request.text.trim().is_empty() {
+            return Err(ProviderError::Rejected {
+                code: "no_text".into(),
+                message: "a Slack message without files needs a text".into(),
+            });
         }
         let config: SlackConfig = serde_json::from_value(request.channel.config.clone()).map_err(|err| {
             ProviderError::Rejected {

@@ -79,7 +79,10 @@ impl Slack {
             files.push(self.upload(request, token, *id, index).await?);
         }
         let listed: Vec<_> = files.iter().map(|(id, title)| json!({"id": id, "title": title})).collect();
-        let body = json!({"files": listed, "channel_id": channel, "initial_comment": request.text});
+        let mut body = json!({"files": listed, "channel_id": channel});
+        if !request.text.trim().is_empty() {
+            body["initial_comment"] = json!(request.text);
+        }
         // docs.slack.dev/reference/methods/files.completeUploadExternal
         self.api("files.completeUploadExternal", token, |b| b.json(&body)).await?;
         let first = files.first().map(|(id, _)| id.clone()).unwrap_or_default();
