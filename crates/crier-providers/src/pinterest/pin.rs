@@ -54,10 +54,13 @@ impl Pinterest {
         for id in request.media {
             files.push(self.platform.media.load(request.channel.workspace_id, *id).await?);
         }
-        let video = files.iter().find(|f| f.media.facts.as_ref().is_some_and(|m| m.kind == MediaKind::Video));
+        let video =
+            files.iter().position(|f| f.media.facts.as_ref().is_some_and(|m| m.kind == MediaKind::Video));
         let media_source = match (video, files.as_slice()) {
-            (Some(video), _) => {
-                let media_id = self.upload_video(video, token).await?;
+            (Some(index), _) => {
+                let bytes = std::mem::take(&mut files[index].bytes);
+                let mime = files[index].mime().to_owned();
+                let media_id = self.upload_video(bytes, &mime, token).await?;
                 json!({"source_type": "video_id", "media_id": media_id, "cover_image_key_frame_time": 0})
             }
             (None, [one]) => {
@@ -100,7 +103,7 @@ impl Pinterest {
     }
 
     /// Registers the upload, sends the file with Pinterest's form fields, waits until processed.
-    async fn upload_video(&self, file: &MediaFile, token: &str) -> Result<String, ProviderError> {
+    async fn upload_video(&self, bytes: Vec<u8>, mime: &str, token: &str) -> Result<String, ProviderError> {
         // developers.pinterest.com/docs/api/v5/media-create
         let url = self.settings.api("/v5/media");
         let body = json!({"media_type": "video"});
@@ -115,12 +118,9 @@ impl Pinterest {
             let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
             form = form.text(name.clone(), value);
         }
-        let part = reqwest::multipart::Part::bytes(file.bytes.clone())
-            .file_name("video")
-            .mime_str(file.mime())
-            .map_err(|err| ProviderError::Rejected {
-                code: "media_unreadable".into(),
-                message: err.to_string(),
+        let part =
+            reqwest::multipart::Part::bytes(bytes).file_name("video").mime_str(mime).map_err(|err| {
+                ProviderError::Rejected { code: "media_unreadable".into(), message: err.to_string() }
             })?;
         form = form.part("file", part);
         // The upload address is a storage bucket's, signed by the form fields (no bearer token).
