@@ -11,9 +11,12 @@
 pub mod atproto;
 pub mod discord_fake;
 mod fake_server;
+pub mod linkedin_fake;
 pub mod mastodon_fake;
 pub mod mcp_client;
+pub mod pinterest_fake;
 pub mod reddit_fake;
+pub mod slack_fake;
 pub mod smtp_peer;
 pub mod ssrf;
 pub mod telegram_fake;

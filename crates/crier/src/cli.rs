@@ -297,6 +297,38 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_REDDIT_USER_AGENT", default_value = "web:crier:1 (self-hosted Crier)")]
     pub reddit_user_agent: String,
 
+    /// Client ID of your Slack app (api.slack.com/apps); Slack channels are offered when it and
+    /// the secret are set
+    #[arg(long, env = "CRIER_SLACK_CLIENT_ID")]
+    pub slack_client_id: Option<String>,
+
+    /// Client secret of your Slack app
+    #[arg(long, env = "CRIER_SLACK_CLIENT_SECRET", hide_env_values = true)]
+    pub slack_client_secret: Option<SecretArg>,
+
+    /// App ID of your Pinterest app (developers.pinterest.com/apps); Pinterest channels are
+    /// offered when it and the secret are set
+    #[arg(long, env = "CRIER_PINTEREST_CLIENT_ID")]
+    pub pinterest_client_id: Option<String>,
+
+    /// App secret of your Pinterest app
+    #[arg(long, env = "CRIER_PINTEREST_CLIENT_SECRET", hide_env_values = true)]
+    pub pinterest_client_secret: Option<SecretArg>,
+
+    /// Client ID of your LinkedIn app (linkedin.com/developers/apps, with the "Share on
+    /// LinkedIn" and "Sign In with LinkedIn using OpenID Connect" products); LinkedIn channels are
+    /// offered when it and the secret are set
+    #[arg(long, env = "CRIER_LINKEDIN_CLIENT_ID")]
+    pub linkedin_client_id: Option<String>,
+
+    /// Client secret of your LinkedIn app
+    #[arg(long, env = "CRIER_LINKEDIN_CLIENT_SECRET", hide_env_values = true)]
+    pub linkedin_client_secret: Option<SecretArg>,
+
+    /// The LinkedIn API version (YYYYMM) sent as `LinkedIn-Version`
+    #[arg(long, env = "CRIER_LINKEDIN_API_VERSION", default_value = crier_providers::linkedin::DEFAULT_API_VERSION)]
+    pub linkedin_api_version: String,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

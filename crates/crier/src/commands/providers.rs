@@ -10,27 +10,43 @@ use crier_providers::Registry;
 use crier_providers::bluesky::Bluesky;
 use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
+use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::mastodon::Mastodon;
+use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
+use crier_providers::slack::{Slack, SlackSettings};
 use crier_providers::telegram::{Telegram, TelegramSettings};
 use crier_providers::x::{X, XSettings};
 
-pub fn registry(
-    state: &AppState,
-    store: Arc<dyn Store>,
-    email: EmailSettings,
-    x: Option<XSettings>,
-    reddit: Option<RedditSettings>,
-) -> Registry {
+/// The deployment's own apps on the platforms that need one; `None` where it is not configured.
+#[derive(Debug, Default)]
+pub struct Apps {
+    pub x: Option<XSettings>,
+    pub reddit: Option<RedditSettings>,
+    pub slack: Option<SlackSettings>,
+    pub pinterest: Option<PinterestSettings>,
+    pub linkedin: Option<LinkedInSettings>,
+}
+
+pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
     let platform = state.platform();
     // Platforms that need an app of the deployment's own are offered only when it is configured.
     let mut registry = Registry::default();
-    if let Some(settings) = x {
+    if let Some(settings) = apps.x {
         registry = registry.with(Arc::new(X::new(platform.clone(), settings)));
     }
-    if let Some(settings) = reddit {
+    if let Some(settings) = apps.reddit {
         registry = registry.with(Arc::new(Reddit::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.slack {
+        registry = registry.with(Arc::new(Slack::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.pinterest {
+        registry = registry.with(Arc::new(Pinterest::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.linkedin {
+        registry = registry.with(Arc::new(LinkedIn::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))

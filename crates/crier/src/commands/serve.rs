@@ -7,7 +7,10 @@ use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::email::EmailSettings;
+use crier_providers::linkedin::LinkedInSettings;
+use crier_providers::pinterest::PinterestSettings;
 use crier_providers::reddit::RedditSettings;
+use crier_providers::slack::SlackSettings;
 use crier_providers::x::XSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
@@ -80,7 +83,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--reddit-client-id and --reddit-client-secret go together"),
     };
-    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, x, reddit));
+    let slack = match (&args.slack_client_id, &args.slack_client_secret) {
+        (Some(id), Some(secret)) => Some(SlackSettings::new(id.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--slack-client-id and --slack-client-secret go together"),
+    };
+    let pinterest = match (&args.pinterest_client_id, &args.pinterest_client_secret) {
+        (Some(id), Some(secret)) => Some(PinterestSettings::new(id.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--pinterest-client-id and --pinterest-client-secret go together"),
+    };
+    let linkedin = match (&args.linkedin_client_id, &args.linkedin_client_secret) {
+        (Some(id), Some(secret)) => {
+            Some(LinkedInSettings::new(id.clone(), secret.0.clone(), args.linkedin_api_version.clone()))
+        }
+        (None, None) => None,
+        _ => anyhow::bail!("--linkedin-client-id and --linkedin-client-secret go together"),
+    };
+    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin };
+    let providers = Arc::new(super::providers::registry(&state, store.clone(), email, apps));
     let state = state.with_providers(providers.clone());
 
     // One signal fans out to the HTTP server and the worker.

@@ -1,0 +1,289 @@
+//! The LinkedIn provider against the fake LinkedIn of `crier-testkit`: the 3-legged consent flow
+//! with OpenID Connect's userinfo, programmatic refresh, posts in the little text format, images
+//! through the Images API, LinkedIn's errors and daily throttles.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod doubles;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, MediaKind, WorkspaceId};
+use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
+use crier_providers::{
+    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Lookup, MediaFile, Platform, Provider,
+    ProviderError,
+};
+use crier_testkit::linkedin_fake::{self, LinkedInFake};
+use doubles::{MemoryMedia, MemoryVault, pointers, request};
+use serde_json::{Value, json};
+
+const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
+const VERSION: &str = "202610";
+
+struct Env {
+    fake: LinkedInFake,
+    vault: Arc<MemoryVault>,
+    media: Arc<MemoryMedia>,
+    clock: ManualClock,
+    provider: LinkedIn,
+    workspace: WorkspaceId,
+}
+
+async fn env() -> Env {
+    let fake = LinkedInFake::start().await;
+    let vault = Arc::new(MemoryVault::default());
+    let media = Arc::new(MemoryMedia::default());
+    let clock = ManualClock::starting_now();
+    let loopback = doubles::loopback_platform(vault.clone(), media.clone());
+    let platform = Platform { clock: Arc::new(clock.clone()), ..loopback };
+    let settings = LinkedInSettings {
+        client_id: linkedin_fake::CLIENT_ID.into(),
+        client_secret: linkedin_fake::CLIENT_SECRET.into(),
+        api_version: VERSION.into(),
+        api_base: fake.base_url().into(),
+        auth_base: fake.base_url().into(),
+    };
+    Env {
+        provider: LinkedIn::new(platform, settings),
+        fake,
+        vault,
+        media,
+        clock,
+        workspace: WorkspaceId::generate(),
+    }
+}
+
+async fn consent(authorize_url: &str) -> (String, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(CALLBACK), "{location}");
+    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
+    (query["code"].clone(), query["state"].clone())
+}
+
+impl Env {
+    async fn connect(&self) -> Channel {
+        let params = serde_json::Map::new();
+        let request = ConnectRequest {
+            workspace_id: self.workspace,
+            params: &params,
+            callback_url: CALLBACK,
+            state: "st4te",
+        };
+        let ConnectStart::Redirect { authorize_url, flow } = self.provider.connect(&request).await.unwrap()
+        else {
+            panic!("LinkedIn connects through the consent page");
+        };
+        assert!(authorize_url.starts_with(&format!("{}/oauth/v2/authorization?", self.fake.base_url())));
+        let (code, state) = consent(&authorize_url).await;
+        assert_eq!(state, "st4te");
+        let callback = CallbackRequest { flow: &flow, code: &code, callback_url: CALLBACK };
+        let connection = self.provider.finish_connect(&callback).await.unwrap();
+        let channel = Channel {
+            workspace_id: self.workspace,
+            id: ChannelId::generate(),
+            provider: "linkedin".into(),
+            name: "LinkedIn".into(),
+            config: connection.config,
+            status: ChannelStatus::Active,
+            account: Some(connection.account),
+            credentials: None,
+            paused_until: None,
+            created_at: chrono::Utc::now(),
+        };
+        self.vault.0.lock().unwrap().insert(channel.id, connection.credentials.expose().to_vec());
+        channel
+    }
+
+    fn tokens(&self, channel: &Channel) -> Value {
+        serde_json::from_slice(&self.vault.0.lock().unwrap()[&channel.id]).unwrap()
+    }
+
+    fn token_calls(&self) -> usize {
+        self.fake.requests().iter().filter(|r| r.path == "/oauth/v2/accessToken").count()
+    }
+
+    fn add_image(&self, bytes: &[u8], alt: Option<&str>) -> MediaId {
+        let id = MediaId::generate();
+        let media = doubles::ready_media(
+            self.workspace,
+            id,
+            bytes,
+            "image/png".into(),
+            MediaKind::Image,
+            None,
+            alt.map(str::to_owned),
+        );
+        self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes: bytes.to_vec() });
+        id
+    }
+}
+
+fn now_secs(clock: &ManualClock) -> i64 {
+    crier_core::Clock::now(clock).timestamp()
+}
+
+#[tokio::test]
+async fn connecting_goes_through_the_consent_page_and_names_the_member() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let account = channel.account.as_ref().unwrap();
+    assert_eq!(account.id, LinkedInFake::author());
+    assert_eq!(account.display_name.as_deref(), Some(linkedin_fake::MEMBER_NAME));
+    assert!(account.avatar_url.as_deref().unwrap().ends_with(".jpg"));
+    assert!(env.provider.validate_config(&channel.config).is_empty());
+    let tokens = env.tokens(&channel);
+    assert_eq!(tokens["author"], LinkedInFake::author());
+    assert!(tokens["refresh_token"].is_null(), "no programmatic refresh: {tokens}");
+    assert_eq!(
+        tokens["expires_at"].as_i64().unwrap(),
+        now_secs(&env.clock) + linkedin_fake::ACCESS_TOKEN_LIFETIME
+    );
+    let params = json!({"organization": "1"});
+    let request = ConnectRequest {
+        workspace_id: env.workspace,
+        params: params.as_object().unwrap(),
+        callback_url: CALLBACK,
+        state: "s",
+    };
+    assert!(matches!(env.provider.connect(&request).await.unwrap_err(), ConnectError::Invalid { .. }));
+}
+
+#[tokio::test]
+async fn programmatic_refresh_ahead_of_expiry() {
+    let env = env().await;
+    env.fake.programmatic_refresh(true);
+    let channel = env.connect().await;
+    let before = env.tokens(&channel);
+    env.provider.publish(&request(&channel, "one", &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.token_calls(), 1);
+    env.clock.advance(chrono::Duration::days(59) + chrono::Duration::hours(1));
+    env.provider.publish(&request(&channel, "two", &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.token_calls(), 2, "refreshed within a day of expiry");
+    let after = env.tokens(&channel);
+    assert_ne!(before["access_token"], after["access_token"]);
+    assert_eq!(before["refresh_token"], after["refresh_token"], "LinkedIn keeps the refresh token");
+    assert_eq!(after["author"], LinkedInFake::author());
+    assert_eq!(
+        after["expires_at"].as_i64().unwrap(),
+        now_secs(&env.clock) + linkedin_fake::ACCESS_TOKEN_LIFETIME
+    );
+}
+
+#[tokio::test]
+async fn reserved_characters_are_escaped_so_nothing_is_cut() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let text = "Crier 1.0 (finally) ships: #rust <3 [beta] @team {json} a_b *bold* ~x | c:\\ done.";
+    let published = env
+        .provider
+        .publish(&request(&channel, text, &[], &json!({"visibility": "CONNECTIONS"})))
+        .await
+        .unwrap();
+    let posts = env.fake.posts();
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.rendered, text, "the whole text shows: {:?}", post.body["commentary"]);
+    assert!(post.body["commentary"].as_str().unwrap().contains("\\(finally\\)"));
+    assert_eq!(post.body["visibility"], "CONNECTIONS");
+    assert_eq!(post.body["author"], LinkedInFake::author());
+    assert_eq!(post.version, VERSION, "LinkedIn-Version is sent");
+    assert_eq!(published.provider_post_id, post.urn);
+    assert_eq!(published.url.unwrap(), format!("https://www.linkedin.com/feed/update/{}/", post.urn));
+    let lookup = env.provider.lookup(&request(&channel, text, &[], &Value::Null)).await.unwrap();
+    assert_eq!(lookup, Lookup::Unknowable);
+}
+
+#[tokio::test]
+async fn images_go_through_the_images_api() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let one = env.add_image(b"\x89PNG one", Some("A chart"));
+    env.provider.publish(&request(&channel, "One image", &[one], &Value::Null)).await.unwrap();
+    let two = env.add_image(b"\x89PNG two", None);
+    env.provider.publish(&request(&channel, "Two images", &[one, two], &Value::Null)).await.unwrap();
+
+    let posts = env.fake.posts();
+    let media = &posts[0].body["content"]["media"];
+    assert_eq!(media["altText"], "A chart");
+    assert_eq!(env.fake.image(media["id"].as_str().unwrap()).unwrap(), b"\x89PNG one");
+    let images = posts[1].body["content"]["multiImage"]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(env.fake.image(images[1]["id"].as_str().unwrap()).unwrap(), b"\x89PNG two");
+    assert!(images[1].get("altText").is_none());
+}
+
+#[tokio::test]
+async fn a_daily_throttle_waits_until_midnight_utc() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.fake.rate_limit_next(1);
+    let err = env.provider.publish(&request(&channel, "hello", &[], &Value::Null)).await.unwrap_err();
+    let ProviderError::RateLimited { reset } = err else { panic!("{err:?}") };
+    let now = crier_core::Clock::now(&env.clock);
+    assert!(reset > now && reset - now <= chrono::Duration::days(1), "{reset}");
+    assert_eq!(reset.format("%H:%M:%S").to_string(), "00:00:00");
+    assert!(env.fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_token_is_auth_expired_and_refreshed_when_it_can_be() {
+    let env = env().await;
+    env.fake.programmatic_refresh(true);
+    let channel = env.connect().await;
+    env.fake.expire_access_tokens();
+    let err = env.provider.publish(&request(&channel, "hello", &[], &Value::Null)).await.unwrap_err();
+    let ProviderError::AuthExpired { message } = err else { panic!("{err:?}") };
+    assert!(message.contains("has expired"), "{message}");
+    env.provider.refresh(&channel).await.unwrap();
+    env.provider.publish(&request(&channel, "hello", &[], &Value::Null)).await.unwrap();
+
+    // Without programmatic refresh, a revoked token needs reconnecting.
+    let env = self::env().await;
+    let channel = env.connect().await;
+    env.fake.revoke_all();
+    let err = env.provider.publish(&request(&channel, "hello", &[], &Value::Null)).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::AuthExpired { ref message } if message.contains("revoked")),
+        "{err:?}"
+    );
+    let err = env.provider.refresh(&channel).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::AuthExpired { ref message } if message.contains("reconnect")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_post_is_rejected_with_linkedins_message() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.provider.publish(&request(&channel, "Same words", &[], &Value::Null)).await.unwrap();
+    let err = env.provider.publish(&request(&channel, "Same words", &[], &Value::Null)).await.unwrap_err();
+    let ProviderError::Rejected { code, message } = err else { panic!("{err:?}") };
+    assert_eq!(code, "platform_422");
+    assert!(message.contains("duplicate of urn:li:share:"), "{message}");
+}
+
+#[tokio::test]
+async fn targets_are_checked_after_escaping() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let check = |text: &str, options: Value| {
+        let issues = env.provider.validate_target(&channel, text, &options);
+        pointers(&issues).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert!(check(&"a".repeat(3000), Value::Null).is_empty());
+    assert!(check(&"é".repeat(3000), Value::Null).is_empty(), "counted in characters");
+    assert_eq!(check(&"a".repeat(3001), Value::Null), ["/text"]);
+    assert_eq!(check(&"(".repeat(1501), Value::Null), ["/text"], "1,501 reserved characters escape to 3,002");
+    assert!(check(&"(".repeat(1500), Value::Null).is_empty());
+    assert_eq!(check("x", json!({"visibility": "LOGGED_IN"})), ["/options/visibility"]);
+    assert_eq!(check("x", json!({"thread": []})), ["/options"]);
+    assert_eq!(env.provider.media_rules(&channel).max_videos, 0);
+    assert_eq!(env.provider.text_limit(&channel).unwrap().max, 3000);
+}

@@ -1,0 +1,437 @@
+//! An in-process fake LinkedIn for tests: axum on 127.0.0.1, following LinkedIn's documented
+//! shapes (learn.microsoft.com/en-us/linkedin/…) closely enough to drive a real client: the
+//! consent page (`/oauth/v2/authorization`, answered at once as if the member agreed), the token
+//! endpoint (`/oauth/v2/accessToken`, the app's credentials in the body; 60-day tokens, and a
+//! refresh token only when programmatic refresh is on), OpenID Connect's `GET /v2/userinfo`, the
+//! Images API (`POST /rest/images?action=initializeUpload`, then `PUT` to the upload URL) and
+//! `POST /rest/posts` (201 with `x-restli-id`), both of which need `LinkedIn-Version` and
+//! `X-Restli-Protocol-Version: 2.0.0`. Errors are `{"status", "serviceErrorCode", "code",
+//! "message"}`: 401 expired or revoked tokens, 429 daily throttles (no `Retry-After`), 422 a
+//! duplicate post. The commentary is read as LinkedIn's little text format: an unescaped reserved
+//! character cuts the rendered post there, as LinkedIn does.
+//!
+//! Where it is a fake: one app ([`CLIENT_ID`], [`CLIENT_SECRET`]) and one member ([`MEMBER_SUB`]);
+//! API, consent and uploads share one base URL.
+
+#![expect(clippy::unwrap_used, reason = "test support")]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+pub const CLIENT_ID: &str = "78crierlinkedin";
+pub const CLIENT_SECRET: &str = "linkedin-test-secret";
+pub const MEMBER_SUB: &str = "782bbtaQ";
+pub const MEMBER_NAME: &str = "Ada Crier";
+/// Access tokens last 60 days.
+pub const ACCESS_TOKEN_LIFETIME: i64 = 5_184_000;
+const RESERVED: &str = "\\|{}@[]()<>#*_~";
+
+/// A post the fake holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub urn: String,
+    /// The request's body, as sent.
+    pub body: Value,
+    /// What LinkedIn would show: the commentary unescaped, cut at an unescaped reserved character.
+    pub rendered: String,
+    pub version: String,
+}
+
+/// One request the fake answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+struct Inner {
+    grants: HashMap<String, String>,
+    access_tokens: HashMap<String, i64>,
+    refresh_tokens: HashSet<String>,
+    revoked: HashSet<String>,
+    programmatic_refresh: bool,
+    /// Image URNs and the bytes uploaded for them.
+    images: HashMap<String, Option<Vec<u8>>>,
+    posts: Vec<Post>,
+    rate_limited: usize,
+    requests: Vec<RecordedRequest>,
+}
+
+type Shared = crate::fake_server::Shared<Inner>;
+
+type St = State<Arc<Shared>>;
+
+/// The fake LinkedIn; the server stops when this is dropped.
+pub struct LinkedInFake {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LinkedInFake {
+    pub async fn start() -> Self {
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            grants: HashMap::new(),
+            access_tokens: HashMap::new(),
+            refresh_tokens: HashSet::new(),
+            revoked: HashSet::new(),
+            programmatic_refresh: false,
+            images: HashMap::new(),
+            posts: Vec::new(),
+            rate_limited: 0,
+            requests: Vec::new(),
+        })
+        .await;
+        let router = Router::new()
+            .route("/oauth/v2/authorization", get(authorize))
+            .route("/oauth/v2/accessToken", post(token))
+            .route("/v2/userinfo", get(userinfo))
+            .route("/rest/images", post(initialize_upload))
+            .route("/rest/posts", post(create_post))
+            .route("/dms-uploads/{id}", put(upload))
+            .layer(middleware::from_fn_with_state(shared.clone(), guard))
+            .with_state(shared.clone());
+        let task = crate::fake_server::serve(listener, router);
+        Self { shared, task }
+    }
+
+    /// `http://127.0.0.1:PORT`: `api.linkedin.com`'s and `www.linkedin.com`'s stand-in.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The member's author URN.
+    pub fn author() -> String {
+        format!("urn:li:person:{MEMBER_SUB}")
+    }
+
+    pub fn posts(&self) -> Vec<Post> {
+        self.shared.lock().posts.clone()
+    }
+
+    /// The bytes uploaded for an image URN.
+    pub fn image(&self, urn: &str) -> Option<Vec<u8>> {
+        self.shared.lock().images.get(urn).cloned().flatten()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Token answers carry a refresh token (an app approved for programmatic refresh).
+    pub fn programmatic_refresh(&self, on: bool) {
+        self.shared.lock().programmatic_refresh = on;
+    }
+
+    /// The next `n` API calls answer 429 (a daily throttle).
+    pub fn rate_limit_next(&self, n: usize) {
+        self.shared.lock().rate_limited = n;
+    }
+
+    /// Every access token issued so far has expired (refresh tokens stay good).
+    pub fn expire_access_tokens(&self) {
+        for expiry in self.shared.lock().access_tokens.values_mut() {
+            *expiry = 0;
+        }
+    }
+
+    /// The member revokes the app: its tokens stop working.
+    pub fn revoke_all(&self) {
+        let mut inner = self.shared.lock();
+        let tokens: Vec<String> = inner.access_tokens.keys().cloned().collect();
+        inner.revoked.extend(tokens);
+        inner.refresh_tokens.clear();
+    }
+}
+
+impl Drop for LinkedInFake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn random_token(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()))
+}
+
+fn api_error(status: StatusCode, service: Option<i64>, code: Option<&str>, message: &str) -> Response {
+    let mut body = json!({"status": status.as_u16(), "message": message});
+    if let Some(service) = service {
+        body["serviceErrorCode"] = json!(service);
+    }
+    if let Some(code) = code {
+        body["code"] = json!(code);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// Records every request; rate-limits and checks the bearer on the API (`/v2/`, `/rest/` and
+/// uploads).
+async fn guard(State(shared): St, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let api = !path.starts_with("/oauth/");
+    let refused = api.then(|| {
+        let bearer = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let mut inner = shared.lock();
+        if inner.rate_limited > 0 {
+            inner.rate_limited -= 1;
+            let message =
+                "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.";
+            return Some(api_error(StatusCode::TOO_MANY_REQUESTS, None, None, message));
+        }
+        if inner.revoked.contains(&bearer) {
+            let message = "The token used in the request has been revoked by the user";
+            return Some(api_error(
+                StatusCode::UNAUTHORIZED,
+                Some(65601),
+                Some("REVOKED_ACCESS_TOKEN"),
+                message,
+            ));
+        }
+        match inner.access_tokens.get(&bearer) {
+            None => Some(api_error(
+                StatusCode::UNAUTHORIZED,
+                Some(65600),
+                Some("INVALID_ACCESS_TOKEN"),
+                "Invalid access token",
+            )),
+            Some(expiry) if *expiry <= now() => {
+                let message = "The token used in the request has expired";
+                Some(api_error(StatusCode::UNAUTHORIZED, Some(65602), Some("EXPIRED_ACCESS_TOKEN"), message))
+            }
+            Some(_) => None,
+        }
+    });
+    let response = match refused.flatten() {
+        Some(response) => response,
+        None => next.run(request).await,
+    };
+    shared.lock().requests.push(RecordedRequest { method, path, status: response.status().as_u16() });
+    response
+}
+
+/// The consent page, answered at once as if the member agreed.
+async fn authorize(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let scopes: HashSet<&str> = field("scope").split(' ').collect();
+    if field("response_type") != "code" || field("client_id") != CLIENT_ID || field("state").is_empty() {
+        return (StatusCode::BAD_REQUEST, "invalid_request").into_response();
+    }
+    if !["openid", "profile", "w_member_social"].iter().all(|s| scopes.contains(s)) {
+        return (StatusCode::BAD_REQUEST, "unauthorized_scope_error").into_response();
+    }
+    let code = random_token("AQT");
+    shared.lock().grants.insert(code.clone(), field("redirect_uri").to_owned());
+    let mut location = url::Url::parse(field("redirect_uri")).unwrap();
+    location.query_pairs_mut().append_pair("code", &code).append_pair("state", field("state"));
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error, "error_description": description})))
+        .into_response()
+}
+
+async fn token(State(shared): St, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client"}))).into_response();
+    }
+    let mut inner = shared.lock();
+    match field("grant_type") {
+        "authorization_code" => {
+            if inner.grants.remove(field("code")).is_none_or(|uri| uri != field("redirect_uri")) {
+                return oauth_error(
+                    "invalid_request",
+                    "Unable to retrieve access token: authorization code not found",
+                );
+            }
+        }
+        "refresh_token" => {
+            if !inner.programmatic_refresh || !inner.refresh_tokens.contains(field("refresh_token")) {
+                return oauth_error("invalid_request", "The provided refresh token is invalid");
+            }
+        }
+        _ => return oauth_error("unsupported_grant_type", "Unsupported grant type"),
+    }
+    let access = random_token("AQV");
+    inner.access_tokens.insert(access.clone(), now() + ACCESS_TOKEN_LIFETIME);
+    let mut reply = json!({
+        "access_token": access, "expires_in": ACCESS_TOKEN_LIFETIME,
+        "scope": "email,openid,profile,w_member_social", "token_type": "Bearer",
+    });
+    if inner.programmatic_refresh {
+        // LinkedIn answers the same refresh token, its lifetime counting down.
+        let refresh = match field("grant_type") {
+            "refresh_token" => field("refresh_token").to_owned(),
+            _ => random_token("AQX"),
+        };
+        inner.refresh_tokens.insert(refresh.clone());
+        reply["refresh_token"] = json!(refresh);
+        reply["refresh_token_expires_in"] = json!(31_536_000);
+    }
+    (StatusCode::OK, axum::Json(reply)).into_response()
+}
+
+async fn userinfo(State(shared): St) -> Response {
+    let body = json!({
+        "sub": MEMBER_SUB, "name": MEMBER_NAME, "given_name": "Ada", "family_name": "Crier",
+        "picture": format!("{}/media/{MEMBER_SUB}.jpg", shared.base_url), "locale": {"country": "US", "language": "en"},
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// The versioned API's headers, or LinkedIn's refusal.
+fn version_of(headers: &HeaderMap) -> Result<String, Box<Response>> {
+    let restli = headers.get("x-restli-protocol-version").and_then(|v| v.to_str().ok());
+    let version = headers.get("linkedin-version").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if restli != Some("2.0.0") {
+        return Err(Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "X-Restli-Protocol-Version 2.0.0 is required",
+        )));
+    }
+    if version.len() != 6 || !version.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Box::new(api_error(
+            StatusCode::from_u16(426).unwrap(),
+            None,
+            Some("NONEXISTENT_VERSION"),
+            "Requested version is not active",
+        )));
+    }
+    Ok(version.to_owned())
+}
+
+async fn initialize_upload(
+    State(shared): St,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Err(refusal) = version_of(&headers) {
+        return *refusal;
+    }
+    if query.get("action").map(String::as_str) != Some("initializeUpload") {
+        return api_error(StatusCode::BAD_REQUEST, None, None, "Unknown action");
+    }
+    if body["initializeUploadRequest"]["owner"].as_str() != Some(LinkedInFake::author().as_str()) {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            Some(100),
+            Some("ACCESS_DENIED"),
+            "Not enough permissions to upload for this owner",
+        );
+    }
+    let mut inner = shared.lock();
+    let id = format!("D4E10AQ{:06}", inner.images.len() + 1);
+    let urn = format!("urn:li:image:{id}");
+    inner.images.insert(urn.clone(), None);
+    let value = json!({
+        "uploadUrlExpiresAt": (now() + 3600) * 1000,
+        "uploadUrl": format!("{}/dms-uploads/{id}", shared.base_url),
+        "image": urn,
+    });
+    (StatusCode::OK, axum::Json(json!({"value": value}))).into_response()
+}
+
+async fn upload(State(shared): St, Path(id): Path<String>, body: Bytes) -> Response {
+    let mut inner = shared.lock();
+    match inner.images.get_mut(&format!("urn:li:image:{id}")) {
+        Some(slot) => {
+            *slot = Some(body.to_vec());
+            StatusCode::CREATED.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The commentary as LinkedIn shows it: escapes removed, cut at an unescaped reserved character.
+fn render(commentary: &str) -> String {
+    let mut out = String::new();
+    let mut chars = commentary.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(next) => out.push(next),
+                None => break,
+            }
+        } else if RESERVED.contains(c) {
+            break;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+async fn create_post(State(shared): St, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+    let version = match version_of(&headers) {
+        Ok(version) => version,
+        Err(refusal) => return *refusal,
+    };
+    if body["author"].as_str() != Some(LinkedInFake::author().as_str()) {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            Some(100),
+            Some("ACCESS_DENIED"),
+            "Not enough permissions to post as this author",
+        );
+    }
+    let commentary = body["commentary"].as_str().unwrap_or_default().to_owned();
+    if commentary.chars().count() > 3000 {
+        return api_error(StatusCode::UNPROCESSABLE_ENTITY, None, None, "/commentary :: length exceeds 3000");
+    }
+    let lifecycle = body["lifecycleState"].as_str() == Some("PUBLISHED");
+    let visible = matches!(body["visibility"].as_str(), Some("PUBLIC" | "CONNECTIONS"));
+    if !lifecycle || !visible || body["distribution"]["feedDistribution"].as_str().is_none() {
+        return api_error(StatusCode::UNPROCESSABLE_ENTITY, None, None, "Missing or invalid required fields");
+    }
+    let mut inner = shared.lock();
+    let single = body["content"]["media"]["id"].as_str().map(str::to_owned);
+    let many = body["content"]["multiImage"]["images"].as_array().map(|images| {
+        images.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    });
+    let images: Vec<String> = single.into_iter().chain(many.into_iter().flatten()).collect();
+    if images.iter().any(|urn| inner.images.get(urn).is_none_or(Option::is_none)) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "Image is not uploaded or does not belong to the author",
+        );
+    }
+    if let Some(earlier) =
+        inner.posts.iter().find(|p| p.body["commentary"] == body["commentary"] && !commentary.is_empty())
+    {
+        let message = format!("Content is a duplicate of {}", earlier.urn);
+        return api_error(StatusCode::UNPROCESSABLE_ENTITY, None, None, &message);
+    }
+    let urn = format!("urn:li:share:{}", 7_200_000_000_000_000_000u64 + inner.posts.len() as u64);
+    inner.posts.push(Post { urn: urn.clone(), rendered: render(&commentary), body, version });
+    (StatusCode::CREATED, [("x-restli-id", urn.as_str())]).into_response()
+}
