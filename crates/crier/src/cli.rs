@@ -63,7 +63,7 @@ pub enum Command {
     Audit(AuditCommand),
     /// Serve MCP to one local agent over stdin/stdout, acting with an API key
     Mcp(Box<McpArgs>),
-    /// Create people who sign in (for now: to approve an agent's OAuth access)
+    /// Create people who sign in to the dashboard (and approve agents' OAuth access)
     #[command(subcommand)]
     User(UserCommand),
 }
@@ -83,6 +83,9 @@ pub enum UserCommand {
         /// owner, admin, member or viewer
         #[arg(long, default_value = "owner")]
         role: String,
+        /// Make the user an owner of the workspace (the same as `--role owner`)
+        #[arg(long, conflicts_with = "role")]
+        owner: bool,
         #[arg(long = "password", env = "CRIER_USER_PASSWORD", hide_env_values = true, hide = true)]
         password: Option<SecretArg>,
     },

@@ -36,7 +36,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => commands::serve::run(*args).await,
         Command::Mcp(args) => commands::mcp::run(*args).await,
-        Command::User(UserCommand::Create { db, workspace, email, role, password }) => {
+        Command::User(UserCommand::Create { db, workspace, email, role, owner, password }) => {
+            let role = if owner { "owner".to_owned() } else { role };
             commands::user::create(&db, &workspace, &email, &role, password.map(|p| p.0)).await
         }
         Command::Migrate(db) => commands::migrate::run(&db).await,

@@ -69,6 +69,9 @@ pub(crate) fn render(page: &impl askama::Template) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DASHBOARD_CSP));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // With `no-referrer` (the API's policy) browsers send `Origin: null` on form posts, and the
+    // dashboard checks the origin of every post.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
