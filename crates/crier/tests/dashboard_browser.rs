@@ -5,8 +5,6 @@
 //! violation and no serious or critical axe-core finding. Screenshots are kept in
 //! `target/browser-artifacts/`. Runs once per suite, against `crier serve` on embedded SQLite.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
-
 mod common;
 
 use std::path::PathBuf;
