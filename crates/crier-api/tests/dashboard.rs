@@ -23,6 +23,9 @@ on_both_backends!(
     a_session_revoked_from_another_is_signed_out,
     forms_without_the_token_or_from_another_site_are_refused_and_change_nothing,
     every_role_can_do_exactly_what_the_documented_table_says,
+    an_invitation_link_works_once_for_a_new_or_an_existing_person,
+    a_new_password_ends_the_other_sessions,
+    a_workspace_requiring_a_second_factor_opens_only_its_set_up,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -450,6 +453,7 @@ async fn every_role_can_do_exactly_what_the_documented_table_says(backend: Backe
                 browser.get(&path).await
             } else {
                 let role_value = if query == "owner" { "owner" } else { "viewer" };
+                let invitee = format!("invitee-{}@example.com", uuid::Uuid::now_v7());
                 let form: Vec<(&str, &str)> = vec![
                     ("csrf", &csrf),
                     ("name", "made by the role test"),
@@ -458,6 +462,7 @@ async fn every_role_can_do_exactly_what_the_documented_table_says(backend: Backe
                     ("scope", "posts:read"),
                     ("role", role_value),
                     ("idempotency_key", "role-test"),
+                    ("email", &invitee),
                 ];
                 browser.post(&path, &form).await
             };
@@ -496,4 +501,152 @@ async fn every_role_can_do_exactly_what_the_documented_table_says(backend: Backe
                 .unwrap();
         }
     }
+}
+
+/// The invitation link on the page that answers the invite form.
+fn invitation_link(page: &Page) -> String {
+    let marker = "id=\"invite-link\" class=\"secret\" readonly value=\"";
+    let start = page.body.find(marker).unwrap_or_else(|| panic!("no link in {}", page.body)) + marker.len();
+    page.body[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn an_invitation_link_works_once_for_a_new_or_an_existing_person(backend: Backend) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    let other = server.seed("other").await;
+    person(&server, seeded.workspace, "admin@example.com", Role::Admin).await;
+    let carol = person(&server, other.workspace, "carol@example.com", Role::Owner).await;
+    let mut admin = Browser::signed_in(&server, "admin@example.com").await;
+    let csrf = admin.csrf().await;
+    let owner_invite = admin
+        .post("/members/invite", &[("csrf", &csrf), ("email", "x@example.com"), ("role", "owner")])
+        .await;
+    assert_eq!(owner_invite.status, StatusCode::FORBIDDEN, "admins do not make owners");
+    let page = admin
+        .post("/members/invite", &[("csrf", &csrf), ("email", "New@Example.com"), ("role", "member")])
+        .await;
+    let link = invitation_link(&page);
+    let path = link.strip_prefix("https://crier.example").expect("the link is on the public URL");
+    assert!(!admin.get("/members").await.body.contains(path), "the link is shown once");
+
+    // A new person chooses a password and is signed in as a member.
+    let mut newcomer = Browser::new(&server);
+    let form = newcomer.get(path).await;
+    assert!(
+        form.body.contains("new@example.com") && form.body.contains("Choose a password"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+    let short = newcomer.post(path, &[("csrf", &csrf), ("password", "short"), ("confirm", "short")]).await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let joined = newcomer.post(path, &[("csrf", &csrf), ("password", PASSWORD), ("confirm", PASSWORD)]).await;
+    assert_eq!(
+        (joined.status, joined.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/")),
+        "{}",
+        joined.body
+    );
+    let home = newcomer.get("/").await;
+    assert!(home.body.contains("new@example.com (member)"), "{}", home.body);
+    let again = Browser::new(&server).get(path).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "the link works once");
+    let mut by_password = Browser::new(&server);
+    assert_eq!(by_password.sign_in("new@example.com", PASSWORD).await.status, StatusCode::SEE_OTHER);
+
+    // Someone with an account joins with their own password; a wrong one changes nothing.
+    let csrf = admin.csrf().await;
+    let page = admin
+        .post("/members/invite", &[("csrf", &csrf), ("email", "carol@example.com"), ("role", "viewer")])
+        .await;
+    let path = invitation_link(&page).replace("https://crier.example", "");
+    let mut carols = Browser::new(&server);
+    let form = carols.get(&path).await;
+    assert!(form.body.contains("Your Crier password"));
+    let csrf = form.csrf();
+    let wrong = carols.post(&path, &[("csrf", &csrf), ("password", "not her password")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.db.store.member_role(seeded.workspace, carol.id).await.unwrap(), None);
+    let joined = carols.post(&path, &[("csrf", &csrf), ("password", PASSWORD)]).await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER);
+    assert_eq!(server.db.store.member_role(seeded.workspace, carol.id).await.unwrap(), Some(Role::Viewer));
+
+    // Expired and withdrawn links are refused.
+    let csrf = admin.csrf().await;
+    let page = admin
+        .post("/members/invite", &[("csrf", &csrf), ("email", "late@example.com"), ("role", "member")])
+        .await;
+    let late = invitation_link(&page).replace("https://crier.example", "");
+    let page = admin
+        .post("/members/invite", &[("csrf", &csrf), ("email", "gone@example.com"), ("role", "member")])
+        .await;
+    let withdrawn = invitation_link(&page).replace("https://crier.example", "");
+    let pending = server.db.store.list_invitations(seeded.workspace).await.unwrap();
+    let gone = pending.iter().find(|i| i.email == "gone@example.com").unwrap();
+    let revoked = admin.post(&format!("/members/invitations/{}/revoke", gone.id), &[("csrf", &csrf)]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(Browser::new(&server).get(&withdrawn).await.status, StatusCode::NOT_FOUND);
+    server.clock.advance(Duration::days(8));
+    assert_eq!(Browser::new(&server).get(&late).await.status, StatusCode::NOT_FOUND);
+    let actions = audit_actions(&server, seeded.workspace).await;
+    for action in
+        ["member.invited.member", "member.joined.member", "member.joined.viewer", "member.invitation_revoked"]
+    {
+        assert!(actions.contains(&action.to_owned()), "{action}: {actions:?}");
+    }
+}
+
+async fn a_new_password_ends_the_other_sessions(backend: Backend) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    person(&server, seeded.workspace, "owner@example.com", Role::Owner).await;
+    let mut laptop = Browser::signed_in(&server, "owner@example.com").await;
+    let mut phone = Browser::signed_in(&server, "owner@example.com").await;
+    let before = laptop.cookies[COOKIE].clone();
+    let csrf = laptop.csrf().await;
+    let new = "a brand new long password";
+    let wrong = laptop
+        .post("/security/password", &[("csrf", &csrf), ("current", "nope"), ("new", new), ("confirm", new)])
+        .await;
+    assert!(wrong.body.contains("current password is not right"));
+    let changed = laptop
+        .post("/security/password", &[("csrf", &csrf), ("current", PASSWORD), ("new", new), ("confirm", new)])
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER);
+    assert_ne!(laptop.cookies[COOKIE], before, "this session gets a new id");
+    assert_eq!(laptop.get("/").await.status, StatusCode::OK);
+    assert_eq!(phone.get("/").await.location.as_deref(), Some("/login"), "the other session ended");
+    assert_eq!(
+        Browser::new(&server).sign_in("owner@example.com", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(Browser::new(&server).sign_in("owner@example.com", new).await.status, StatusCode::SEE_OTHER);
+}
+
+async fn a_workspace_requiring_a_second_factor_opens_only_its_set_up(backend: Backend) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    person(&server, seeded.workspace, "owner@example.com", Role::Owner).await;
+    person(&server, seeded.workspace, "member@example.com", Role::Member).await;
+    let mut owner = Browser::signed_in(&server, "owner@example.com").await;
+    let csrf = owner.csrf().await;
+    let saved = owner.post("/security/require-second-factor", &[("csrf", &csrf), ("required", "on")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let mut member = Browser::signed_in(&server, "member@example.com").await;
+    for path in ["/", "/channels", "/security"] {
+        assert_eq!(member.get(path).await.location.as_deref(), Some("/security/totp"), "{path}");
+    }
+    let setup = member.get("/security/totp").await;
+    let secret = field(&setup.body, "secret").unwrap();
+    let csrf = setup.csrf();
+    let code = totp_code(&secret, server.clock.now());
+    let enabled =
+        member.post("/security/totp", &[("csrf", &csrf), ("secret", &secret), ("code", &code)]).await;
+    assert_eq!(enabled.status, StatusCode::OK);
+    assert_eq!(member.get("/").await.status, StatusCode::OK, "with a second factor every page opens");
+    assert!(
+        audit_actions(&server, seeded.workspace)
+            .await
+            .contains(&"workspace.second_factor_required".to_owned())
+    );
 }

@@ -33,7 +33,9 @@ pub use id::{
 };
 pub use media::{Media, MediaFacts, MediaKind, MediaQuery, MediaStatus, MediaStore};
 pub use oauth::{AuthorizationCode, OAuthClient, OAuthStore, OAuthToken, RefreshUse, TokenKind, User};
-pub use people::{Membership, PeopleStore, SessionPolicy, TotpSecretRef, UserSession};
+pub use people::{
+    Invitation, InvitationStore, Invitee, Membership, PeopleStore, SessionPolicy, TotpSecretRef, UserSession,
+};
 pub use publishing::{
     AttemptOutcome, Channel, ChannelAccount, ChannelStatus, ClaimedJob, NewEvent, Post, PostTarget,
     TargetStatus,

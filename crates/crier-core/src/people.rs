@@ -71,6 +71,28 @@ pub struct TotpSecretRef {
     pub secret_id: SecretId,
 }
 
+/// A single-use, expiring invitation to join a workspace with a role. Only the hash of the
+/// link's token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: uuid::Uuid,
+    pub token_hash: KeyHash,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: uuid::Uuid,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+}
+
+/// Who accepts an invitation: a new person (created with it) or an existing account.
+#[derive(Debug, Clone)]
+pub enum Invitee<'a> {
+    New(&'a User),
+    Existing(uuid::Uuid),
+}
+
 #[async_trait]
 pub trait PeopleStore {
     async fn get_user(&self, id: uuid::Uuid) -> StoreResult<Option<User>>;
@@ -123,4 +145,49 @@ pub trait PeopleStore {
     /// Spends an unused recovery code; false if unknown or spent.
     async fn use_recovery_code(&self, user: uuid::Uuid, hash: &KeyHash, at: Timestamp) -> StoreResult<bool>;
     async fn unused_recovery_codes(&self, user: uuid::Uuid) -> StoreResult<i64>;
+
+    /// Replaces the password hash and ends every other session of the user, audited.
+    async fn set_password(
+        &self,
+        user: uuid::Uuid,
+        password_hash: &str,
+        keep_session: uuid::Uuid,
+        workspace: WorkspaceId,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Whether members of the workspace must sign in with a second factor.
+    async fn second_factor_required(&self, workspace: WorkspaceId) -> StoreResult<bool>;
+    async fn require_second_factor(
+        &self,
+        workspace: WorkspaceId,
+        required: bool,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+}
+
+/// Invitations to join a workspace.
+#[async_trait]
+pub trait InvitationStore {
+    async fn create_invitation(&self, invitation: &Invitation, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn find_invitation(&self, token_hash: &KeyHash) -> StoreResult<Option<Invitation>>;
+    /// The workspace's invitations not yet accepted, newest first (expired ones included).
+    async fn list_invitations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Invitation>>;
+    /// Deletes a pending invitation; false if there was none.
+    async fn revoke_invitation(
+        &self,
+        workspace: WorkspaceId,
+        id: uuid::Uuid,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// Spends the invitation at `at` (once, before it expires) and makes the invitee a member,
+    /// creating the account if new — all or nothing. `NotFound` if unknown, spent or expired;
+    /// `Conflict` if the invitee is a member already or the new account's e-mail is taken.
+    async fn accept_invitation(
+        &self,
+        token_hash: &KeyHash,
+        invitee: Invitee<'_>,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<Invitation>;
 }

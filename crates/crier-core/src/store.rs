@@ -138,6 +138,7 @@ pub trait Store:
     + crate::OAuthStore
     + crate::ConnectFlowStore
     + crate::PeopleStore
+    + crate::InvitationStore
     + Send
     + Sync
     + 'static

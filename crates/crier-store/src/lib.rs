@@ -9,6 +9,7 @@ mod binds_queue;
 mod binds_webhooks;
 mod connect_store;
 mod error;
+mod invitation_store;
 mod media_store;
 mod oauth;
 mod people_store;

@@ -117,6 +117,12 @@ pub(crate) mod sql {
          WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
     pub const UNUSED_RECOVERY_CODES: &str =
         "SELECT COUNT(*) FROM user_recovery_codes WHERE user_id = $1 AND used_at IS NULL";
+    pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+    pub const END_OTHER_SESSIONS: &str = "DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2";
+    pub const SECOND_FACTOR_REQUIRED: &str =
+        "SELECT require_second_factor FROM workspace_security WHERE workspace_id = $1";
+    pub const REQUIRE_SECOND_FACTOR: &str = "INSERT INTO workspace_security (workspace_id, require_second_factor) \
+         VALUES ($1, $2) ON CONFLICT (workspace_id) DO UPDATE SET require_second_factor = excluded.require_second_factor";
 }
 
 /// Implements `PeopleStore` for `$store`, reading through `self.$read` and writing through
@@ -448,6 +454,61 @@ macro_rules! impl_people_store {
                         .fetch_one(&self.$read)
                         .await
                         .map_err(map_sqlx)
+                }
+
+                async fn set_password(
+                    &self,
+                    user: Uuid,
+                    password_hash: &str,
+                    keep_session: Uuid,
+                    workspace: WorkspaceId,
+                    audit: &NewAuditEvent,
+                ) -> StoreResult<()> {
+                    let mut tx = self.write_tx(workspace).await?;
+                    let changed = sqlx::query(sql::SET_PASSWORD)
+                        .bind(user)
+                        .bind(password_hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?
+                        .rows_affected();
+                    if changed == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    sqlx::query(sql::END_OTHER_SESSIONS)
+                        .bind(user)
+                        .bind(keep_session)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
+                    self.append_tenant_audit(&mut tx, workspace, audit).await?;
+                    tx.commit().await.map_err(map_sqlx)
+                }
+
+                async fn second_factor_required(&self, workspace: WorkspaceId) -> StoreResult<bool> {
+                    let required: Option<bool> = sqlx::query_scalar(sql::SECOND_FACTOR_REQUIRED)
+                        .bind(workspace.as_uuid())
+                        .fetch_optional(&self.$read)
+                        .await
+                        .map_err(map_sqlx)?;
+                    Ok(required.unwrap_or(false))
+                }
+
+                async fn require_second_factor(
+                    &self,
+                    workspace: WorkspaceId,
+                    required: bool,
+                    audit: &NewAuditEvent,
+                ) -> StoreResult<()> {
+                    let mut tx = self.write_tx(workspace).await?;
+                    sqlx::query(sql::REQUIRE_SECOND_FACTOR)
+                        .bind(workspace.as_uuid())
+                        .bind(required)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_sqlx)?;
+                    self.append_tenant_audit(&mut tx, workspace, audit).await?;
+                    tx.commit().await.map_err(map_sqlx)
                 }
             }
         };

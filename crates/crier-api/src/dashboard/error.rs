@@ -12,6 +12,9 @@ pub enum DashError {
     /// No live session: go and sign in.
     #[error("sign in")]
     SignIn,
+    /// The workspace requires a second factor this person has not set up.
+    #[error("set up a second factor")]
+    SecondFactorRequired,
     #[error("your role does not allow this")]
     Forbidden,
     #[error("the form expired")]
@@ -55,6 +58,13 @@ impl IntoResponse for DashError {
         let (status, title, detail, errors) = match self {
             DashError::SignIn => {
                 let mut response = Redirect::to("/login").into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+                return response;
+            }
+            DashError::SecondFactorRequired => {
+                let mut response = Redirect::to("/security/totp").into_response();
                 response
                     .headers_mut()
                     .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

@@ -22,7 +22,7 @@ const LOGIN_CSRF_COOKIE: &str = "crier_login_csrf";
 /// Failures counted over this window.
 const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// Failed attempts per account (or per second-factor session owner) in the window.
-const ACCOUNT_FAILURES: i64 = 5;
+pub(super) const ACCOUNT_FAILURES: i64 = 5;
 /// Failed attempts per address in the window (an office shares one).
 const ADDRESS_FAILURES: i64 = 30;
 
@@ -50,12 +50,12 @@ struct SecondFactorPage {
     error: Option<&'static str>,
 }
 
-const WRONG: &str = "That e-mail address and password do not match an account.";
-const THROTTLED: &str = "Too many failed sign-ins. Wait 15 minutes, then try again.";
+pub(super) const WRONG: &str = "That e-mail address and password do not match an account.";
+pub(super) const THROTTLED: &str = "Too many failed sign-ins. Wait 15 minutes, then try again.";
 const WRONG_CODE: &str = "That code is not right (or was used already). Try the next code from your app.";
 
 /// The request's address and user agent.
-struct Origin(RequestOrigin);
+pub(super) struct Origin(pub(super) RequestOrigin);
 
 impl FromRequestParts<AppState> for Origin {
     type Rejection = std::convert::Infallible;
@@ -72,12 +72,30 @@ fn login_form(state: &AppState, csrf: String, email: String, error: Option<&'sta
     response
 }
 
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let csrf = match read_cookie(&headers, LOGIN_CSRF_COOKIE) {
+/// The token of a form shown before any session (sign-in, accepting an invitation): the one the
+/// browser already holds, or a new one.
+pub(super) fn pre_session_csrf(headers: &HeaderMap) -> String {
+    match read_cookie(headers, LOGIN_CSRF_COOKIE) {
         Some(existing) if existing.len() == 47 => existing.to_owned(),
         _ => new_secret("lgn_").0,
-    };
-    login_form(&state, csrf, String::new(), None)
+    }
+}
+
+/// The cookie that carries the pre-session token.
+pub(super) fn pre_session_cookie(state: &AppState, csrf: &str) -> axum::http::HeaderValue {
+    session::cookie(state, LOGIN_CSRF_COOKIE, Some(csrf), Duration::hours(1))
+}
+
+/// Refuses a pre-session form whose token does not match the browser's cookie, or that comes
+/// from another site.
+pub(super) fn check_pre_session(headers: &HeaderMap, presented: &str) -> Result<(), DashError> {
+    same_origin(headers)?;
+    let expected = read_cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !csrf_matches(expected, presented) { Err(DashError::Csrf) } else { Ok(()) }
+}
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(&state, pre_session_csrf(&headers), String::new(), None)
 }
 
 #[derive(Deserialize)]
@@ -90,11 +108,11 @@ struct LoginForm {
     password: String,
 }
 
-fn subject(kind: &str, value: &str) -> KeyHash {
+pub(super) fn subject(kind: &str, value: &str) -> KeyHash {
     secret_hash(&format!("crier-throttle:{kind}:{value}"))
 }
 
-async fn throttled(state: &AppState, subjects: &[(&KeyHash, i64)]) -> Result<bool, DashError> {
+pub(super) async fn throttled(state: &AppState, subjects: &[(&KeyHash, i64)]) -> Result<bool, DashError> {
     let since = state.clock.now() - THROTTLE_WINDOW;
     for (subject, limit) in subjects {
         if state.store.login_failures_since(subject, since).await? >= *limit {
@@ -104,7 +122,7 @@ async fn throttled(state: &AppState, subjects: &[(&KeyHash, i64)]) -> Result<boo
     Ok(false)
 }
 
-async fn record_failure(state: &AppState, subjects: &[&KeyHash]) -> Result<(), DashError> {
+pub(super) async fn record_failure(state: &AppState, subjects: &[&KeyHash]) -> Result<(), DashError> {
     let now = state.clock.now();
     for subject in subjects {
         state.store.record_login_failure(subject, now).await?;
@@ -113,7 +131,7 @@ async fn record_failure(state: &AppState, subjects: &[&KeyHash]) -> Result<(), D
 }
 
 /// Audits in the person's first workspace (people are global; their log lives in a workspace).
-async fn audit_person(
+pub(super) async fn audit_person(
     state: &AppState,
     user: &User,
     action: &str,
@@ -139,11 +157,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, DashError> {
-    same_origin(&headers)?;
-    let expected = read_cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !csrf_matches(expected, &form.csrf) {
-        return Err(DashError::Csrf);
-    }
+    check_pre_session(&headers, &form.csrf)?;
     let email = form.email.trim().to_ascii_lowercase();
     let account = subject("email", &email);
     let address = subject("ip", origin.ip.as_deref().unwrap_or("unknown"));
@@ -172,17 +186,28 @@ async fn login(
         return Ok(refuse(WRONG));
     };
     state.store.clear_login_failures(&account).await?;
+    start_session(&state, user, workspace, &origin).await
+}
+
+/// Signs `user` in to `workspace` after their password was checked: a full session, or one
+/// waiting for the second factor when they have one.
+pub(super) async fn start_session(
+    state: &AppState,
+    user: &User,
+    workspace: crier_core::WorkspaceId,
+    origin: &RequestOrigin,
+) -> Result<Response, DashError> {
     let pending = user.totp.is_some();
-    let (new_session, cookie) = session::issue(&state, user, workspace, pending, &origin, None);
+    let (new_session, cookie) = session::issue(state, user, workspace, pending, origin, None);
     state.store.insert_session(&new_session).await?;
     if !pending {
-        audit_person(&state, user, "user.login", &origin).await?;
+        audit_person(state, user, "user.login", origin).await?;
     }
     let mut response = see_other(if pending { "/login/second-factor" } else { "/" });
     response.headers_mut().append(header::SET_COOKIE, cookie);
     response
         .headers_mut()
-        .append(header::SET_COOKIE, session::cookie(&state, LOGIN_CSRF_COOKIE, None, Duration::zero()));
+        .append(header::SET_COOKIE, session::cookie(state, LOGIN_CSRF_COOKIE, None, Duration::zero()));
     Ok(response)
 }
 

@@ -13,8 +13,15 @@ use super::{DashError, Nav, render, see_other};
 use crate::extract::ApiPath;
 use crate::state::AppState;
 
+/// How long an invitation link works.
+const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/members", get(members)).route("/members/{user_id}/role", post(change_role))
+    Router::new()
+        .route("/members", get(members))
+        .route("/members/{user_id}/role", post(change_role))
+        .route("/members/invite", post(invite))
+        .route("/members/invitations/{id}/revoke", post(revoke_invitation))
 }
 
 #[derive(askama::Template)]
@@ -25,9 +32,16 @@ struct MembersPage {
     me: uuid::Uuid,
     roles: Vec<&'static str>,
     can_manage: bool,
+    invitations: Vec<crier_core::Invitation>,
+    /// A link just made: shown this once.
+    new_link: Option<String>,
 }
 
 async fn members(who: SignedIn, State(state): State<AppState>) -> Result<Response, DashError> {
+    page(&who, &state, None).await
+}
+
+async fn page(who: &SignedIn, state: &AppState, new_link: Option<String>) -> Result<Response, DashError> {
     let members = state.store.list_members(who.session.workspace_id).await?;
     let roles = Role::ALL
         .into_iter()
@@ -40,7 +54,74 @@ async fn members(who: SignedIn, State(state): State<AppState>) -> Result<Respons
         me: who.user.id,
         roles,
         can_manage: who.role.permits(Permission::ManageMembers),
+        invitations: if who.role.permits(Permission::ManageMembers) {
+            state.store.list_invitations(who.session.workspace_id).await?
+        } else {
+            Vec::new()
+        },
+        new_link,
     }))
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    email: String,
+    role: String,
+}
+
+/// Makes a single-use link for `email` to join with `role`; the link is shown once (Crier keeps
+/// only its hash), for the inviter to pass on.
+async fn invite(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    posted: Posted<InviteForm>,
+) -> Result<Response, DashError> {
+    let who = posted.who;
+    who.require(Permission::ManageMembers)?;
+    let role: Role = posted
+        .form
+        .role
+        .parse()
+        .map_err(|err: crier_core::UnknownRole| DashError::BadForm(err.to_string()))?;
+    if role == Role::Owner {
+        who.require(Permission::ManageOwnersAndSecurity)?;
+    }
+    let email = posted.form.email.trim().to_ascii_lowercase();
+    if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+        return Err(DashError::BadForm("that is not an e-mail address".into()));
+    }
+    let (token, token_hash) = crate::oauth::new_secret("inv_");
+    let now = state.clock.now();
+    let invitation = crier_core::Invitation {
+        id: uuid::Uuid::now_v7(),
+        token_hash,
+        workspace_id: who.session.workspace_id,
+        email,
+        role,
+        invited_by: who.user.id,
+        created_at: now,
+        expires_at: now + INVITATION_LIFETIME,
+        accepted_at: None,
+    };
+    let audit =
+        who.tenant.audit(now, &format!("member.invited.{role}"), format!("invitation:{}", invitation.id));
+    state.store.create_invitation(&invitation, &audit).await?;
+    let link = format!("{}/invite/{token}", crate::oauth::base_url(&state, &headers));
+    page(&who, &state, Some(link)).await
+}
+
+async fn revoke_invitation(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Result<Response, DashError> {
+    let who = posted.who;
+    who.require(Permission::ManageMembers)?;
+    let audit = who.tenant.audit(state.clock.now(), "member.invitation_revoked", format!("invitation:{id}"));
+    if !state.store.revoke_invitation(who.session.workspace_id, id, &audit).await? {
+        return Err(DashError::NotFound);
+    }
+    Ok(see_other("/members"))
 }
 
 #[derive(Deserialize)]

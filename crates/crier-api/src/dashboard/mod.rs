@@ -5,6 +5,7 @@
 
 mod channels;
 mod error;
+mod invite;
 mod keys;
 mod login;
 mod members;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(channels::router())
         .merge(keys::router())
         .merge(members::router())
+        .merge(invite::router())
         .merge(security::router())
         // Error pages are for people: HTML, not problem+json.
         .layer(axum::middleware::from_fn(crate::middleware::keep_error_bodies))

@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::login::Origin;
 use super::session::{Posted, SignedIn};
 use super::{DashError, Nav, render, see_other, totp};
 use crate::extract::ApiPath;
@@ -18,6 +19,8 @@ pub fn router() -> Router<AppState> {
         .route("/security/sessions/{id}/revoke", post(revoke_session))
         .route("/security/totp", get(totp_setup).post(totp_enable))
         .route("/security/totp/disable", post(totp_disable))
+        .route("/security/password", post(change_password))
+        .route("/security/require-second-factor", post(require_second_factor))
 }
 
 struct SessionRow {
@@ -36,9 +39,23 @@ struct SecurityPage {
     sessions: Vec<SessionRow>,
     totp_on: bool,
     recovery_left: i64,
+    /// Whether this person may change the workspace's security settings.
+    can_manage_security: bool,
+    second_factor_required: bool,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
 }
 
 async fn security(who: SignedIn, State(state): State<AppState>) -> Result<Response, DashError> {
+    security_page(&who, &state, None, None).await
+}
+
+async fn security_page(
+    who: &SignedIn,
+    state: &AppState,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+) -> Result<Response, DashError> {
     let sessions = state
         .store
         .list_sessions(who.user.id)
@@ -59,7 +76,78 @@ async fn security(who: SignedIn, State(state): State<AppState>) -> Result<Respon
         sessions,
         totp_on: who.user.totp.is_some(),
         recovery_left: state.store.unused_recovery_codes(who.user.id).await?,
+        can_manage_security: who.role.permits(crier_core::Permission::ManageOwnersAndSecurity),
+        second_factor_required: state.store.second_factor_required(who.session.workspace_id).await?,
+        notice,
+        error,
     }))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// A new password: the current one proves it is you; every other session ends, and this one
+/// gets a new id.
+async fn change_password(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    posted: Posted<PasswordForm>,
+) -> Result<Response, DashError> {
+    let who = posted.who;
+    let form = posted.form;
+    if !crate::oauth::verify_password(&form.current, Some(&who.user.password_hash)) {
+        return security_page(&who, &state, None, Some("The current password is not right.")).await;
+    }
+    if form.new.chars().count() < 12 {
+        return security_page(&who, &state, None, Some("Choose a new password of at least 12 characters."))
+            .await;
+    }
+    if form.new != form.confirm {
+        return security_page(&who, &state, None, Some("The two new passwords differ.")).await;
+    }
+    let hash = crate::oauth::hash_password(&form.new)
+        .map_err(|err| DashError::Api(crate::ApiError::internal(&std::io::Error::other(err.to_string()))))?;
+    let audit = who.tenant.audit(state.clock.now(), "user.password_changed", format!("user:{}", who.user.id));
+    state.store.set_password(who.user.id, &hash, who.session.id, who.session.workspace_id, &audit).await?;
+    let (fresh, cookie) = super::session::issue(
+        &state,
+        &who.user,
+        who.session.workspace_id,
+        false,
+        &origin,
+        Some(who.session.created_at),
+    );
+    if !state.store.rotate_session(&who.session.token_hash, &fresh).await? {
+        return Err(DashError::SignIn);
+    }
+    let mut response = see_other("/security");
+    response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct RequireForm {
+    #[serde(default)]
+    required: String,
+}
+
+/// Owners decide whether every member must sign in with a second factor.
+async fn require_second_factor(
+    State(state): State<AppState>,
+    posted: Posted<RequireForm>,
+) -> Result<Response, DashError> {
+    let who = posted.who;
+    who.require(crier_core::Permission::ManageOwnersAndSecurity)?;
+    let required = posted.form.required == "on";
+    let action =
+        if required { "workspace.second_factor_required" } else { "workspace.second_factor_optional" };
+    let audit = who.tenant.audit(state.clock.now(), action, who.session.workspace_id.to_string());
+    state.store.require_second_factor(who.session.workspace_id, required, &audit).await?;
+    Ok(see_other("/security"))
 }
 
 async fn revoke_session(

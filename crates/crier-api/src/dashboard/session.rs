@@ -139,6 +139,16 @@ impl FromRequestParts<AppState> for SignedIn {
         let user = state.store.get_user(session.user_id).await?.ok_or(DashError::SignIn)?;
         // A member removed from the workspace is signed out of it at once.
         let role = state.store.member_role(session.workspace_id, user.id).await?.ok_or(DashError::SignIn)?;
+        // A workspace that requires a second factor opens only its set-up page (and sign-out)
+        // to a member without one.
+        let path = parts.uri.path();
+        if user.totp.is_none()
+            && !path.starts_with("/security/totp")
+            && path != "/logout"
+            && state.store.second_factor_required(session.workspace_id).await?
+        {
+            return Err(DashError::SecondFactorRequired);
+        }
         let now = state.clock.now();
         if now - session.last_seen_at >= TOUCH_INTERVAL
             && let Err(err) = state.store.touch_session(&session.token_hash, now).await

@@ -9,6 +9,7 @@ mod batch;
 mod channels;
 mod connect;
 mod idempotency;
+mod invitations;
 mod media;
 mod oauth;
 mod people;

@@ -6,6 +6,7 @@ mod api_keys;
 mod channels;
 mod connect;
 mod idempotency;
+mod invitations;
 mod media;
 mod oauth;
 mod people;

@@ -1,8 +1,9 @@
-//! Dashboard sessions, failed sign-ins, the second factor and roles, on both backends.
+//! Dashboard sessions, failed sign-ins, the second factor, roles, invitations and passwords, on both backends.
 
 use chrono::Duration;
 use crier_core::{
-    Clock, KeyHash, ManualClock, Role, SessionPolicy, StoreError, User, UserSession, WorkspaceId,
+    Clock, Invitation, Invitee, KeyHash, ManualClock, Role, SessionPolicy, StoreError, User, UserSession,
+    WorkspaceId,
 };
 use crier_testkit::{TestDb, on_both_backends};
 
@@ -15,6 +16,8 @@ on_both_backends!(
     login_failures_are_counted_per_subject_and_window,
     totp_is_sealed_with_its_recovery_codes_and_each_code_and_step_works_once,
     roles_are_read_listed_and_changed_with_an_audit_entry,
+    an_invitation_is_accepted_once_before_it_expires_by_a_new_or_existing_person,
+    a_new_password_ends_the_other_sessions_and_workspaces_can_require_a_second_factor,
 );
 
 fn hash(byte: u8) -> KeyHash {
@@ -188,4 +191,146 @@ async fn roles_are_read_listed_and_changed_with_an_audit_entry(db: TestDb) {
     let actions =
         texts(&db, "SELECT action FROM audit_events WHERE workspace_id = $1 ORDER BY seq", ws).await;
     assert_eq!(actions.last(), Some(&Some("member.role_changed".to_owned())));
+}
+
+fn invitation(
+    clock: &ManualClock,
+    ws: WorkspaceId,
+    by: &User,
+    token: u8,
+    email: &str,
+    role: Role,
+) -> Invitation {
+    Invitation {
+        id: uuid::Uuid::now_v7(),
+        token_hash: hash(token),
+        workspace_id: ws,
+        email: email.into(),
+        role,
+        invited_by: by.id,
+        created_at: clock.now(),
+        expires_at: clock.now() + Duration::days(7),
+        accepted_at: None,
+    }
+}
+
+async fn an_invitation_is_accepted_once_before_it_expires_by_a_new_or_existing_person(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let ws = workspace(&db, &clock, "a").await;
+    let other = workspace(&db, &clock, "b").await;
+    let alice = person(&db, &clock, ws, "alice@example.com", "owner").await;
+    let carol = person(&db, &clock, other, "carol@example.com", "owner").await;
+    let for_bob = invitation(&clock, ws, &alice, 1, "bob@example.com", Role::Member);
+    let for_carol = invitation(&clock, ws, &alice, 2, "carol@example.com", Role::Viewer);
+    let late = invitation(&clock, ws, &alice, 3, "late@example.com", Role::Member);
+    let revoked = invitation(&clock, ws, &alice, 4, "gone@example.com", Role::Member);
+    for inv in [&for_bob, &for_carol, &late, &revoked] {
+        db.store.create_invitation(inv, &audit(&clock, "member.invited")).await.unwrap();
+    }
+    assert_eq!(db.store.find_invitation(&hash(1)).await.unwrap(), Some(for_bob.clone()));
+    assert_eq!(db.store.list_invitations(ws).await.unwrap().len(), 4);
+    assert!(db.store.list_invitations(other).await.unwrap().is_empty());
+    assert!(
+        !db.store.revoke_invitation(other, revoked.id, &audit(&clock, "x")).await.unwrap(),
+        "not from another workspace"
+    );
+    assert!(
+        db.store
+            .revoke_invitation(ws, revoked.id, &audit(&clock, "member.invitation_revoked"))
+            .await
+            .unwrap()
+    );
+
+    clock.advance(Duration::days(1));
+    let bob = User {
+        id: uuid::Uuid::now_v7(),
+        email: "bob@example.com".into(),
+        password_hash: "$argon2id$x".into(),
+        created_at: clock.now(),
+        totp: None,
+    };
+    let accepted = db
+        .store
+        .accept_invitation(&hash(1), Invitee::New(&bob), clock.now(), &audit(&clock, "member.joined"))
+        .await
+        .unwrap();
+    assert_eq!(accepted.accepted_at, Some(clock.now()));
+    assert_eq!(db.store.member_role(ws, bob.id).await.unwrap(), Some(Role::Member));
+    let again = db
+        .store
+        .accept_invitation(&hash(1), Invitee::Existing(carol.id), clock.now(), &audit(&clock, "x"))
+        .await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "single use: {again:?}");
+    assert_eq!(db.store.member_role(ws, carol.id).await.unwrap(), None);
+
+    db.store
+        .accept_invitation(
+            &hash(2),
+            Invitee::Existing(carol.id),
+            clock.now(),
+            &audit(&clock, "member.joined"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(db.store.member_role(ws, carol.id).await.unwrap(), Some(Role::Viewer));
+    assert_eq!(
+        db.store.member_role(other, carol.id).await.unwrap(),
+        Some(Role::Owner),
+        "her other workspace is unchanged"
+    );
+
+    clock.advance(Duration::days(7));
+    let expired = db
+        .store
+        .accept_invitation(&hash(3), Invitee::Existing(carol.id), clock.now(), &audit(&clock, "x"))
+        .await;
+    assert!(matches!(expired, Err(StoreError::NotFound)), "{expired:?}");
+    let revoked_use = db
+        .store
+        .accept_invitation(&hash(4), Invitee::Existing(carol.id), clock.now(), &audit(&clock, "x"))
+        .await;
+    assert!(matches!(revoked_use, Err(StoreError::NotFound)));
+
+    // A member already, or an e-mail taken: nothing is spent or made.
+    let twice = invitation(&clock, ws, &alice, 5, "bob@example.com", Role::Admin);
+    db.store.create_invitation(&twice, &audit(&clock, "member.invited")).await.unwrap();
+    let member = db
+        .store
+        .accept_invitation(&hash(5), Invitee::Existing(bob.id), clock.now(), &audit(&clock, "x"))
+        .await;
+    assert!(matches!(member, Err(StoreError::Conflict(_))), "{member:?}");
+    let taken = User { id: uuid::Uuid::now_v7(), ..bob.clone() };
+    let dup =
+        db.store.accept_invitation(&hash(5), Invitee::New(&taken), clock.now(), &audit(&clock, "x")).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(db.store.find_invitation(&hash(5)).await.unwrap().unwrap().accepted_at, None, "still unspent");
+    assert_eq!(db.store.member_role(ws, bob.id).await.unwrap(), Some(Role::Member));
+}
+
+async fn a_new_password_ends_the_other_sessions_and_workspaces_can_require_a_second_factor(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let ws = workspace(&db, &clock, "a").await;
+    let alice = person(&db, &clock, ws, "alice@example.com", "owner").await;
+    let here = session(&clock, &alice, ws, 1);
+    let elsewhere = session(&clock, &alice, ws, 2);
+    db.store.insert_session(&here).await.unwrap();
+    db.store.insert_session(&elsewhere).await.unwrap();
+    db.store
+        .set_password(alice.id, "$argon2id$new", here.id, ws, &audit(&clock, "user.password_changed"))
+        .await
+        .unwrap();
+    assert_eq!(db.store.get_user(alice.id).await.unwrap().unwrap().password_hash, "$argon2id$new");
+    assert!(db.store.find_session(&hash(1)).await.unwrap().is_some());
+    assert_eq!(db.store.find_session(&hash(2)).await.unwrap(), None);
+    let unknown = db.store.set_password(uuid::Uuid::now_v7(), "x", here.id, ws, &audit(&clock, "x")).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)));
+
+    assert!(!db.store.second_factor_required(ws).await.unwrap(), "off by default");
+    db.store
+        .require_second_factor(ws, true, &audit(&clock, "workspace.second_factor_required"))
+        .await
+        .unwrap();
+    assert!(db.store.second_factor_required(ws).await.unwrap());
+    db.store.require_second_factor(ws, false, &audit(&clock, "x")).await.unwrap();
+    assert!(!db.store.second_factor_required(ws).await.unwrap());
 }
