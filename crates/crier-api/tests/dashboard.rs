@@ -26,6 +26,7 @@ on_both_backends!(
     an_invitation_link_works_once_for_a_new_or_an_existing_person,
     a_new_password_ends_the_other_sessions,
     a_workspace_requiring_a_second_factor_opens_only_its_set_up,
+    a_webhook_secret_is_shown_once_and_test_sends_and_the_audit_log_are_listed,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -463,6 +464,7 @@ async fn every_role_can_do_exactly_what_the_documented_table_says(backend: Backe
                     ("role", role_value),
                     ("idempotency_key", "role-test"),
                     ("email", &invitee),
+                    ("url", "https://93.184.215.14/hook"),
                 ];
                 browser.post(&path, &form).await
             };
@@ -648,5 +650,45 @@ async fn a_workspace_requiring_a_second_factor_opens_only_its_set_up(backend: Ba
         audit_actions(&server, seeded.workspace)
             .await
             .contains(&"workspace.second_factor_required".to_owned())
+    );
+}
+
+async fn a_webhook_secret_is_shown_once_and_test_sends_and_the_audit_log_are_listed(backend: Backend) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    person(&server, seeded.workspace, "admin@example.com", Role::Admin).await;
+    let mut admin = Browser::signed_in(&server, "admin@example.com").await;
+    let csrf = admin.csrf().await;
+    let private = admin.post("/webhooks", &[("csrf", &csrf), ("url", "https://10.0.0.1/hook")]).await;
+    assert_eq!(private.status, StatusCode::UNPROCESSABLE_ENTITY, "the API's SSRF rules apply");
+    let page = admin
+        .post("/webhooks", &[("csrf", &csrf), ("url", "https://93.184.215.14/hook"), ("description", "ops")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let marker = "id=\"new-secret\" class=\"secret\" readonly value=\"";
+    let start = page.body.find(marker).unwrap_or_else(|| panic!("no secret in {}", page.body)) + marker.len();
+    let secret = page.body[start..].split('"').next().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let listed = admin.get("/webhooks").await;
+    assert!(
+        listed.body.contains("https://93.184.215.14/hook") && !listed.body.contains(&secret),
+        "shown once"
+    );
+    let endpoints = server.get("/v1/webhooks/endpoints", &seeded.admin_key).await;
+    let id = endpoints.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let sent = admin.post(&format!("/webhooks/{id}/test"), &[("csrf", &csrf)]).await;
+    assert_eq!(sent.location.as_deref(), Some("/webhooks?notice=test"));
+    let log = admin.get("/webhooks?notice=test").await;
+    assert!(
+        log.body.contains("A test event is on its way") && log.body.contains("Deliver again"),
+        "{}",
+        log.body
+    );
+    let audit = admin.get("/audit?action=webhook").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(
+        audit.body.contains("webhook_endpoint.created") && !audit.body.contains("user.login<"),
+        "{}",
+        audit.body
     );
 }

@@ -13,6 +13,7 @@ mod posts;
 mod security;
 pub mod session;
 mod totp;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(invite::router())
         .merge(security::router())
+        .merge(webhooks::router())
         // Error pages are for people: HTML, not problem+json.
         .layer(axum::middleware::from_fn(crate::middleware::keep_error_bodies))
 }
@@ -92,6 +94,8 @@ pub struct Nav {
     pub csrf: String,
     pub can_manage_keys: bool,
     pub can_manage_members: bool,
+    pub can_manage_webhooks: bool,
+    pub can_read_audit: bool,
 }
 
 impl SignedIn {
@@ -102,6 +106,8 @@ impl SignedIn {
             csrf: self.csrf.clone(),
             can_manage_keys: self.role.permits(Permission::Scope(crier_core::Scope::KeysAdmin)),
             can_manage_members: self.role.permits(Permission::ManageMembers),
+            can_manage_webhooks: self.role.permits(Permission::Scope(crier_core::Scope::WebhooksAdmin)),
+            can_read_audit: self.role.permits(Permission::Scope(crier_core::Scope::AuditRead)),
         }
     }
 

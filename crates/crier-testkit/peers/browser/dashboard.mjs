@@ -136,6 +136,12 @@ try {
   await checkAccessibility('security');
   await page.goto(`${base}/members`);
   await checkAccessibility('members');
+  await page.goto(`${base}/webhooks`);
+  await checkAccessibility('webhooks');
+  await page.goto(`${base}/audit`);
+  if (!(await page.getByRole('cell', { name: 'user.totp_enabled', exact: true }).count())) fail('the audit log lacks user.totp_enabled');
+  await checkAccessibility('audit');
+  await shot('08-audit');
 
   if (problems.length) fail(problems.join('\n'));
   console.log(JSON.stringify({ ok: true, key, accessibility }));
