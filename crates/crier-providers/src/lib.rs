@@ -32,5 +32,6 @@ pub use media_rules::MediaRules;
 pub use media_source::{MediaFile, MediaSource};
 pub use platform::{Platform, PlatformCall};
 pub use provider::{
-    Lookup, Provider, ProviderError, PublishRequest, Published, Registry, TargetIssue, TextLimit,
+    ConnectField, FieldKind, Lookup, Provider, ProviderError, PublishRequest, Published, Registry,
+    TargetIssue, TextLimit,
 };

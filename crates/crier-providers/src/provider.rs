@@ -92,6 +92,43 @@ impl TargetIssue {
     }
 }
 
+/// One field `connect` takes, for forms that ask a person for it (the dashboard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    /// A password or token: never shown back.
+    Secret,
+    Number,
+    /// Comma-separated, sent as a list of strings.
+    List,
+}
+
+impl ConnectField {
+    pub const fn text(name: &'static str, label: &'static str) -> Self {
+        Self { name, label, kind: FieldKind::Text, required: true }
+    }
+
+    pub const fn secret(name: &'static str, label: &'static str) -> Self {
+        Self { name, label, kind: FieldKind::Secret, required: true }
+    }
+
+    pub const fn optional(self) -> Self {
+        Self { required: false, ..self }
+    }
+
+    pub const fn of_kind(self, kind: FieldKind) -> Self {
+        Self { kind, ..self }
+    }
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
@@ -111,6 +148,11 @@ pub trait Provider: Send + Sync {
     /// What media this channel takes. The default takes none.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules::default()
+    }
+
+    /// What `connect` asks for (none for a platform whose consent page asks everything).
+    fn connect_fields(&self) -> &'static [ConnectField] {
+        &[]
     }
 
     /// Whether `POST /v1/channels` may create a channel of this provider from a config alone

@@ -113,6 +113,19 @@ impl Provider for Bluesky {
         "bluesky"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] = &[
+            ConnectField::text("identifier", "Handle or e-mail address"),
+            ConnectField::secret(
+                "app_password",
+                "App password (Settings → Privacy and security → App passwords)",
+            ),
+            ConnectField::text("service", "Your PDS, if not bsky.social (https://…)").optional(),
+        ];
+        FIELDS
+    }
+
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         crate::validate::config_issues::<BlueskyConfig>(config)
     }

@@ -193,6 +193,15 @@ impl Provider for Discord {
         "discord"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] = &[ConnectField::secret(
+            "webhook_url",
+            "Webhook URL (channel settings → Integrations → Webhooks)",
+        )];
+        FIELDS
+    }
+
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         crate::validate::config_issues::<DiscordConfig>(config)
     }

@@ -71,6 +71,21 @@ impl Provider for Email {
         "email"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::{ConnectField, FieldKind};
+        const FIELDS: &[ConnectField] = &[
+            ConnectField::text("host", "SMTP relay host"),
+            ConnectField::text("port", "Port (587 for STARTTLS, 465 for TLS)")
+                .optional()
+                .of_kind(FieldKind::Number),
+            ConnectField::text("username", "SMTP user name").optional(),
+            ConnectField::secret("password", "SMTP password").optional(),
+            ConnectField::text("from", "From (Name <address>)"),
+            ConnectField::text("recipients", "Recipients (comma-separated)").of_kind(FieldKind::List),
+        ];
+        FIELDS
+    }
+
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         match serde_json::from_value::<EmailConfig>(config.clone()) {
             Ok(parsed) => parsed.check(self.settings.allow_insecure_smtp),

@@ -140,6 +140,13 @@ impl Provider for Mastodon {
         "mastodon"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] =
+            &[ConnectField::text("instance", "Your instance (e.g. mastodon.social)")];
+        FIELDS
+    }
+
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         let parsed = match serde_json::from_value::<MastodonConfig>(config.clone()) {
             Ok(parsed) => parsed,

@@ -183,6 +183,12 @@ impl Provider for Pinterest {
         "pinterest"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] = &[ConnectField::text("board_id", "Board id")];
+        FIELDS
+    }
+
     /// `{"board_id": "549755885175"}`.
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         match serde_json::from_value::<PinterestConfig>(config.clone()) {

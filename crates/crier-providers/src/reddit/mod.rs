@@ -317,6 +317,12 @@ impl Provider for Reddit {
         "reddit"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] = &[ConnectField::text("subreddit", "Subreddit to post to")];
+        FIELDS
+    }
+
     /// `{"subreddit": "rust"}`.
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         match serde_json::from_value::<RedditConfig>(config.clone()) {

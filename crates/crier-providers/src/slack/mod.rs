@@ -223,6 +223,13 @@ impl Provider for Slack {
         "slack"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] =
+            &[ConnectField::text("channel", "Slack channel id (e.g. C0123456789)")];
+        FIELDS
+    }
+
     /// `{"channel": "C0123ABCDEF"}`.
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         match serde_json::from_value::<SlackConfig>(config.clone()) {

@@ -241,6 +241,15 @@ impl Provider for Telegram {
         "telegram"
     }
 
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] = &[
+            ConnectField::secret("bot_token", "Bot token (from @BotFather)"),
+            ConnectField::text("chat_id", "Chat: @channelname or its numeric id"),
+        ];
+        FIELDS
+    }
+
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
         crate::validate::config_issues::<TelegramConfig>(config)
     }
