@@ -25,6 +25,7 @@ pub mod slack;
 pub mod telegram;
 mod validate;
 pub mod x;
+pub mod youtube;
 
 pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
 pub use credentials::{CredentialVault, Credentials};

@@ -22,6 +22,7 @@ pub mod ssrf;
 pub mod telegram_fake;
 pub mod webhook_receiver;
 pub mod x_fake;
+pub mod youtube_fake;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -329,6 +329,16 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_LINKEDIN_API_VERSION", default_value = crier_providers::linkedin::DEFAULT_API_VERSION)]
     pub linkedin_api_version: String,
 
+    /// OAuth client ID of your Google Cloud project (console.cloud.google.com, with the YouTube
+    /// Data API v3 enabled; a "Web application" client); YouTube channels are offered when it and
+    /// the secret are set
+    #[arg(long, env = "CRIER_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+
+    /// OAuth client secret of your Google Cloud project
+    #[arg(long, env = "CRIER_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<SecretArg>,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }
