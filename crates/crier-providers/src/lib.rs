@@ -23,6 +23,7 @@ pub mod reddit;
 pub mod sandbox;
 pub mod slack;
 pub mod telegram;
+pub mod tiktok;
 mod validate;
 pub mod x;
 pub mod youtube;

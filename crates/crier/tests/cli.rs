@@ -189,6 +189,8 @@ fn serve_help_lists_every_setting_with_its_default() {
         ("CRIER_LINKEDIN_API_VERSION", Some("202610")),
         ("CRIER_GOOGLE_CLIENT_ID", None),
         ("CRIER_GOOGLE_CLIENT_SECRET", None),
+        ("CRIER_TIKTOK_CLIENT_KEY", None),
+        ("CRIER_TIKTOK_CLIENT_SECRET", None),
         ("CRIER_MEDIA_DIR", None),
         ("CRIER_MEDIA_S3_BUCKET", None),
         ("CRIER_MEDIA_S3_REGION", Some("us-east-1")),

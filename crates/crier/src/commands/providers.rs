@@ -17,6 +17,7 @@ use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
 use crier_providers::slack::{Slack, SlackSettings};
 use crier_providers::telegram::{Telegram, TelegramSettings};
+use crier_providers::tiktok::{TikTok, TikTokSettings};
 use crier_providers::x::{X, XSettings};
 use crier_providers::youtube::{YouTube, YouTubeSettings};
 
@@ -29,6 +30,7 @@ pub struct Apps {
     pub pinterest: Option<PinterestSettings>,
     pub linkedin: Option<LinkedInSettings>,
     pub youtube: Option<YouTubeSettings>,
+    pub tiktok: Option<TikTokSettings>,
 }
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
@@ -52,6 +54,9 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     }
     if let Some(settings) = apps.youtube {
         registry = registry.with(Arc::new(YouTube::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.tiktok {
+        registry = registry.with(Arc::new(TikTok::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))

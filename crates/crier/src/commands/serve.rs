@@ -11,6 +11,7 @@ use crier_providers::linkedin::LinkedInSettings;
 use crier_providers::pinterest::PinterestSettings;
 use crier_providers::reddit::RedditSettings;
 use crier_providers::slack::SlackSettings;
+use crier_providers::tiktok::TikTokSettings;
 use crier_providers::x::XSettings;
 use crier_providers::youtube::YouTubeSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
@@ -106,7 +107,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--google-client-id and --google-client-secret go together"),
     };
-    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin, youtube };
+    let tiktok = match (&args.tiktok_client_key, &args.tiktok_client_secret) {
+        (Some(key), Some(secret)) => Some(TikTokSettings::new(key.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--tiktok-client-key and --tiktok-client-secret go together"),
+    };
+    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin, youtube, tiktok };
     let providers = Arc::new(super::providers::registry(&state, store.clone(), email, apps));
     let state = state.with_providers(providers.clone());
 
