@@ -23,8 +23,10 @@ pub mod reddit;
 pub mod sandbox;
 pub mod slack;
 pub mod telegram;
+pub mod tiktok;
 mod validate;
 pub mod x;
+pub mod youtube;
 
 pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
 pub use credentials::{CredentialVault, Credentials};

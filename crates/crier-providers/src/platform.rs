@@ -157,7 +157,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// `RecordNotFound` → `record_not_found`.
-fn snake(name: &str) -> String {
+pub(crate) fn snake(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
     for (i, c) in name.chars().enumerate() {
         if c.is_ascii_uppercase() {

@@ -20,8 +20,10 @@ pub mod slack_fake;
 pub mod smtp_peer;
 pub mod ssrf;
 pub mod telegram_fake;
+pub mod tiktok_fake;
 pub mod webhook_receiver;
 pub mod x_fake;
+pub mod youtube_fake;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

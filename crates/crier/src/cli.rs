@@ -332,6 +332,25 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_LINKEDIN_API_VERSION", default_value = crier_providers::linkedin::DEFAULT_API_VERSION)]
     pub linkedin_api_version: String,
 
+    /// OAuth client ID of your Google Cloud project (console.cloud.google.com, with the YouTube
+    /// Data API v3 enabled; a "Web application" client); YouTube channels are offered when it and
+    /// the secret are set
+    #[arg(long, env = "CRIER_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+
+    /// OAuth client secret of your Google Cloud project
+    #[arg(long, env = "CRIER_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<SecretArg>,
+
+    /// Client key of your TikTok app (developers.tiktok.com/apps, with Login Kit and the Content
+    /// Posting API's Direct Post); TikTok channels are offered when it and the secret are set
+    #[arg(long, env = "CRIER_TIKTOK_CLIENT_KEY")]
+    pub tiktok_client_key: Option<String>,
+
+    /// Client secret of your TikTok app
+    #[arg(long, env = "CRIER_TIKTOK_CLIENT_SECRET", hide_env_values = true)]
+    pub tiktok_client_secret: Option<SecretArg>,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

@@ -17,7 +17,9 @@ use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
 use crier_providers::slack::{Slack, SlackSettings};
 use crier_providers::telegram::{Telegram, TelegramSettings};
+use crier_providers::tiktok::{TikTok, TikTokSettings};
 use crier_providers::x::{X, XSettings};
+use crier_providers::youtube::{YouTube, YouTubeSettings};
 
 /// The deployment's own apps on the platforms that need one; `None` where it is not configured.
 #[derive(Debug, Default)]
@@ -27,6 +29,8 @@ pub struct Apps {
     pub slack: Option<SlackSettings>,
     pub pinterest: Option<PinterestSettings>,
     pub linkedin: Option<LinkedInSettings>,
+    pub youtube: Option<YouTubeSettings>,
+    pub tiktok: Option<TikTokSettings>,
 }
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
@@ -47,6 +51,12 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     }
     if let Some(settings) = apps.linkedin {
         registry = registry.with(Arc::new(LinkedIn::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.youtube {
+        registry = registry.with(Arc::new(YouTube::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.tiktok {
+        registry = registry.with(Arc::new(TikTok::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))

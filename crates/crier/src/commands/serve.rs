@@ -11,7 +11,9 @@ use crier_providers::linkedin::LinkedInSettings;
 use crier_providers::pinterest::PinterestSettings;
 use crier_providers::reddit::RedditSettings;
 use crier_providers::slack::SlackSettings;
+use crier_providers::tiktok::TikTokSettings;
 use crier_providers::x::XSettings;
+use crier_providers::youtube::YouTubeSettings;
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use futures::FutureExt;
 use tokio::sync::watch;
@@ -100,7 +102,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--linkedin-client-id and --linkedin-client-secret go together"),
     };
-    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin };
+    let youtube = match (&args.google_client_id, &args.google_client_secret) {
+        (Some(id), Some(secret)) => Some(YouTubeSettings::new(id.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--google-client-id and --google-client-secret go together"),
+    };
+    let tiktok = match (&args.tiktok_client_key, &args.tiktok_client_secret) {
+        (Some(key), Some(secret)) => Some(TikTokSettings::new(key.clone(), secret.0.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("--tiktok-client-key and --tiktok-client-secret go together"),
+    };
+    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin, youtube, tiktok };
     let providers = Arc::new(super::providers::registry(&state, store.clone(), email, apps));
     let state = state.with_providers(providers.clone());
 
