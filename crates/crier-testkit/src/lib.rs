@@ -10,6 +10,7 @@
 
 pub mod atproto;
 pub mod discord_fake;
+pub mod facebook_fake;
 mod fake_server;
 pub mod linkedin_fake;
 pub mod mastodon_fake;

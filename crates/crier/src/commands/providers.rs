@@ -12,6 +12,8 @@ use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::mastodon::Mastodon;
+use crier_providers::meta::MetaSettings;
+use crier_providers::meta::facebook::Facebook;
 use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
@@ -27,6 +29,8 @@ pub struct Apps {
     pub slack: Option<SlackSettings>,
     pub pinterest: Option<PinterestSettings>,
     pub linkedin: Option<LinkedInSettings>,
+    /// One Meta app for Facebook Pages (and Meta's other platforms).
+    pub meta: Option<MetaSettings>,
 }
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
@@ -47,6 +51,9 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     }
     if let Some(settings) = apps.linkedin {
         registry = registry.with(Arc::new(LinkedIn::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.meta {
+        registry = registry.with(Arc::new(Facebook::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))
