@@ -21,6 +21,7 @@ pub mod slack_fake;
 pub mod smtp_peer;
 pub mod ssrf;
 pub mod telegram_fake;
+pub mod threads_fake;
 pub mod webhook_receiver;
 pub mod x_fake;
 

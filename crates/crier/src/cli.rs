@@ -330,7 +330,8 @@ pub struct ServeArgs {
     pub linkedin_api_version: String,
 
     /// App ID of your Meta app (developers.facebook.com/apps, with Facebook Login for Business and
-    /// the Pages API); Facebook Page channels are offered when it and the secret are set
+    /// the Pages API, and the Threads API use case); Facebook Page and Threads channels are
+    /// offered when it and the secret are set
     #[arg(long, env = "CRIER_FACEBOOK_APP_ID")]
     pub facebook_app_id: Option<String>,
 

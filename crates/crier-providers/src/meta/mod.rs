@@ -1,4 +1,4 @@
-//! Meta's platforms: Facebook Pages ([`facebook`]), and Threads to come. One Meta app (the
+//! Meta's platforms: Facebook Pages ([`facebook`]) and Threads ([`threads`]). One Meta app (the
 //! deployment's [`MetaSettings`]) serves them all; what they share lives here: the app's settings
 //! and one reading of the Graph API's errors
 //! (developers.facebook.com/docs/graph-api/guides/error-handling):
@@ -15,6 +15,7 @@
 //!   `Rejected` with code `meta_{code}` and Meta's message, its subcode and `fbtrace_id` kept.
 
 pub mod facebook;
+pub mod threads;
 
 use crier_core::Timestamp;
 use serde::Deserialize;

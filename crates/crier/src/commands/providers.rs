@@ -14,6 +14,7 @@ use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::mastodon::Mastodon;
 use crier_providers::meta::MetaSettings;
 use crier_providers::meta::facebook::Facebook;
+use crier_providers::meta::threads::Threads;
 use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
@@ -29,7 +30,7 @@ pub struct Apps {
     pub slack: Option<SlackSettings>,
     pub pinterest: Option<PinterestSettings>,
     pub linkedin: Option<LinkedInSettings>,
-    /// One Meta app for Facebook Pages (and Meta's other platforms).
+    /// One Meta app for Facebook Pages and Threads.
     pub meta: Option<MetaSettings>,
 }
 
@@ -53,7 +54,9 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
         registry = registry.with(Arc::new(LinkedIn::new(platform.clone(), settings)));
     }
     if let Some(settings) = apps.meta {
-        registry = registry.with(Arc::new(Facebook::new(platform.clone(), settings)));
+        registry = registry
+            .with(Arc::new(Facebook::new(platform.clone(), settings.clone())))
+            .with(Arc::new(Threads::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))
