@@ -16,6 +16,7 @@ pub mod linkedin;
 pub mod mastodon;
 mod media_rules;
 mod media_source;
+pub mod meta;
 pub mod pinterest;
 mod platform;
 mod provider;

@@ -10,6 +10,7 @@
 
 pub mod atproto;
 pub mod discord_fake;
+pub mod facebook_fake;
 mod fake_server;
 pub mod linkedin_fake;
 pub mod mastodon_fake;
@@ -21,6 +22,7 @@ pub mod smtp_peer;
 pub mod ssrf;
 pub mod telegram_fake;
 pub mod tiktok_fake;
+pub mod threads_fake;
 pub mod webhook_receiver;
 pub mod x_fake;
 pub mod youtube_fake;

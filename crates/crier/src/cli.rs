@@ -351,6 +351,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_TIKTOK_CLIENT_SECRET", hide_env_values = true)]
     pub tiktok_client_secret: Option<SecretArg>,
 
+    /// App ID of your Meta app (developers.facebook.com/apps, with Facebook Login for Business and
+    /// the Pages API, and the Threads API use case); Facebook Page and Threads channels are
+    /// offered when it and the secret are set
+    #[arg(long, env = "CRIER_FACEBOOK_APP_ID")]
+    pub facebook_app_id: Option<String>,
+
+    /// App secret of your Meta app
+    #[arg(long, env = "CRIER_FACEBOOK_APP_SECRET", hide_env_values = true)]
+    pub facebook_app_secret: Option<SecretArg>,
+
+    /// The Graph API version in every Facebook call (`v24.0`)
+    #[arg(long, env = "CRIER_META_GRAPH_VERSION", default_value = crier_providers::meta::DEFAULT_GRAPH_VERSION)]
+    pub meta_graph_version: String,
+
     #[command(flatten)]
     pub media: MediaArgs,
 }

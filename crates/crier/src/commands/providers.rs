@@ -12,6 +12,9 @@ use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::mastodon::Mastodon;
+use crier_providers::meta::MetaSettings;
+use crier_providers::meta::facebook::Facebook;
+use crier_providers::meta::threads::Threads;
 use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
@@ -31,6 +34,8 @@ pub struct Apps {
     pub linkedin: Option<LinkedInSettings>,
     pub youtube: Option<YouTubeSettings>,
     pub tiktok: Option<TikTokSettings>,
+    /// One Meta app for Facebook Pages and Threads.
+    pub meta: Option<MetaSettings>,
 }
 
 pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, apps: Apps) -> Registry {
@@ -57,6 +62,11 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     }
     if let Some(settings) = apps.tiktok {
         registry = registry.with(Arc::new(TikTok::new(platform.clone(), settings)));
+    }
+    if let Some(settings) = apps.meta {
+        registry = registry
+            .with(Arc::new(Facebook::new(platform.clone(), settings.clone())))
+            .with(Arc::new(Threads::new(platform.clone(), settings)));
     }
     registry
         .with(Arc::new(Email::new(platform.clone(), email)))

@@ -8,6 +8,7 @@ use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::email::EmailSettings;
 use crier_providers::linkedin::LinkedInSettings;
+use crier_providers::meta::MetaSettings;
 use crier_providers::pinterest::PinterestSettings;
 use crier_providers::reddit::RedditSettings;
 use crier_providers::slack::SlackSettings;
@@ -112,7 +113,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--tiktok-client-key and --tiktok-client-secret go together"),
     };
-    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin, youtube, tiktok };
+    let meta = match (&args.facebook_app_id, &args.facebook_app_secret) {
+        (Some(id), Some(secret)) => {
+            Some(MetaSettings::new(id.clone(), secret.0.clone(), args.meta_graph_version.clone()))
+        }
+        (None, None) => None,
+        _ => anyhow::bail!("--facebook-app-id and --facebook-app-secret go together"),
+    };
+    let apps = super::providers::Apps { x, reddit, slack, pinterest, linkedin, youtube, tiktok, meta };
     let providers = Arc::new(super::providers::registry(&state, store.clone(), email, apps));
     let state = state.with_providers(providers.clone());
 

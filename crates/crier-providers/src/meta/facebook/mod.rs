@@ -1,0 +1,213 @@
+//! Facebook Pages. A channel is one Page (`config.page_id`, chosen when connecting) and its Page
+//! access token, obtained through Facebook Login with Crier's Meta app
+//! (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow): the code is
+//! exchanged for a user token, that for a long-lived one
+//! (developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived), and the
+//! Page's token is read with it; a Page token got from a long-lived user token does not expire.
+//! The long-lived user token (60 days) is kept too, so `refresh` can read the Page token again.
+//!
+//! The channel's `account.id` is the app-scoped id of the Facebook user who connected it: the id
+//! Meta's deauthorization and data-deletion callbacks name. The Page is in `config`.
+//!
+//! Posts go to `POST /{page-id}/feed` (text, `options.link`;
+//! developers.facebook.com/docs/pages-api/posts); one image to `POST /{page-id}/photos` (the bytes
+//! as multipart `source`, the text as its caption; developers.facebook.com/docs/graph-api/reference/page/photos/);
+//! several images are uploaded unpublished and attached to one feed post (`attached_media`).
+//! `options.first_comment` is then posted as the Page under the post
+//! (developers.facebook.com/docs/graph-api/reference/object/comments/); a comment that fails is
+//! logged, never a reason to post again. Graph has no idempotency
+//! key: `lookup` answers `Unknowable`. Errors are read by [`super::failure`].
+
+mod oauth;
+mod post;
+
+use async_trait::async_trait;
+use crier_core::Channel;
+use serde::Deserialize;
+
+use super::MetaSettings;
+use crate::platform::{Platform, PlatformCall};
+use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, MediaRules};
+
+/// A Page post's text, in characters (Facebook's documented post length).
+pub const MAX_TEXT: usize = 63_206;
+/// Images attached to one post (Crier's cap; each is one unpublished photo).
+pub const MAX_IMAGES: usize = 10;
+/// Photos up to 4 MB (developers.facebook.com/docs/graph-api/reference/page/photos/#requirements).
+pub const MAX_IMAGE_BYTES: u64 = 4 * 1024 * 1024;
+/// A first comment, in characters.
+pub const MAX_COMMENT: usize = 8_000;
+
+/// A Facebook channel's settings: the Page it posts to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FacebookConfig {
+    page_id: String,
+}
+
+/// A target's options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FacebookOptions {
+    /// A link shown with the post (feed posts only).
+    link: Option<String>,
+    /// Posted as the Page under the post once it is up.
+    first_comment: Option<String>,
+}
+
+fn options(value: &serde_json::Value) -> Result<FacebookOptions, Vec<TargetIssue>> {
+    let parsed: FacebookOptions = if value.is_null() {
+        FacebookOptions::default()
+    } else {
+        serde_json::from_value(value.clone())
+            .map_err(|err| vec![TargetIssue::new("/options", err.to_string())])?
+    };
+    let mut issues = Vec::new();
+    if let Some(link) = &parsed.link
+        && !url::Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        issues.push(TargetIssue::new("/options/link", "an http or https address"));
+    }
+    if let Some(comment) = &parsed.first_comment {
+        if comment.trim().is_empty() {
+            issues.push(TargetIssue::new("/options/first_comment", "a comment needs a text"));
+        } else if comment.chars().count() > MAX_COMMENT {
+            issues.push(TargetIssue::new(
+                "/options/first_comment",
+                format!("at most {MAX_COMMENT} characters"),
+            ));
+        }
+    }
+    if issues.is_empty() { Ok(parsed) } else { Err(issues) }
+}
+
+/// A Page id is digits.
+pub fn page_id(raw: &str) -> Result<String, String> {
+    let id = raw.trim();
+    if !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(id.to_owned())
+    } else {
+        Err("a Facebook Page id (digits, from the Page's About section or Meta Business Suite)".into())
+    }
+}
+
+pub struct Facebook {
+    platform: Platform,
+    settings: MetaSettings,
+}
+
+impl Facebook {
+    pub fn new(platform: Platform, settings: MetaSettings) -> Self {
+        Self { platform, settings }
+    }
+
+    fn failure(&self, call: &PlatformCall) -> ProviderError {
+        super::failure(call, self.platform.clock.now())
+    }
+
+    fn page_of(channel: &Channel) -> Result<String, ProviderError> {
+        serde_json::from_value::<FacebookConfig>(channel.config.clone()).map(|c| c.page_id).map_err(|err| {
+            ProviderError::Rejected {
+                code: "invalid_config".into(),
+                message: format!("the channel's settings are not a Facebook Page: {err}"),
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for Facebook {
+    fn name(&self) -> &'static str {
+        "facebook"
+    }
+    fn connect_fields(&self) -> &'static [crate::ConnectField] {
+        use crate::ConnectField;
+        const FIELDS: &[ConnectField] = &[ConnectField::text("page_id", "Facebook Page id")];
+        FIELDS
+    }
+
+    fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
+        let mut issues = crate::validate::config_issues::<FacebookConfig>(config);
+        if issues.is_empty()
+            && let Some(Err(message)) = config.get("page_id").and_then(|v| v.as_str()).map(page_id)
+        {
+            issues.push(TargetIssue::new("/page_id", message));
+        }
+        issues
+    }
+
+    fn validate_target(&self, _channel: &Channel, text: &str, value: &serde_json::Value) -> Vec<TargetIssue> {
+        let mut issues = options(value).err().unwrap_or_default();
+        let count = text.chars().count();
+        if count > MAX_TEXT {
+            issues.push(TargetIssue::new(
+                "/text",
+                format!("{count} characters; a Facebook post takes at most {MAX_TEXT}"),
+            ));
+        }
+        issues
+    }
+
+    fn text_limit(&self, _channel: &Channel) -> Option<TextLimit> {
+        Some(TextLimit { max: MAX_TEXT, counted_in: "characters" })
+    }
+
+    /// Up to ten images (JPEG, PNG, GIF, BMP, TIFF; 4 MB each); no video (Facebook's resumable
+    /// video upload is not implemented).
+    fn media_rules(&self, _channel: &Channel) -> MediaRules {
+        MediaRules {
+            max_images: MAX_IMAGES,
+            image_types: ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"]
+                .map(String::from)
+                .to_vec(),
+            max_image_bytes: Some(MAX_IMAGE_BYTES),
+            ..MediaRules::default()
+        }
+    }
+
+    async fn connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
+        self.start_connect(request)
+    }
+
+    async fn finish_connect(&self, request: &CallbackRequest<'_>) -> Result<Connection, ConnectError> {
+        self.complete_connect(request).await
+    }
+
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, ProviderError> {
+        let parsed = options(request.options).map_err(|issues| ProviderError::Rejected {
+            code: "invalid_options".into(),
+            message: issues
+                .iter()
+                .map(|i| format!("{}: {}", i.pointer, i.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        let page = Self::page_of(request.channel)?;
+        let tokens: oauth::Tokens = self.platform.vault.open(request.channel).await?.parse()?;
+        let published = self.create_post(request, &page, &tokens.page_access_token, &parsed).await?;
+        if let Some(comment) = parsed.first_comment.as_deref() {
+            // The post is up: a failed comment must not make the worker post it again.
+            if let Err(err) =
+                self.comment(&published.provider_post_id, &tokens.page_access_token, comment).await
+            {
+                tracing::warn!(
+                    channel_id = %request.channel.id, target_id = %request.target_id, error = %err,
+                    "the post is up but its first comment failed"
+                );
+            }
+        }
+        Ok(published)
+    }
+
+    /// Reads the Page's token again with the stored long-lived user token.
+    async fn refresh(&self, channel: &Channel) -> Result<(), ProviderError> {
+        let page = Self::page_of(channel)?;
+        let tokens: oauth::Tokens = self.platform.vault.open(channel).await?.parse()?;
+        self.refresh_page_token(channel, &page, tokens).await
+    }
+
+    async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::Unknowable)
+    }
+}

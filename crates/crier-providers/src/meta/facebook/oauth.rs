@@ -1,0 +1,216 @@
+//! Connecting a Facebook Page: Facebook Login's code flow
+//! (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow), the code exchanged
+//! for a user token and that for a long-lived one
+//! (developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived), then the
+//! Page's own token read with it (developers.facebook.com/docs/pages-api/getting-started#page-access-token).
+
+use crier_core::{Channel, ChannelAccount};
+use serde::{Deserialize, Serialize};
+
+use super::{Facebook, page_id};
+use crate::meta::connect_failure;
+use crate::provider::ProviderError;
+use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
+
+/// Listing the user's Pages, reading them and posting as them.
+pub(super) const SCOPES: &str = "pages_show_list,pages_read_engagement,pages_manage_posts";
+/// Long-lived user tokens last about 60 days.
+const USER_TOKEN_LIFETIME: i64 = 60 * 86_400;
+
+/// What is sealed for a Facebook channel.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Tokens {
+    pub page_access_token: String,
+    /// The long-lived user token the Page token was read with (to read it again).
+    pub user_access_token: String,
+    /// When the user token expires (Unix seconds).
+    pub user_expires_at: i64,
+}
+
+/// Carried through the consent page.
+#[derive(Serialize, Deserialize)]
+struct Flow {
+    page_id: String,
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    /// Present only when the user may act as the Page with the scopes granted.
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+impl Facebook {
+    pub(super) fn start_connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
+        for key in request.params.keys() {
+            if key != "page_id" {
+                return Err(ConnectError::invalid(&format!("/{key}"), "Facebook takes only `page_id`"));
+            }
+        }
+        let raw =
+            request.params.get("page_id").and_then(|v| v.as_str()).ok_or_else(|| {
+                ConnectError::invalid("/page_id", "the id of the Page to post to is required")
+            })?;
+        let page = page_id(raw).map_err(|message| ConnectError::invalid("/page_id", message))?;
+        // developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow#login
+        let base = self.settings.facebook_base.trim_end_matches('/');
+        let dialog = format!("{base}/{}/dialog/oauth", self.settings.graph_version);
+        let mut authorize_url = url::Url::parse(&dialog).map_err(|_| ConnectError::Unavailable {
+            message: "Facebook Login's address is not valid".into(),
+        })?;
+        authorize_url
+            .query_pairs_mut()
+            .append_pair("client_id", &self.settings.app_id)
+            .append_pair("redirect_uri", request.callback_url)
+            .append_pair("state", request.state)
+            .append_pair("response_type", "code")
+            .append_pair("scope", SCOPES);
+        Ok(ConnectStart::Redirect {
+            authorize_url: authorize_url.into(),
+            flow: Credentials::to_json(&Flow { page_id: page }),
+        })
+    }
+
+    pub(super) async fn complete_connect(
+        &self,
+        request: &CallbackRequest<'_>,
+    ) -> Result<Connection, ConnectError> {
+        let flow: Flow = request.flow.parse().map_err(|_| ConnectError::Refused {
+            message: "this connection's saved state is not a Facebook one; start connecting again".into(),
+        })?;
+        // developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow#confirm (exchanging the code)
+        let url = self.settings.graph("/oauth/access_token");
+        let query = [
+            ("client_id", self.settings.app_id.as_str()),
+            ("redirect_uri", request.callback_url),
+            ("client_secret", self.settings.app_secret.as_str()),
+            ("code", request.code),
+        ];
+        let call = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await?;
+        if !call.ok() {
+            return Err(connect_failure(&call));
+        }
+        let short: TokenReply = call.json().map_err(ConnectError::unreadable)?;
+        // developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived#long-via-code
+        let query = [
+            ("grant_type", "fb_exchange_token"),
+            ("client_id", self.settings.app_id.as_str()),
+            ("client_secret", self.settings.app_secret.as_str()),
+            ("fb_exchange_token", short.access_token.as_str()),
+        ];
+        let call = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await?;
+        if !call.ok() {
+            return Err(connect_failure(&call));
+        }
+        let long: TokenReply = call.json().map_err(ConnectError::unreadable)?;
+        // developers.facebook.com/docs/graph-api/reference/user/ (the app-scoped user id)
+        let url = self.settings.graph("/me");
+        let call = self
+            .platform
+            .connect_call(reqwest::Method::GET, &url, |b| {
+                b.bearer_auth(&long.access_token).query(&[("fields", "id,name")])
+            })
+            .await?;
+        if !call.ok() {
+            return Err(connect_failure(&call));
+        }
+        let me: Me = call.json().map_err(ConnectError::unreadable)?;
+        let page = self.read_page(&flow.page_id, &long.access_token).await.map_err(|err| match err {
+            ProviderError::Rejected { message, .. } | ProviderError::AuthExpired { message } => {
+                ConnectError::invalid("/page_id", message)
+            }
+            other => ConnectError::Unavailable { message: other.to_string() },
+        })?;
+        let Some(page_token) = page.access_token.filter(|t| !t.is_empty()) else {
+            return Err(ConnectError::invalid(
+                "/page_id",
+                format!(
+                    "the account that signed in cannot post as Page {} (it needs a task on the Page and the \
+                     pages_manage_posts permission)",
+                    flow.page_id
+                ),
+            ));
+        };
+        let name = page.name.unwrap_or_else(|| page.id.clone());
+        let tokens = Tokens {
+            page_access_token: page_token,
+            user_access_token: long.access_token,
+            user_expires_at: self.platform.clock.now().timestamp()
+                + long.expires_in.unwrap_or(USER_TOKEN_LIFETIME),
+        };
+        Ok(Connection {
+            account: ChannelAccount {
+                id: me.id,
+                handle: name.clone(),
+                display_name: Some(
+                    me.name.map_or_else(|| name.clone(), |user| format!("{name} (by {user})")),
+                ),
+                avatar_url: None,
+            },
+            config: serde_json::json!({"page_id": page.id}),
+            credentials: Credentials::to_json(&tokens),
+        })
+    }
+
+    /// `GET /{page-id}?fields=id,name,access_token` with a user token
+    /// (developers.facebook.com/docs/graph-api/reference/page/).
+    async fn read_page(&self, page: &str, user_token: &str) -> Result<Page, ProviderError> {
+        let url = self.settings.graph(&format!("/{page}"));
+        let call = self
+            .platform
+            .call(reqwest::Method::GET, &url, |b| {
+                b.bearer_auth(user_token).query(&[("fields", "id,name,access_token")])
+            })
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        call.json()
+    }
+
+    /// The Page token read again with the long-lived user token, and stored.
+    pub(super) async fn refresh_page_token(
+        &self,
+        channel: &Channel,
+        page: &str,
+        tokens: Tokens,
+    ) -> Result<(), ProviderError> {
+        let reconnect = |why: String| ProviderError::AuthExpired {
+            message: format!(
+                "Facebook no longer gives a token for Page {page} ({why}); reconnect the channel"
+            ),
+        };
+        if tokens.user_expires_at <= self.platform.clock.now().timestamp() {
+            return Err(reconnect("the sign-in that connected it has expired".into()));
+        }
+        let fresh = match self.read_page(page, &tokens.user_access_token).await {
+            Ok(fresh) => fresh,
+            Err(ProviderError::AuthExpired { message } | ProviderError::Rejected { message, .. }) => {
+                return Err(reconnect(message));
+            }
+            Err(other) => return Err(other),
+        };
+        let Some(page_access_token) = fresh.access_token.filter(|t| !t.is_empty()) else {
+            return Err(reconnect("the user no longer manages the Page".into()));
+        };
+        let tokens = Tokens { page_access_token, ..tokens };
+        self.platform.vault.replace(channel, &Credentials::to_json(&tokens)).await
+    }
+}

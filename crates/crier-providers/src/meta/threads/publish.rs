@@ -1,0 +1,200 @@
+//! Publishing: the quota read first, then for the post and each reply a container, polled until
+//! `FINISHED`, and `threads_publish`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::oauth::Tokens;
+use super::{Threads, ThreadsOptions};
+use crate::provider::{ProviderError, PublishRequest, Published};
+
+/// Waits between status reads of a container: about 30 s in all, as Meta suggests waiting.
+const POLL_BACKOFF: [Duration; 6] = [
+    Duration::from_millis(250),
+    Duration::from_millis(750),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(15),
+];
+
+#[derive(Deserialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Limits {
+    data: Vec<Limit>,
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    #[serde(default)]
+    quota_usage: Option<u64>,
+    #[serde(default)]
+    config: Option<Quota>,
+    #[serde(default)]
+    reply_quota_usage: Option<u64>,
+    #[serde(default)]
+    reply_config: Option<Quota>,
+}
+
+#[derive(Deserialize)]
+struct Quota {
+    quota_total: u64,
+}
+
+#[derive(Deserialize)]
+struct Permalink {
+    #[serde(default)]
+    permalink: Option<String>,
+}
+
+impl Threads {
+    pub(super) async fn publish_thread(
+        &self,
+        request: &PublishRequest<'_>,
+        tokens: &Tokens,
+        options: &ThreadsOptions,
+    ) -> Result<Published, ProviderError> {
+        let replies = options.thread.len() as u64 + u64::from(options.reply_to_id.is_some());
+        self.check_quota(tokens, u64::from(options.reply_to_id.is_none()), replies).await?;
+        let root = self.post_one(tokens, request.text, options.reply_to_id.as_deref()).await?;
+        let mut parent = root.clone();
+        for (i, text) in options.thread.iter().enumerate() {
+            // The post is up: a failed reply must not make the worker post it again.
+            match self.post_one(tokens, text, Some(&parent)).await {
+                Ok(id) => parent = id,
+                Err(err) => {
+                    tracing::warn!(
+                        channel_id = %request.channel.id, target_id = %request.target_id, reply = i,
+                        error = %err, "the Threads post is up but a reply of its thread failed"
+                    );
+                    break;
+                }
+            }
+        }
+        let url = self.permalink(tokens, &root).await;
+        Ok(Published { provider_post_id: root, url })
+    }
+
+    /// `GET /{user-id}/threads_publishing_limit`
+    /// (developers.facebook.com/docs/threads/troubleshooting#retrieve-publishing-quota-limit):
+    /// `RateLimited` when the posts or replies about to be made do not fit. The window is a rolling
+    /// 24 hours whose oldest post Meta does not name: Crier looks again in an hour.
+    async fn check_quota(&self, tokens: &Tokens, posts: u64, replies: u64) -> Result<(), ProviderError> {
+        let url = self.api(&format!("/{}/threads_publishing_limit", tokens.user_id));
+        let fields = [("fields", "quota_usage,config,reply_quota_usage,reply_config")];
+        let call = self
+            .platform
+            .call(reqwest::Method::GET, &url, |b| b.bearer_auth(&tokens.access_token).query(&fields))
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        let limits: Limits = call.json()?;
+        let Some(limit) = limits.data.first() else { return Ok(()) };
+        let over = |used: Option<u64>, quota: &Option<Quota>, wanted: u64| {
+            wanted > 0 && quota.as_ref().is_some_and(|q| used.unwrap_or(0) + wanted > q.quota_total)
+        };
+        if over(limit.quota_usage, &limit.config, posts)
+            || over(limit.reply_quota_usage, &limit.reply_config, replies)
+        {
+            return Err(ProviderError::RateLimited {
+                reset: self.platform.clock.now() + chrono::Duration::hours(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// One container (developers.facebook.com/docs/threads/posts#step-1--create-a-threads-media-container),
+    /// its status polled (developers.facebook.com/docs/threads/troubleshooting#publishing-does-not-return-a-media-id),
+    /// then published (developers.facebook.com/docs/threads/posts#step-2--publish-a-threads-media-container).
+    async fn post_one(
+        &self,
+        tokens: &Tokens,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<String, ProviderError> {
+        let mut form = vec![("media_type", "TEXT"), ("text", text)];
+        if let Some(parent) = reply_to {
+            form.push(("reply_to_id", parent));
+        }
+        let url = self.api(&format!("/{}/threads", tokens.user_id));
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| b.bearer_auth(&tokens.access_token).form(&form))
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        let container: Id = call.json()?;
+        self.wait_finished(tokens, &container.id).await?;
+        let url = self.api(&format!("/{}/threads_publish", tokens.user_id));
+        let form = [("creation_id", container.id.as_str())];
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| b.bearer_auth(&tokens.access_token).form(&form))
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        Ok(call.json::<Id>()?.id)
+    }
+
+    async fn wait_finished(&self, tokens: &Tokens, container: &str) -> Result<(), ProviderError> {
+        let url = self.api(&format!("/{container}"));
+        let fields = [("fields", "status,error_message")];
+        for wait in std::iter::once(Duration::ZERO).chain(POLL_BACKOFF) {
+            tokio::time::sleep(wait).await;
+            let call = self
+                .platform
+                .call(reqwest::Method::GET, &url, |b| b.bearer_auth(&tokens.access_token).query(&fields))
+                .await?;
+            if !call.ok() {
+                return Err(self.failure(&call));
+            }
+            let status: Status = call.json()?;
+            match status.status.as_deref() {
+                Some("FINISHED") => return Ok(()),
+                Some("ERROR" | "EXPIRED") => {
+                    return Err(ProviderError::Rejected {
+                        code: "container_failed".into(),
+                        message: status
+                            .error_message
+                            .unwrap_or_else(|| "Threads could not prepare the post".into()),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Err(ProviderError::Retryable {
+            after: Some(Duration::from_secs(60)),
+            message: "Threads had not finished preparing the post after 30 seconds".into(),
+        })
+    }
+
+    /// The post's address (`permalink`), when Threads gives it.
+    async fn permalink(&self, tokens: &Tokens, id: &str) -> Option<String> {
+        let url = self.api(&format!("/{id}"));
+        let call = self
+            .platform
+            .call(reqwest::Method::GET, &url, |b| {
+                b.bearer_auth(&tokens.access_token).query(&[("fields", "permalink")])
+            })
+            .await
+            .ok()
+            .filter(|call| call.ok())?;
+        call.json::<Permalink>().ok()?.permalink
+    }
+}

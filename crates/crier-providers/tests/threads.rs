@@ -1,0 +1,229 @@
+//! The Threads provider against the fake Threads API of `crier-testkit`: the consent flow and the
+//! long-lived exchange, refresh ahead of expiry, two-step publishing with a container polled until
+//! FINISHED, replies, the publishing quota, and Graph's errors.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod doubles;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, WorkspaceId};
+use crier_providers::meta::MetaSettings;
+use crier_providers::meta::threads::Threads;
+use crier_providers::{
+    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Lookup, Platform, Provider, ProviderError,
+};
+use crier_testkit::threads_fake::{self, ThreadsFake};
+use doubles::{MemoryMedia, MemoryVault, pointers, request};
+use serde_json::{Value, json};
+
+const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
+
+struct Env {
+    fake: ThreadsFake,
+    vault: Arc<MemoryVault>,
+    clock: ManualClock,
+    provider: Threads,
+    workspace: WorkspaceId,
+}
+
+async fn env() -> Env {
+    let fake = ThreadsFake::start().await;
+    let vault = Arc::new(MemoryVault::default());
+    let media = Arc::new(MemoryMedia::default());
+    let clock = ManualClock::starting_now();
+    let loopback = doubles::loopback_platform(vault.clone(), media);
+    let platform = Platform { clock: Arc::new(clock.clone()), ..loopback };
+    let settings = MetaSettings {
+        threads_base: fake.base_url().into(),
+        threads_auth_base: fake.base_url().into(),
+        ..MetaSettings::new(threads_fake::APP_ID, threads_fake::APP_SECRET, "v24.0")
+    };
+    Env { provider: Threads::new(platform, settings), fake, vault, clock, workspace: WorkspaceId::generate() }
+}
+
+async fn consent(authorize_url: &str) -> (String, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
+    (query["code"].clone(), query["state"].clone())
+}
+
+impl Env {
+    async fn connect(&self) -> Channel {
+        let params = serde_json::Map::new();
+        let request = ConnectRequest {
+            workspace_id: self.workspace,
+            params: &params,
+            callback_url: CALLBACK,
+            state: "st4te",
+        };
+        let ConnectStart::Redirect { authorize_url, flow } = self.provider.connect(&request).await.unwrap()
+        else {
+            panic!("Threads connects through its consent page");
+        };
+        assert!(authorize_url.starts_with(&format!("{}/oauth/authorize?", self.fake.base_url())));
+        let (code, state) = consent(&authorize_url).await;
+        assert_eq!(state, "st4te");
+        let callback = CallbackRequest { flow: &flow, code: &code, callback_url: CALLBACK };
+        let connection = self.provider.finish_connect(&callback).await.unwrap();
+        let channel = Channel {
+            workspace_id: self.workspace,
+            id: ChannelId::generate(),
+            provider: "threads".into(),
+            name: "Threads".into(),
+            config: connection.config,
+            status: ChannelStatus::Active,
+            account: Some(connection.account),
+            credentials: None,
+            paused_until: None,
+            created_at: chrono::Utc::now(),
+        };
+        self.vault.0.lock().unwrap().insert(channel.id, connection.credentials.expose().to_vec());
+        channel
+    }
+
+    fn tokens(&self, channel: &Channel) -> Value {
+        serde_json::from_slice(&self.vault.0.lock().unwrap()[&channel.id]).unwrap()
+    }
+
+    fn refreshes(&self) -> usize {
+        self.fake.requests().iter().filter(|r| r.path == "/refresh_access_token").count()
+    }
+}
+
+#[tokio::test]
+async fn connecting_exchanges_for_a_long_lived_token() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let account = channel.account.as_ref().unwrap();
+    assert_eq!(account.id, threads_fake::USER_ID);
+    assert_eq!(account.handle, threads_fake::USERNAME);
+    assert!(account.avatar_url.is_some());
+    let tokens = env.tokens(&channel);
+    assert!(tokens["access_token"].as_str().unwrap().starts_with("THAA"), "the long-lived token is kept");
+    let now = crier_core::Clock::now(&env.clock).timestamp();
+    assert_eq!(tokens["expires_at"].as_i64().unwrap(), now + threads_fake::LONG_LIVED);
+    let params = json!({"page_id": "1"});
+    let request = ConnectRequest {
+        workspace_id: env.workspace,
+        params: params.as_object().unwrap(),
+        callback_url: CALLBACK,
+        state: "s",
+    };
+    assert!(matches!(env.provider.connect(&request).await.unwrap_err(), ConnectError::Invalid { .. }));
+}
+
+#[tokio::test]
+async fn a_post_and_its_replies_are_published_after_their_containers_finish() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let options = json!({"thread": ["second 🧵", "third"]});
+    let published = env.provider.publish(&request(&channel, "first", &[], &options)).await.unwrap();
+    let posts = env.fake.posts();
+    assert_eq!(posts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), ["first", "second 🧵", "third"]);
+    assert_eq!(posts[0].reply_to_id, None);
+    assert_eq!(posts[1].reply_to_id.as_deref(), Some(posts[0].id.as_str()));
+    assert_eq!(posts[2].reply_to_id.as_deref(), Some(posts[1].id.as_str()));
+    assert_eq!(published.provider_post_id, posts[0].id);
+    assert_eq!(
+        published.url.unwrap(),
+        format!("https://www.threads.net/@{}/post/{}", threads_fake::USERNAME, posts[0].id)
+    );
+    // Each container was read until FINISHED before threads_publish (the fake refuses otherwise),
+    // and the quota was read first.
+    let paths: Vec<String> = env.fake.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        paths.iter().position(|p| p.ends_with("/threads_publishing_limit")).unwrap()
+            < paths.iter().position(|p| p.ends_with("/threads")).unwrap()
+    );
+    let replying = json!({"reply_to_id": posts[2].id});
+    env.provider.publish(&request(&channel, "a reply to an older post", &[], &replying)).await.unwrap();
+    assert_eq!(env.fake.posts()[3].reply_to_id.as_deref(), Some(posts[2].id.as_str()));
+    let lookup = env.provider.lookup(&request(&channel, "x", &[], &Value::Null)).await.unwrap();
+    assert_eq!(lookup, Lookup::Unknowable);
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_is_rate_limited_before_any_post_and_metas_limit_too() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.fake.set_quota_usage(threads_fake::QUOTA_TOTAL);
+    let err = env.provider.publish(&request(&channel, "one more", &[], &Value::Null)).await.unwrap_err();
+    let now = crier_core::Clock::now(&env.clock);
+    assert_eq!(err, ProviderError::RateLimited { reset: now + chrono::Duration::hours(1) });
+    assert!(!env.fake.requests().iter().any(|r| r.path.ends_with("/threads")), "no container made");
+    env.fake.set_quota_usage(0);
+    env.fake.rate_limit_next(1);
+    let err = env.provider.publish(&request(&channel, "one more", &[], &Value::Null)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
+    assert!(env.fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_ahead_of_expiry_and_an_expired_one_needs_reconnecting() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let before = env.tokens(&channel);
+    env.provider.publish(&request(&channel, "early", &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.refreshes(), 0);
+    env.fake.age_tokens(54 * 86_400);
+    env.clock.advance(chrono::Duration::days(54));
+    env.provider.publish(&request(&channel, "late", &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.refreshes(), 1, "refreshed within a week of expiry");
+    let after = env.tokens(&channel);
+    assert_ne!(after["access_token"], before["access_token"]);
+    let now = crier_core::Clock::now(&env.clock).timestamp();
+    assert_eq!(after["expires_at"].as_i64().unwrap(), now + threads_fake::LONG_LIVED);
+
+    env.fake.expire_tokens();
+    let err = env.provider.publish(&request(&channel, "after", &[], &Value::Null)).await.unwrap_err();
+    let ProviderError::AuthExpired { message } = err else { panic!("{err:?}") };
+    assert!(message.contains("code 190") && !message.contains("THAA"), "{message}");
+    let err = env.provider.refresh(&channel).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::AuthExpired { ref message } if message.contains("reconnect")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_to_an_unknown_post_is_rejected_with_metas_message() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let options = json!({"reply_to_id": "123"});
+    let err = env.provider.publish(&request(&channel, "hello", &[], &options)).await.unwrap_err();
+    let ProviderError::Rejected { code, message } = err else { panic!("{err:?}") };
+    assert_eq!(code, "meta_100");
+    assert!(message.contains("reply_to_id"), "{message}");
+    let media = [MediaId::generate()];
+    let err = env.provider.publish(&request(&channel, "hello", &media, &Value::Null)).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Rejected { ref code, .. } if code == "media_needs_public_url"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn texts_are_counted_with_emoji_as_utf8_bytes() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let check = |text: &str, options: Value| {
+        let issues = env.provider.validate_target(&channel, text, &options);
+        pointers(&issues).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert!(check(&"é".repeat(500), Value::Null).is_empty());
+    assert_eq!(check(&"a".repeat(501), Value::Null), ["/text"]);
+    assert!(check(&"😀".repeat(125), Value::Null).is_empty(), "125 emoji are 500 bytes");
+    assert_eq!(check(&"😀".repeat(126), Value::Null), ["/text"]);
+    assert_eq!(check("x", json!({"thread": ["ok", "😀".repeat(126)]})), ["/options/thread/1"]);
+    assert_eq!(check("x", json!({"reply_to_id": "abc"})), ["/options/reply_to_id"]);
+    assert_eq!(check(" ", Value::Null), ["/text"]);
+    // The fake counts the same way: what passes validation is accepted upstream.
+    env.provider.publish(&request(&channel, &"😀".repeat(125), &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.provider.media_rules(&channel).max_images, 0);
+}

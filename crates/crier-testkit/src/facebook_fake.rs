@@ -1,0 +1,461 @@
+//! An in-process fake Facebook (Graph API and Facebook Login) for tests: axum on 127.0.0.1,
+//! following Meta's documented shapes closely enough to drive a real client:
+//!
+//! - Facebook Login's dialog (`GET /{version}/dialog/oauth`, answered at once as if the user
+//!   agreed; developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow);
+//! - `GET /{version}/oauth/access_token`, the code exchange and `grant_type=fb_exchange_token`
+//!   (developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived);
+//! - `GET /{version}/me`, `GET /{version}/{page-id}?fields=id,name,access_token`
+//!   (developers.facebook.com/docs/pages-api/getting-started);
+//! - `POST /{version}/{page-id}/feed` (JSON: `message`, `link`, `attached_media`;
+//!   developers.facebook.com/docs/pages-api/posts), `POST /{version}/{page-id}/photos` (multipart
+//!   `source`, `caption`, `published`; developers.facebook.com/docs/graph-api/reference/page/photos/),
+//!   `POST /{version}/{object-id}/comments`.
+//!
+//! Errors are Graph's `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
+//! (developers.facebook.com/docs/graph-api/guides/error-handling), sent with HTTP 400 as Graph
+//! does: 190 for a bad or expired token, 4 for the app's rate limit (with
+//! `X-Business-Use-Case-Usage`, developers.facebook.com/docs/graph-api/overview/rate-limiting), 506
+//! for a duplicate status, 200 for a Page the token may not post to.
+//!
+//! Where it is a fake: one app ([`APP_ID`], [`APP_SECRET`]), one user ([`USER_ID`]) managing one
+//! Page ([`PAGE_ID`]); login and Graph share one base URL.
+
+#![expect(clippy::unwrap_used, reason = "test support")]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Multipart, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+pub const APP_ID: &str = "1234567890123";
+pub const APP_SECRET: &str = "facebook-test-secret";
+pub const VERSION: &str = "v24.0";
+/// The app-scoped id of the one user.
+pub const USER_ID: &str = "10160000000000001";
+pub const USER_NAME: &str = "Ada Crier";
+pub const PAGE_ID: &str = "109876543210987";
+pub const PAGE_NAME: &str = "Crier Bakery";
+/// Long-lived user tokens: about 60 days.
+pub const LONG_LIVED: i64 = 5_183_944;
+/// Minutes `X-Business-Use-Case-Usage` says access comes back after a rate limit.
+pub const REGAIN_MINUTES: i64 = 12;
+
+/// A post on the Page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub id: String,
+    pub message: String,
+    pub link: Option<String>,
+    /// Photo ids attached (a photo post names its own photo).
+    pub photos: Vec<String>,
+}
+
+/// A photo uploaded to the Page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Photo {
+    pub id: String,
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+    pub published: bool,
+    pub caption: Option<String>,
+    pub alt_text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+enum Token {
+    Short,
+    LongUser,
+    Page,
+}
+
+struct Inner {
+    codes: HashMap<String, String>,
+    tokens: HashMap<String, Token>,
+    expired: HashSet<String>,
+    posts: Vec<Post>,
+    photos: Vec<Photo>,
+    comments: Vec<(String, String)>,
+    rate_limited: usize,
+    requests: Vec<RecordedRequest>,
+}
+
+type Shared = crate::fake_server::Shared<Inner>;
+type St = State<Arc<Shared>>;
+
+/// The fake Facebook; the server stops when this is dropped.
+pub struct FacebookFake {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FacebookFake {
+    pub async fn start() -> Self {
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            codes: HashMap::new(),
+            tokens: HashMap::new(),
+            expired: HashSet::new(),
+            posts: Vec::new(),
+            photos: Vec::new(),
+            comments: Vec::new(),
+            rate_limited: 0,
+            requests: Vec::new(),
+        })
+        .await;
+        let router = Router::new()
+            .route("/{version}/dialog/oauth", get(dialog))
+            .route("/{version}/oauth/access_token", get(access_token))
+            .route("/{version}/me", get(me))
+            .route("/{version}/{id}", get(page))
+            .route("/{version}/{id}/feed", post(feed))
+            .route("/{version}/{id}/photos", post(photos))
+            .route("/{version}/{id}/comments", post(comment))
+            .layer(middleware::from_fn_with_state(shared.clone(), guard))
+            .with_state(shared.clone());
+        let task = crate::fake_server::serve(listener, router);
+        Self { shared, task }
+    }
+
+    /// `http://127.0.0.1:PORT`: `graph.facebook.com`'s and `www.facebook.com`'s stand-in.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn posts(&self) -> Vec<Post> {
+        self.shared.lock().posts.clone()
+    }
+
+    pub fn photos(&self) -> Vec<Photo> {
+        self.shared.lock().photos.clone()
+    }
+
+    /// `(object id, message)` of each comment.
+    pub fn comments(&self) -> Vec<(String, String)> {
+        self.shared.lock().comments.clone()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The next `n` Graph calls answer code 4 (the app's rate limit).
+    pub fn rate_limit_next(&self, n: usize) {
+        self.shared.lock().rate_limited = n;
+    }
+
+    /// Every Page token issued so far has expired (user tokens stay good).
+    pub fn expire_page_tokens(&self) {
+        let mut inner = self.shared.lock();
+        let pages: Vec<String> =
+            inner.tokens.iter().filter(|(_, t)| matches!(t, Token::Page)).map(|(k, _)| k.clone()).collect();
+        inner.expired.extend(pages);
+    }
+
+    /// Every token issued so far has expired (the user changed their password).
+    pub fn expire_all_tokens(&self) {
+        let mut inner = self.shared.lock();
+        let all: Vec<String> = inner.tokens.keys().cloned().collect();
+        inner.expired.extend(all);
+    }
+}
+
+impl Drop for FacebookFake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn random_token(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()))
+}
+
+/// Graph's error shape (developers.facebook.com/docs/graph-api/guides/error-handling).
+fn graph_error(code: i64, subcode: Option<i64>, kind: &str, message: &str) -> Response {
+    let mut error = json!({"message": message, "type": kind, "code": code, "fbtrace_id": "AfakeTrace01"});
+    if let Some(subcode) = subcode {
+        error["error_subcode"] = json!(subcode);
+    }
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error}))).into_response()
+}
+
+fn bearer(request: &Request) -> String {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Records every request; on Graph calls (not login), checks the version, rate-limits and checks
+/// the token, which it hands on as an extension.
+async fn guard(State(shared): St, mut request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let login = path.ends_with("/dialog/oauth") || path.ends_with("/oauth/access_token");
+    let refused = if !path.starts_with(&format!("/{VERSION}/")) {
+        Some(graph_error(
+            2635,
+            None,
+            "OAuthException",
+            "You are calling a deprecated version of the Graph API",
+        ))
+    } else if login {
+        None
+    } else {
+        let token = bearer(&request);
+        let mut inner = shared.lock();
+        if inner.rate_limited > 0 {
+            inner.rate_limited -= 1;
+            let usage = json!({PAGE_ID: [{"type": "pages", "call_count": 100, "total_cputime": 20,
+                "total_time": 30, "estimated_time_to_regain_access": REGAIN_MINUTES}]});
+            let mut response =
+                graph_error(4, None, "OAuthException", "(#4) Application request limit reached");
+            response.headers_mut().insert("x-business-use-case-usage", usage.to_string().parse().unwrap());
+            response.headers_mut().insert(
+                "x-app-usage",
+                r#"{"call_count":100,"total_cputime":20,"total_time":30}"#.parse().unwrap(),
+            );
+            Some(response)
+        } else if inner.expired.contains(&token) {
+            Some(graph_error(
+                190,
+                Some(463),
+                "OAuthException",
+                "Error validating access token: Session has expired on Tuesday, 24-Nov-26 04:00:00 PST.",
+            ))
+        } else {
+            match inner.tokens.get(&token) {
+                None | Some(Token::Short) => Some(graph_error(
+                    190,
+                    None,
+                    "OAuthException",
+                    "Invalid OAuth access token - Cannot parse access token",
+                )),
+                Some(Token::LongUser) => {
+                    request.extensions_mut().insert(Caller::User);
+                    None
+                }
+                Some(Token::Page) => {
+                    request.extensions_mut().insert(Caller::Page);
+                    None
+                }
+            }
+        }
+    };
+    let response = match refused {
+        Some(response) => response,
+        None => next.run(request).await,
+    };
+    shared.lock().requests.push(RecordedRequest { method, path, status: response.status().as_u16() });
+    response
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Caller {
+    User,
+    Page,
+}
+
+async fn dialog(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    if field("client_id") != APP_ID || field("state").is_empty() || field("response_type") != "code" {
+        return (StatusCode::BAD_REQUEST, "Invalid App ID").into_response();
+    }
+    let scopes: HashSet<&str> = field("scope").split(',').collect();
+    if !["pages_show_list", "pages_manage_posts"].iter().all(|s| scopes.contains(s)) {
+        return (StatusCode::BAD_REQUEST, "missing permissions").into_response();
+    }
+    let code = random_token("AQD");
+    shared.lock().codes.insert(code.clone(), field("redirect_uri").to_owned());
+    let mut location = url::Url::parse(field("redirect_uri")).unwrap();
+    location.query_pairs_mut().append_pair("code", &code).append_pair("state", field("state"));
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
+}
+
+async fn access_token(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    if field("client_id") != APP_ID || field("client_secret") != APP_SECRET {
+        return graph_error(
+            101,
+            None,
+            "OAuthException",
+            "Error validating application. Invalid application ID.",
+        );
+    }
+    let mut inner = shared.lock();
+    let (kind, expires_in) = if field("grant_type") == "fb_exchange_token" {
+        let given = field("fb_exchange_token");
+        if !matches!(inner.tokens.get(given), Some(Token::Short | Token::LongUser))
+            || inner.expired.contains(given)
+        {
+            return graph_error(190, None, "OAuthException", "Invalid OAuth access token.");
+        }
+        (Token::LongUser, LONG_LIVED)
+    } else {
+        if inner.codes.remove(field("code")).is_none_or(|uri| uri != field("redirect_uri")) {
+            return graph_error(100, Some(36009), "OAuthException", "This authorization code has been used.");
+        }
+        (Token::Short, 5_400)
+    };
+    let token = random_token("EAAB");
+    inner.tokens.insert(token.clone(), kind);
+    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}))
+        .into_response()
+}
+
+async fn me(axum::Extension(caller): axum::Extension<Caller>) -> Response {
+    if caller != Caller::User {
+        return axum::Json(json!({"id": PAGE_ID, "name": PAGE_NAME})).into_response();
+    }
+    axum::Json(json!({"id": USER_ID, "name": USER_NAME})).into_response()
+}
+
+async fn page(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Response {
+    if id != PAGE_ID {
+        return graph_error(
+            100,
+            Some(33),
+            "GraphMethodException",
+            &format!(
+                "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
+        );
+    }
+    let mut body = json!({"id": PAGE_ID, "name": PAGE_NAME});
+    let fields = query.get("fields").map(String::as_str).unwrap_or_default();
+    if caller == Caller::User && fields.split(',').any(|f| f == "access_token") {
+        let token = random_token("EAAP");
+        shared.lock().tokens.insert(token.clone(), Token::Page);
+        body["access_token"] = json!(token);
+    }
+    axum::Json(body).into_response()
+}
+
+fn page_only(id: &str, caller: Caller) -> Option<Response> {
+    if id != PAGE_ID {
+        return Some(graph_error(100, Some(33), "GraphMethodException", "Unsupported post request."));
+    }
+    (caller != Caller::Page).then(|| {
+        graph_error(200, None, "OAuthException", "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts as an admin with sufficient administrative permission")
+    })
+}
+
+async fn feed(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Some(refused) = page_only(&id, caller) {
+        return refused;
+    }
+    let message = body["message"].as_str().unwrap_or_default().to_owned();
+    let link = body["link"].as_str().map(str::to_owned);
+    let attached: Vec<String> = body["attached_media"]
+        .as_array()
+        .map(|a| a.iter().map(|m| m["media_fbid"].as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default();
+    if message.is_empty() && link.is_none() && attached.is_empty() {
+        return graph_error(100, None, "OAuthException", "(#100) Missing message or attachment");
+    }
+    let mut inner = shared.lock();
+    if attached.iter().any(|id| !inner.photos.iter().any(|p| &p.id == id && !p.published)) {
+        return graph_error(
+            100,
+            None,
+            "OAuthException",
+            "(#100) attached_media: not an unpublished photo of this Page",
+        );
+    }
+    if !message.is_empty() && inner.posts.iter().any(|p| p.message == message) {
+        return graph_error(506, None, "OAuthException", "(#506) Duplicate status message");
+    }
+    let post_id = format!("{PAGE_ID}_{}", 900_000 + inner.posts.len());
+    inner.posts.push(Post { id: post_id.clone(), message, link, photos: attached });
+    axum::Json(json!({"id": post_id})).into_response()
+}
+
+async fn photos(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    mut multipart: Multipart,
+) -> Response {
+    if let Some(refused) = page_only(&id, caller) {
+        return refused;
+    }
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut source: Option<(Vec<u8>, String)> = None;
+    while let Some(field) = multipart.next_field().await.unwrap() {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "source" {
+            let content_type = field.content_type().unwrap_or_default().to_owned();
+            source = Some((field.bytes().await.unwrap().to_vec(), content_type));
+        } else {
+            fields.insert(name, field.text().await.unwrap());
+        }
+    }
+    let Some((bytes, content_type)) = source.filter(|(b, _)| !b.is_empty()) else {
+        return graph_error(324, None, "OAuthException", "(#324) Requires upload file");
+    };
+    let published = fields.get("published").is_none_or(|p| p != "false");
+    let mut inner = shared.lock();
+    let photo_id = format!("{}", 500_000 + inner.photos.len());
+    let caption = fields.get("caption").cloned();
+    inner.photos.push(Photo {
+        id: photo_id.clone(),
+        bytes,
+        content_type,
+        published,
+        caption: caption.clone(),
+        alt_text: fields.get("alt_text_custom").cloned(),
+    });
+    if !published {
+        return axum::Json(json!({"id": photo_id})).into_response();
+    }
+    let post_id = format!("{PAGE_ID}_{}", 900_000 + inner.posts.len());
+    let post = Post {
+        id: post_id.clone(),
+        message: caption.unwrap_or_default(),
+        link: None,
+        photos: vec![photo_id.clone()],
+    };
+    inner.posts.push(post);
+    axum::Json(json!({"id": photo_id, "post_id": post_id})).into_response()
+}
+
+async fn comment(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut inner = shared.lock();
+    if caller != Caller::Page || !inner.posts.iter().any(|p| p.id == id) {
+        return graph_error(100, Some(33), "GraphMethodException", "Unsupported post request.");
+    }
+    let message = body["message"].as_str().unwrap_or_default().to_owned();
+    inner.comments.push((id.clone(), message));
+    axum::Json(json!({"id": format!("{id}_{}", inner.comments.len())})).into_response()
+}

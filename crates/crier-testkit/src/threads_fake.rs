@@ -1,0 +1,408 @@
+//! An in-process fake Threads API for tests: axum on 127.0.0.1, following Meta's documented shapes
+//! closely enough to drive a real client:
+//!
+//! - the consent page (`GET /oauth/authorize`, answered at once as if the user agreed) and
+//!   `POST /oauth/access_token` (form: client_id, client_secret, grant_type, redirect_uri, code;
+//!   answers `{access_token, user_id}`), developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions;
+//! - `GET /access_token?grant_type=th_exchange_token` and
+//!   `GET /refresh_access_token?grant_type=th_refresh_token` (answers `{access_token, token_type,
+//!   expires_in}`; a token under a day old is not refreshed),
+//!   developers.facebook.com/docs/threads/get-started/long-lived-tokens;
+//! - `GET /v1.0/me`, `POST /v1.0/{user-id}/threads` (form: media_type, text, reply_to_id),
+//!   `GET /v1.0/{container-id}?fields=status` (`IN_PROGRESS` on the first read, then `FINISHED`),
+//!   `POST /v1.0/{user-id}/threads_publish` (form: creation_id), `GET /v1.0/{media-id}?fields=permalink`,
+//!   developers.facebook.com/docs/threads/posts;
+//! - `GET /v1.0/{user-id}/threads_publishing_limit` (`{"data": [{"quota_usage", "config":
+//!   {"quota_total": 250, "quota_duration": 86400}, "reply_quota_usage", "reply_config"}]}`),
+//!   developers.facebook.com/docs/threads/troubleshooting#retrieve-publishing-quota-limit.
+//!
+//! Errors are Graph's `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
+//! with HTTP 400: 190 for a bad or expired token, 4 when the app is rate limited, 100 for a text
+//! over 500 (emoji counted by their UTF-8 bytes) and for an unknown `reply_to_id`.
+//!
+//! Where it is a fake: one app ([`APP_ID`], [`APP_SECRET`]), one user ([`USER_ID`]); the consent
+//! page and the API share one base URL.
+
+#![expect(clippy::unwrap_used, reason = "test support")]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+pub const APP_ID: &str = "990011223344556";
+pub const APP_SECRET: &str = "threads-test-secret";
+pub const USER_ID: &str = "25000000000000001";
+pub const USERNAME: &str = "crier.bakery";
+pub const LONG_LIVED: i64 = 5_184_000;
+pub const QUOTA_TOTAL: u64 = 250;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub id: String,
+    pub text: String,
+    pub reply_to_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+struct Container {
+    text: String,
+    reply_to_id: Option<String>,
+    reads: usize,
+    published: bool,
+}
+
+struct Inner {
+    codes: HashMap<String, String>,
+    /// Token → (long-lived, issued at).
+    tokens: HashMap<String, (bool, i64)>,
+    expired: Vec<String>,
+    containers: HashMap<String, Container>,
+    posts: Vec<Post>,
+    quota_usage: u64,
+    rate_limited: usize,
+    requests: Vec<RecordedRequest>,
+}
+
+type Shared = crate::fake_server::Shared<Inner>;
+type St = State<Arc<Shared>>;
+
+pub struct ThreadsFake {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ThreadsFake {
+    pub async fn start() -> Self {
+        let (listener, shared) = crate::fake_server::bind(Inner {
+            codes: HashMap::new(),
+            tokens: HashMap::new(),
+            expired: Vec::new(),
+            containers: HashMap::new(),
+            posts: Vec::new(),
+            quota_usage: 0,
+            rate_limited: 0,
+            requests: Vec::new(),
+        })
+        .await;
+        let router = Router::new()
+            .route("/oauth/authorize", get(authorize))
+            .route("/oauth/access_token", post(code_exchange))
+            .route("/access_token", get(long_lived))
+            .route("/refresh_access_token", get(refresh))
+            .route("/v1.0/me", get(me))
+            .route("/v1.0/{id}", get(object))
+            .route("/v1.0/{id}/threads", post(create_container))
+            .route("/v1.0/{id}/threads_publish", post(publish))
+            .route("/v1.0/{id}/threads_publishing_limit", get(limit))
+            .layer(middleware::from_fn_with_state(shared.clone(), guard))
+            .with_state(shared.clone());
+        let task = crate::fake_server::serve(listener, router);
+        Self { shared, task }
+    }
+
+    /// `http://127.0.0.1:PORT`: `graph.threads.net`'s and `threads.net`'s stand-in.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn posts(&self) -> Vec<Post> {
+        self.shared.lock().posts.clone()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Posts already made in the rolling 24 hours.
+    pub fn set_quota_usage(&self, used: u64) {
+        self.shared.lock().quota_usage = used;
+    }
+
+    pub fn rate_limit_next(&self, n: usize) {
+        self.shared.lock().rate_limited = n;
+    }
+
+    /// Every token issued so far has expired.
+    pub fn expire_tokens(&self) {
+        let mut inner = self.shared.lock();
+        let all: Vec<String> = inner.tokens.keys().cloned().collect();
+        inner.expired.extend(all);
+    }
+
+    /// Every token was issued `secs` earlier than it was (to pass the one-day refresh rule).
+    pub fn age_tokens(&self, secs: i64) {
+        for (_, issued) in self.shared.lock().tokens.values_mut() {
+            *issued -= secs;
+        }
+    }
+}
+
+impl Drop for ThreadsFake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn random_token(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()))
+}
+
+fn graph_error(code: i64, subcode: Option<i64>, message: &str) -> Response {
+    let mut error =
+        json!({"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AthreadsTrace"});
+    if let Some(subcode) = subcode {
+        error["error_subcode"] = json!(subcode);
+    }
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error}))).into_response()
+}
+
+fn query_or_bearer(request: &Request) -> String {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    bearer.unwrap_or_else(|| {
+        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// Records every request; on `/v1.0/` calls rate-limits and checks the (long-lived) token.
+async fn guard(State(shared): St, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let refused = if path.starts_with("/v1.0/") {
+        let token = query_or_bearer(&request);
+        let mut inner = shared.lock();
+        if inner.rate_limited > 0 {
+            inner.rate_limited -= 1;
+            Some(graph_error(4, None, "Application request limit reached"))
+        } else if inner.expired.contains(&token) {
+            Some(graph_error(190, Some(463), "Error validating access token: Session has expired."))
+        } else if !matches!(inner.tokens.get(&token), Some((true, _))) {
+            Some(graph_error(190, None, "Invalid OAuth access token - Cannot parse access token"))
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    let response = match refused {
+        Some(response) => response,
+        None => next.run(request).await,
+    };
+    shared.lock().requests.push(RecordedRequest { method, path, status: response.status().as_u16() });
+    response
+}
+
+async fn authorize(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let scopes: Vec<&str> = field("scope").split(',').collect();
+    if field("client_id") != APP_ID
+        || field("response_type") != "code"
+        || field("state").is_empty()
+        || !scopes.contains(&"threads_basic")
+        || !scopes.contains(&"threads_content_publish")
+    {
+        return (StatusCode::BAD_REQUEST, "Invalid request").into_response();
+    }
+    let code = random_token("AQB");
+    shared.lock().codes.insert(code.clone(), field("redirect_uri").to_owned());
+    let mut location = url::Url::parse(field("redirect_uri")).unwrap();
+    location.query_pairs_mut().append_pair("code", &code).append_pair("state", field("state"));
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
+}
+
+async fn code_exchange(State(shared): St, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if field("client_id") != APP_ID || field("client_secret") != APP_SECRET {
+        return graph_error(101, None, "Error validating application. Invalid application ID.");
+    }
+    let mut inner = shared.lock();
+    if field("grant_type") != "authorization_code"
+        || inner.codes.remove(field("code")).is_none_or(|uri| uri != field("redirect_uri"))
+    {
+        return graph_error(100, Some(36009), "This authorization code has been used.");
+    }
+    let token = random_token("THQ");
+    inner.tokens.insert(token.clone(), (false, now()));
+    axum::Json(json!({"access_token": token, "user_id": USER_ID.parse::<u64>().unwrap()})).into_response()
+}
+
+async fn long_lived(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let mut inner = shared.lock();
+    if field("grant_type") != "th_exchange_token" || field("client_secret") != APP_SECRET {
+        return graph_error(100, None, "Invalid grant_type or client_secret");
+    }
+    if !matches!(inner.tokens.get(field("access_token")), Some((false, _))) {
+        return graph_error(190, None, "Invalid OAuth access token.");
+    }
+    let token = random_token("THAA");
+    inner.tokens.insert(token.clone(), (true, now()));
+    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED}))
+        .into_response()
+}
+
+async fn refresh(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let mut inner = shared.lock();
+    let given = field("access_token");
+    if field("grant_type") != "th_refresh_token" {
+        return graph_error(100, None, "Invalid grant_type");
+    }
+    if inner.expired.iter().any(|t| t == given) {
+        return graph_error(190, Some(463), "Error validating access token: Session has expired.");
+    }
+    match inner.tokens.get(given) {
+        Some((true, issued)) if now() - issued >= 86_400 => {}
+        Some((true, _)) => {
+            return graph_error(190, None, "The access token must be at least 24 hours old to refresh.");
+        }
+        _ => return graph_error(190, None, "Invalid OAuth access token."),
+    }
+    let token = random_token("THAA");
+    inner.tokens.insert(token.clone(), (true, now()));
+    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED}))
+        .into_response()
+}
+
+async fn me(State(shared): St) -> Response {
+    let picture = format!("{}/pictures/{USER_ID}.jpg", shared.base_url);
+    axum::Json(json!({"id": USER_ID, "username": USERNAME, "name": "Crier Bakery", "threads_profile_picture_url": picture}))
+        .into_response()
+}
+
+/// A container's status, or a post's permalink.
+async fn object(
+    State(shared): St,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let fields = query.get("fields").cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    if let Some(container) = inner.containers.get_mut(&id) {
+        container.reads += 1;
+        let status = match (container.published, container.reads) {
+            (true, _) => "PUBLISHED",
+            (false, 1) => "IN_PROGRESS",
+            _ => "FINISHED",
+        };
+        return axum::Json(json!({"id": id, "status": status})).into_response();
+    }
+    if inner.posts.iter().any(|p| p.id == id) && fields.contains("permalink") {
+        return axum::Json(
+            json!({"id": id, "permalink": format!("https://www.threads.net/@{USERNAME}/post/{id}")}),
+        )
+        .into_response();
+    }
+    graph_error(100, Some(33), "Object does not exist")
+}
+
+/// Threads' count: characters, emoji by their UTF-8 bytes.
+fn threads_length(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let emoji = matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2300..=0x23FF
+                | 0x200D | 0xFE0F | 0x20E3 | 0xE0020..=0xE007F);
+            if emoji { c.len_utf8() } else { 1 }
+        })
+        .sum()
+}
+
+async fn create_container(State(shared): St, Path(user): Path<String>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if user != USER_ID {
+        return graph_error(100, Some(33), "Object does not exist");
+    }
+    let text = form.get("text").cloned().unwrap_or_default();
+    if form.get("media_type").map(String::as_str) != Some("TEXT") || text.is_empty() {
+        return graph_error(100, None, "The parameter media_type is required; TEXT posts need a text");
+    }
+    if threads_length(&text) > 500 {
+        return graph_error(100, Some(2207006), "The post text is too long (the limit is 500 characters)");
+    }
+    let mut inner = shared.lock();
+    let reply_to_id = form.get("reply_to_id").cloned();
+    if let Some(parent) = &reply_to_id
+        && !inner.posts.iter().any(|p| &p.id == parent)
+    {
+        return graph_error(100, Some(4279009), "The reply_to_id does not name a Threads post");
+    }
+    let id = format!("1790{:08}", inner.containers.len() + 1);
+    inner.containers.insert(id.clone(), Container { text, reply_to_id, reads: 0, published: false });
+    axum::Json(json!({"id": id})).into_response()
+}
+
+async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let mut inner = shared.lock();
+    let creation = form.get("creation_id").cloned().unwrap_or_default();
+    let Some(container) = inner.containers.get_mut(&creation).filter(|_| user == USER_ID) else {
+        return graph_error(100, Some(33), "The creation_id does not name a container");
+    };
+    if container.published || container.reads < 2 {
+        // Publishing a container that is not FINISHED fails (developers.facebook.com/docs/threads/troubleshooting).
+        return graph_error(
+            24,
+            Some(4279009),
+            "The media is not ready for publishing, please wait for a moment",
+        );
+    }
+    container.published = true;
+    let post =
+        Post { id: String::new(), text: container.text.clone(), reply_to_id: container.reply_to_id.clone() };
+    let id = format!("1800{:08}", inner.posts.len() + 1);
+    inner.posts.push(Post { id: id.clone(), ..post });
+    if inner.posts.last().is_some_and(|p| p.reply_to_id.is_none()) {
+        inner.quota_usage += 1;
+    }
+    axum::Json(json!({"id": id})).into_response()
+}
+
+async fn limit(
+    State(shared): St,
+    Path(user): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if user != USER_ID {
+        return graph_error(100, Some(33), "Object does not exist");
+    }
+    let fields = query.get("fields").cloned().unwrap_or_default();
+    let inner = shared.lock();
+    let mut entry = json!({});
+    if fields.contains("quota_usage") {
+        entry["quota_usage"] = json!(inner.quota_usage);
+        entry["config"] = json!({"quota_total": QUOTA_TOTAL, "quota_duration": 86_400});
+    }
+    if fields.contains("reply_quota_usage") {
+        entry["reply_quota_usage"] = json!(0);
+        entry["reply_config"] = json!({"quota_total": 1000, "quota_duration": 86_400});
+    }
+    axum::Json(json!({"data": [entry]})).into_response()
+}
