@@ -27,6 +27,7 @@ on_both_backends!(
     a_new_password_ends_the_other_sessions,
     a_workspace_requiring_a_second_factor_opens_only_its_set_up,
     a_webhook_secret_is_shown_once_and_test_sends_and_the_audit_log_are_listed,
+    a_platform_account_is_connected_from_the_channels_page,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -690,5 +691,55 @@ async fn a_webhook_secret_is_shown_once_and_test_sends_and_the_audit_log_are_lis
         audit.body.contains("webhook_endpoint.created") && !audit.body.contains("user.login<"),
         "{}",
         audit.body
+    );
+}
+
+async fn a_platform_account_is_connected_from_the_channels_page(backend: Backend) {
+    let fake = crier_testkit::mastodon_fake::MastodonFake::start().await;
+    let policy = crier_net::OutboundPolicy { allow_insecure_loopback: true, ..Default::default() };
+    let config =
+        ApiConfig { public_url: Some("https://crier.example".parse().unwrap()), ..ApiConfig::default() };
+    let server =
+        Server::start_media(backend, crier_api::MediaConfig::default(), policy).await_with(config).await;
+    let seeded = server.seed("people").await;
+    person(&server, seeded.workspace, "admin@example.com", Role::Admin).await;
+    let mut admin = Browser::signed_in(&server, "admin@example.com").await;
+    let page = admin.get("/channels").await;
+    assert!(page.body.contains("Your instance (e.g. mastodon.social)"), "mastodon's field is offered");
+    assert!(page.body.contains("App password"), "bluesky's too");
+    let csrf = page.csrf();
+    let bad = admin
+        .post("/channels/connect", &[("csrf", &csrf), ("provider", "mastodon"), ("instance", "not a host!")])
+        .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad.body.contains("The account was not connected"), "{}", bad.body);
+    let started = admin
+        .post(
+            "/channels/connect",
+            &[
+                ("csrf", &csrf),
+                ("provider", "mastodon"),
+                ("instance", fake.base_url()),
+                ("name", "Our Mastodon"),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let authorize = started.location.unwrap();
+    assert!(authorize.starts_with(&format!("{}/oauth/authorize", fake.base_url())), "{authorize}");
+    // The person approves at the instance, which sends the browser to Crier's callback.
+    let consent = admin.send(admin.http.get(&authorize)).await;
+    let callback = consent.location.unwrap().replace("https://crier.example", &server.base);
+    let back = admin.send(admin.http.get(&callback)).await;
+    let back = back.location.unwrap();
+    assert!(
+        back.starts_with("https://crier.example/channels?") && back.contains("channel_id=chan_"),
+        "{back}"
+    );
+    let listed = admin.get(&back.replace("https://crier.example", "")).await;
+    assert!(
+        listed.body.contains("The account is connected.") && listed.body.contains("Our Mastodon"),
+        "{}",
+        listed.body
     );
 }
