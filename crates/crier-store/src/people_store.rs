@@ -145,6 +145,30 @@ macro_rules! impl_people_store {
                 hash.as_bytes().as_slice()
             }
 
+            /// The insert of `session`, for either pool or a transaction.
+            fn insert_session<DB: sqlx::Database>(
+                session: &UserSession,
+            ) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments<'_>>
+            where
+                for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+                Uuid: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+                bool: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+                DbTime: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+                for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+            {
+                sqlx::query(sql::INSERT_SESSION)
+                    .bind(hash_bytes(&session.token_hash))
+                    .bind(session.id)
+                    .bind(session.user_id)
+                    .bind(session.workspace_id.as_uuid())
+                    .bind(session.pending_second_factor)
+                    .bind(DbTime(session.created_at))
+                    .bind(DbTime(session.last_seen_at))
+                    .bind(DbTime(session.expires_at))
+                    .bind(session.ip.as_deref())
+                    .bind(session.user_agent.as_deref())
+            }
+
             #[async_trait::async_trait]
             impl crier_core::PeopleStore for $store {
                 async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>> {
@@ -199,20 +223,7 @@ macro_rules! impl_people_store {
                 }
 
                 async fn insert_session(&self, session: &UserSession) -> StoreResult<()> {
-                    sqlx::query(sql::INSERT_SESSION)
-                        .bind(hash_bytes(&session.token_hash))
-                        .bind(session.id)
-                        .bind(session.user_id)
-                        .bind(session.workspace_id.as_uuid())
-                        .bind(session.pending_second_factor)
-                        .bind(DbTime(session.created_at))
-                        .bind(DbTime(session.last_seen_at))
-                        .bind(DbTime(session.expires_at))
-                        .bind(session.ip.as_deref())
-                        .bind(session.user_agent.as_deref())
-                        .execute(&self.$write)
-                        .await
-                        .map_err(map_sqlx)?;
+                    insert_session(session).execute(&self.$write).await.map_err(map_sqlx)?;
                     Ok(())
                 }
 
@@ -246,20 +257,7 @@ macro_rules! impl_people_store {
                     if gone == 0 {
                         return Ok(false);
                     }
-                    sqlx::query(sql::INSERT_SESSION)
-                        .bind(hash_bytes(&new.token_hash))
-                        .bind(new.id)
-                        .bind(new.user_id)
-                        .bind(new.workspace_id.as_uuid())
-                        .bind(new.pending_second_factor)
-                        .bind(DbTime(new.created_at))
-                        .bind(DbTime(new.last_seen_at))
-                        .bind(DbTime(new.expires_at))
-                        .bind(new.ip.as_deref())
-                        .bind(new.user_agent.as_deref())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_sqlx)?;
+                    insert_session(new).execute(&mut *tx).await.map_err(map_sqlx)?;
                     tx.commit().await.map_err(map_sqlx)?;
                     Ok(true)
                 }

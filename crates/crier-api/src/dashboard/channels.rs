@@ -141,11 +141,8 @@ async fn connect(
     .await
     {
         Ok(response) if response.status() == StatusCode::ACCEPTED => {
-            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
-            let url = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("authorize_url").and_then(|u| u.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "/channels".into());
+            let url =
+                super::answered_field(response, "authorize_url").await.unwrap_or_else(|| "/channels".into());
             Ok(see_other(&url))
         }
         Ok(_) => Ok(see_other("/channels?channel_id=new")),

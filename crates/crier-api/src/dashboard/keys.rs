@@ -62,10 +62,7 @@ async fn create(
     }
     let response =
         create_api_key(who.tenant.clone(), State(state.clone()), HeaderMap::new(), ApiJson(input)).await?;
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
-    let secret = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("secret").and_then(|s| s.as_str()).map(str::to_owned));
+    let secret = super::answered_field(response, "secret").await;
     page(&who, &state, secret).await
 }
 

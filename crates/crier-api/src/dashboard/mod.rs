@@ -117,6 +117,13 @@ impl SignedIn {
     }
 }
 
+/// A text field of the JSON an API handler answered (the id it made, a secret shown once).
+pub(crate) async fn answered_field(response: Response, name: &str) -> Option<String> {
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    value.get(name)?.as_str().map(str::to_owned)
+}
+
 /// A redirect after a successful form (303: the browser follows with GET).
 pub(crate) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();

@@ -246,11 +246,7 @@ async fn compose(
     };
     match outcome {
         Ok(response) if response.status().is_success() => {
-            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
-            let id = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
-                .unwrap_or_default();
+            let id = super::answered_field(response, "id").await.unwrap_or_default();
             Ok(see_other(&format!("/posts/{id}?notice=accepted")))
         }
         Ok(response) => Ok(response),
