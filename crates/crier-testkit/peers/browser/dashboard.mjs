@@ -95,7 +95,7 @@ try {
 
   // Connect a sandbox channel.
   await page.goto(`${base}/channels`);
-  await page.getByLabel('Name').fill('Browser sandbox');
+  await page.getByLabel('Name', { exact: true }).fill('Browser sandbox');
   await page.getByRole('button', { name: 'Add' }).click();
   await page.getByRole('cell', { name: 'Browser sandbox', exact: true }).waitFor();
   await checkAccessibility('channels');
@@ -122,7 +122,7 @@ try {
 
   // Create an API key: its secret is shown once.
   await page.goto(`${base}/keys`);
-  await page.getByLabel('Name').fill('from the browser');
+  await page.getByLabel('Name', { exact: true }).fill('from the browser');
   await page.getByLabel('posts:read').check();
   await page.getByRole('button', { name: 'Create key' }).click();
   const key = await page.getByLabel('New API key').inputValue();
