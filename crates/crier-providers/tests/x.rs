@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use crier_core::{Channel, ChannelId, ChannelStatus, MediaId, MediaKind, WorkspaceId};
 use crier_providers::x::{X, XSettings};
-use crier_providers::{CallbackRequest, ConnectRequest, ConnectStart, MediaFile, Provider, ProviderError};
+use crier_providers::{
+    CallbackRequest, ConnectRequest, ConnectStart, CredentialVault, MediaFile, Provider, ProviderError,
+};
 use crier_testkit::x_fake::{self, XFake};
 use doubles::{MemoryMedia, MemoryVault, request};
 use serde_json::{Value, json};
@@ -280,4 +282,20 @@ async fn targets_are_checked_as_x_counts() {
     assert_eq!(pointers, ["/options/thread/0", "/options/thread/2"]);
     assert_eq!(env.provider.validate_target(&channel, "ok", &json!({"poll": 1}))[0].pointer, "/options");
     assert_eq!(env.provider.text_limit(&channel).unwrap().max, 280);
+}
+
+#[tokio::test]
+async fn disconnecting_revokes_the_grant_at_x() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let tokens = env.tokens(&channel);
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert!(env.fake.refresh_token_valid(&refresh));
+    let credentials = env.vault.open(&channel).await.unwrap();
+    env.provider.disconnect(&channel, &credentials).await.unwrap();
+    assert!(!env.fake.refresh_token_valid(&refresh), "the refresh token is revoked");
+    let revoke = env.fake.requests().into_iter().find(|r| r.path == "/2/oauth2/revoke").unwrap();
+    assert_eq!(revoke.status, 200, "sent with the app's Basic auth");
+    let refused = env.provider.refresh(&channel).await.unwrap_err();
+    assert!(matches!(refused, ProviderError::AuthExpired { .. }), "{refused:?}");
 }

@@ -108,6 +108,7 @@ impl XFake {
         let router = Router::new()
             .route("/i/oauth2/authorize", get(authorize))
             .route("/2/oauth2/token", post(token))
+            .route("/2/oauth2/revoke", post(revoke))
             .route("/2/users/me", get(me))
             .route("/2/media/upload", get(media_status))
             .route("/2/media/upload/initialize", post(initialize))
@@ -204,7 +205,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 async fn guard(State(shared): St, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let api = path.starts_with("/2/") && path != "/2/oauth2/token";
+    let api = path.starts_with("/2/") && !path.starts_with("/2/oauth2/");
     let refused = if api {
         let bearer = request
             .headers()
@@ -335,6 +336,25 @@ async fn token(State(shared): St, headers: HeaderMap, body: String) -> Response 
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type not supported"),
     }
+}
+
+/// docs.x.com/resources/fundamentals/authentication/oauth-2-0/user-access-token: revoking a
+/// refresh token ends it (and its grant's access tokens); the answer is `{"revoked": true}`.
+async fn revoke(State(shared): St, headers: HeaderMap, body: String) -> Response {
+    if !basic_auth_ok(&headers) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        );
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let token = form.get("token").cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    if inner.refresh_tokens.remove(&token) {
+        inner.access_tokens.clear();
+    }
+    (StatusCode::OK, axum::Json(json!({"revoked": true}))).into_response()
 }
 
 async fn me(State(shared): St) -> Response {

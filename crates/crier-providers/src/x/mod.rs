@@ -18,7 +18,9 @@ use serde::Deserialize;
 
 use crate::platform::{Platform, PlatformCall};
 use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
-use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, MediaRules};
+use crate::{
+    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules,
+};
 
 pub use text::{MAX_WEIGHTED_LENGTH, TextCount, parse_text, weighted_length};
 
@@ -235,5 +237,11 @@ impl Provider for X {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    /// Revokes the refresh token (and with it the grant) at X.
+    async fn disconnect(&self, _channel: &Channel, credentials: &Credentials) -> Result<(), ProviderError> {
+        let tokens: oauth::Tokens = credentials.parse()?;
+        self.revoke(&tokens).await
     }
 }

@@ -185,6 +185,24 @@ impl X {
         Ok(fresh)
     }
 
+    /// docs.x.com/resources/fundamentals/authentication/oauth-2-0/user-access-token
+    /// (`POST /2/oauth2/revoke`, confidential clients authenticate with Basic auth).
+    pub(super) async fn revoke(&self, tokens: &Tokens) -> Result<(), ProviderError> {
+        let form = [
+            ("token", tokens.refresh_token.as_str()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", self.settings.client_id.as_str()),
+        ];
+        let url = self.settings.api("/2/oauth2/revoke");
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| {
+                b.basic_auth(&self.settings.client_id, Some(&self.settings.client_secret)).form(&form)
+            })
+            .await?;
+        if call.ok() { Ok(()) } else { Err(self.failure(&call)) }
+    }
+
     fn tokens_of(&self, reply: TokenReply, previous_refresh: Option<&str>) -> Result<Tokens, ProviderError> {
         let refresh_token =
             reply.refresh_token.or_else(|| previous_refresh.map(str::to_owned)).ok_or_else(|| {
