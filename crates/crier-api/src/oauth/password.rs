@@ -1,4 +1,5 @@
-//! Argon2id password hashes (the `argon2` crate's defaults are OWASP's minimum: m=19 MiB, t=2, p=1).
+//! Argon2id password hashes (the `argon2` crate's defaults are OWASP's minimum: m=19 MiB, t=2, p=1;
+//! about 45 ms a hash on a 2-core machine, see docs/PEOPLE.md).
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
