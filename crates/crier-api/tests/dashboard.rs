@@ -28,6 +28,7 @@ on_both_backends!(
     a_workspace_requiring_a_second_factor_opens_only_its_set_up,
     a_webhook_secret_is_shown_once_and_test_sends_and_the_audit_log_are_listed,
     a_platform_account_is_connected_from_the_channels_page,
+    an_api_key_is_rotated_with_its_new_secret_shown_once,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -741,5 +742,38 @@ async fn a_platform_account_is_connected_from_the_channels_page(backend: Backend
         listed.body.contains("The account is connected.") && listed.body.contains("Our Mastodon"),
         "{}",
         listed.body
+    );
+}
+
+async fn an_api_key_is_rotated_with_its_new_secret_shown_once(backend: Backend) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    person(&server, seeded.workspace, "admin@example.com", Role::Admin).await;
+    let mut admin = Browser::signed_in(&server, "admin@example.com").await;
+    let csrf = admin.csrf().await;
+    let made = admin.post("/keys", &[("csrf", &csrf), ("name", "deploys"), ("scope", "posts:read")]).await;
+    let secret_of = |page: &Page| {
+        let marker = "id=\"new-key\" class=\"secret\" readonly value=\"";
+        let start =
+            page.body.find(marker).unwrap_or_else(|| panic!("no key in {}", page.body)) + marker.len();
+        page.body[start..].split('"').next().unwrap().to_owned()
+    };
+    let first = secret_of(&made);
+    let keys = server.get("/v1/api-keys", &seeded.admin_key).await;
+    let id = keys.body["data"].as_array().unwrap().iter().find(|k| k["name"] == "deploys").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = admin.post(&format!("/keys/{id}/rotate"), &[("csrf", &csrf)]).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let second = secret_of(&rotated);
+    assert_ne!(first, second);
+    assert!(second.starts_with("crier_live_"));
+    assert!(!admin.get("/keys").await.body.contains(&second), "shown once");
+    assert_eq!(server.get("/v1/posts", &second).await.status, StatusCode::OK, "the successor works");
+    assert_eq!(
+        server.get("/v1/posts", &first).await.status,
+        StatusCode::OK,
+        "the old key lives out its grace"
     );
 }

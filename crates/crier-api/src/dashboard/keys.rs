@@ -10,12 +10,17 @@ use crier_core::{ApiKeyId, Scope};
 
 use super::session::{Posted, SignedIn};
 use super::{DashError, Nav, render, see_other};
-use crate::extract::{ApiJson, ApiPath};
-use crate::routes::api_keys::{ApiKeyIn, ApiKeyOut, create_api_key, list_api_keys, revoke_api_key};
+use crate::extract::{ApiJson, ApiPath, OptionalJson};
+use crate::routes::api_keys::{
+    ApiKeyIn, ApiKeyOut, create_api_key, list_api_keys, revoke_api_key, rotate_api_key,
+};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/keys", get(keys).post(create)).route("/keys/{id}/revoke", post(revoke))
+    Router::new()
+        .route("/keys", get(keys).post(create))
+        .route("/keys/{id}/revoke", post(revoke))
+        .route("/keys/{id}/rotate", post(rotate))
 }
 
 #[derive(askama::Template)]
@@ -73,4 +78,17 @@ async fn revoke(
 ) -> Result<Response, DashError> {
     let _revoked = revoke_api_key(posted.who.tenant, State(state), ApiPath(id)).await?;
     Ok(see_other("/keys"))
+}
+
+/// A successor key with the same scopes, its secret shown once; the old key keeps working for
+/// the deployment's grace period (`--key-grace-period`) so callers can switch.
+async fn rotate(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<ApiKeyId>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Result<Response, DashError> {
+    let who = posted.who;
+    let (_, Json(created)) =
+        rotate_api_key(who.tenant.clone(), State(state.clone()), ApiPath(id), OptionalJson(None)).await?;
+    page(&who, &state, created.secret).await
 }
