@@ -6,7 +6,6 @@
 
 mod doubles;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, MediaKind, WorkspaceId};
@@ -16,10 +15,9 @@ use crier_providers::{
     ProviderError,
 };
 use crier_testkit::linkedin_fake::{self, LinkedInFake};
-use doubles::{MemoryMedia, MemoryVault, pointers, request};
+use doubles::{CALLBACK, MemoryMedia, MemoryVault, consent, pointers, request};
 use serde_json::{Value, json};
 
-const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
 const VERSION: &str = "202610";
 
 struct Env {
@@ -53,16 +51,6 @@ async fn env() -> Env {
         clock,
         workspace: WorkspaceId::generate(),
     }
-}
-
-async fn consent(authorize_url: &str) -> (String, String) {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let answer = client.get(authorize_url).send().await.unwrap();
-    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(location.as_str().starts_with(CALLBACK), "{location}");
-    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
-    (query["code"].clone(), query["state"].clone())
 }
 
 impl Env {

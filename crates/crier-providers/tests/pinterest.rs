@@ -6,7 +6,6 @@
 
 mod doubles;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -18,10 +17,8 @@ use crier_providers::{
     Provider, ProviderError,
 };
 use crier_testkit::pinterest_fake::{self, PinterestFake};
-use doubles::{MemoryMedia, MemoryVault, pointers, request};
+use doubles::{CALLBACK, MemoryMedia, MemoryVault, consent, pointers, request};
 use serde_json::{Value, json};
-
-const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
 
 struct Env {
     fake: PinterestFake,
@@ -53,16 +50,6 @@ async fn env() -> Env {
         clock,
         workspace: WorkspaceId::generate(),
     }
-}
-
-async fn consent(authorize_url: &str) -> (String, String) {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let answer = client.get(authorize_url).send().await.unwrap();
-    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(location.as_str().starts_with(CALLBACK), "{location}");
-    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
-    (query["code"].clone(), query["state"].clone())
 }
 
 impl Env {

@@ -5,7 +5,6 @@
 
 mod doubles;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crier_core::{Channel, ChannelId, ChannelStatus, MediaId, MediaKind, WorkspaceId};
@@ -14,10 +13,8 @@ use crier_providers::{
     CallbackRequest, ConnectRequest, ConnectStart, CredentialVault, MediaFile, Provider, ProviderError,
 };
 use crier_testkit::x_fake::{self, XFake};
-use doubles::{MemoryMedia, MemoryVault, request};
+use doubles::{CALLBACK, MemoryMedia, MemoryVault, consent, request};
 use serde_json::{Value, json};
-
-const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
 
 struct Env {
     fake: XFake,
@@ -39,17 +36,6 @@ async fn env() -> Env {
         auth_base: fake.base_url().into(),
     };
     Env { provider: X::new(platform, settings), fake, vault, media, workspace: WorkspaceId::generate() }
-}
-
-/// Plays the user on the consent page.
-async fn consent(authorize_url: &str) -> (String, String) {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let answer = client.get(authorize_url).send().await.unwrap();
-    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(location.as_str().starts_with(CALLBACK), "{location}");
-    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
-    (query["code"].clone(), query["state"].clone())
 }
 
 impl Env {

@@ -124,3 +124,18 @@ pub fn request<'a>(
 pub fn pointers(issues: &[TargetIssue]) -> Vec<&str> {
     issues.iter().map(|i| i.pointer.as_str()).collect()
 }
+
+/// Where the tests' connect flows come back to.
+pub const CALLBACK: &str = "https://crier.example/v1/channels/connect/callback";
+
+/// Plays the user on a platform's consent page: it must answer 302 to [`CALLBACK`] with `code`
+/// and `state`, which are returned.
+pub async fn consent(authorize_url: &str) -> (String, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(CALLBACK), "{location}");
+    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
+    (query["code"].clone(), query["state"].clone())
+}
