@@ -7,10 +7,12 @@ pub mod extract;
 pub mod idempotency;
 pub mod mcp;
 pub mod media;
+pub mod media_links;
 mod middleware;
 pub mod oauth;
 mod openapi;
 pub mod routes;
+pub mod sso;
 mod state;
 
 use std::future::Future;
@@ -29,9 +31,9 @@ pub use media::MediaConfig;
 pub use openapi::openapi;
 pub use state::{ApiConfig, AppState};
 
-/// The whole application: `/v1`, `/mcp`, `/oauth`, health checks, `/openapi.json` and `/docs`,
-/// with the security headers, body limit, timeout and problem+json error shape applied to every
-/// route (file transfers get their own limit and timeout).
+/// The whole application: `/v1`, `/mcp`, `/oauth`, platform callbacks, health checks,
+/// `/openapi.json` and `/docs`, with the security headers, body limit, timeout and problem+json
+/// error shape applied to every route (file transfers get their own limit and timeout).
 pub fn build_router(state: AppState) -> Router {
     let (api, mut spec) = openapi::api_router().split_for_parts();
     let (transfers, transfer_spec) = openapi::transfer_router().split_for_parts();
@@ -42,12 +44,14 @@ pub fn build_router(state: AppState) -> Router {
     let transfer_limit =
         usize::try_from(state.media.max_file_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
     let transfers = transfers
+        .merge(routes::media_links::router())
         .layer(DefaultBodyLimit::max(transfer_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.media.transfer_timeout));
     api.merge(routes::docs::router(spec))
         .merge(mcp::router(state.clone()))
         .merge(oauth::router())
         .merge(dashboard::router())
+        .merge(routes::platform_callbacks::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .merge(transfers)
@@ -55,13 +59,22 @@ pub fn build_router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(middleware::problem_fallback))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
+/// The request's span, as tower-http's default makes it (at debug level), except that a media
+/// link's token, a credential for its media, is not recorded.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let uri = request.uri();
+    let shown =
+        if uri.path().starts_with("/media-links/") { "/media-links/…".to_owned() } else { uri.to_string() };
+    tracing::debug_span!("request", method = %request.method(), uri = %shown, version = ?request.version())
+}
+
 pub async fn serve(
     listener: TcpListener,
     router: Router,

@@ -305,22 +305,7 @@ impl crier_providers::MediaSource for StoredMedia {
             after: None,
             message: format!("media {id} could not be read: {what}"),
         };
-        let media = match self.0.store.get_media(workspace, id).await {
-            Ok(media) => media,
-            Err(crier_core::StoreError::NotFound) => {
-                return Err(ProviderError::Rejected {
-                    code: "media_gone".into(),
-                    message: format!("media {id} no longer exists"),
-                });
-            }
-            Err(_) => return Err(unavailable("storage is unavailable")),
-        };
-        if media.facts.is_none() {
-            return Err(ProviderError::Rejected {
-                code: "media_not_ready".into(),
-                message: format!("media {id} is not ready"),
-            });
-        }
+        let media = crier_providers::MediaSource::describe(self, workspace, id).await?;
         let mut stream = read_all(&self.0, &media).await.map_err(|_| unavailable("no key or path"))?;
         let mut bytes = Vec::with_capacity(usize::try_from(media.received).unwrap_or(0));
         while let Some(chunk) = stream.try_next().await.map_err(|err| match err {
@@ -334,5 +319,56 @@ impl crier_providers::MediaSource for StoredMedia {
             bytes.extend_from_slice(&chunk);
         }
         Ok(crier_providers::MediaFile { media, bytes })
+    }
+
+    async fn describe(
+        &self,
+        workspace: WorkspaceId,
+        id: MediaId,
+    ) -> Result<Media, crier_providers::ProviderError> {
+        use crier_providers::ProviderError;
+        let media = match self.0.store.get_media(workspace, id).await {
+            Ok(media) => media,
+            Err(crier_core::StoreError::NotFound) => {
+                return Err(ProviderError::Rejected {
+                    code: "media_gone".into(),
+                    message: format!("media {id} no longer exists"),
+                });
+            }
+            Err(_) => {
+                return Err(ProviderError::Retryable {
+                    after: None,
+                    message: format!("media {id} could not be read: storage is unavailable"),
+                });
+            }
+        };
+        if media.facts.is_none() {
+            return Err(ProviderError::Rejected {
+                code: "media_not_ready".into(),
+                message: format!("media {id} is not ready"),
+            });
+        }
+        Ok(media)
+    }
+
+    fn links_media(&self) -> bool {
+        self.0.media_links.is_some()
+    }
+
+    /// A link the API serves at `/media-links/{token}` (`crate::media_links`), for a media that
+    /// exists and is ready now.
+    async fn link(
+        &self,
+        workspace: WorkspaceId,
+        id: MediaId,
+    ) -> Result<crier_providers::MediaLink, crier_providers::ProviderError> {
+        let Some(links) = self.0.media_links.as_deref() else {
+            return Err(crier_providers::ProviderError::Rejected {
+                code: "media_needs_public_url".into(),
+                message: crier_providers::NEEDS_PUBLIC_URL.into(),
+            });
+        };
+        crier_providers::MediaSource::describe(self, workspace, id).await?;
+        Ok(links.mint(workspace, id, self.0.clock.now()))
     }
 }

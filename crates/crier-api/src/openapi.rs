@@ -57,6 +57,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::connect::router())
         .merge(routes::channels::router())
         .merge(routes::posts::router())
+        .merge(routes::post_targets::router())
         .merge(routes::webhook_endpoints::router())
         .merge(routes::webhook_deliveries::router())
         .merge(routes::events::router())

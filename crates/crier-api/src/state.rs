@@ -9,6 +9,7 @@ use crier_vault::Vault;
 use url::Url;
 
 use crate::media::MediaConfig;
+use crate::media_links::MediaLinks;
 
 /// HTTP-layer settings (the binary fills them from its configuration).
 #[derive(Debug, Clone)]
@@ -22,6 +23,10 @@ pub struct ApiConfig {
     pub key_grace_period: Duration,
     /// How long dashboard sessions live.
     pub sessions: crier_core::SessionPolicy,
+    /// Anyone may make an account (and a workspace of their own) at `/signup`.
+    pub open_signup: bool,
+    /// The other services people may sign in to the dashboard through (a button each).
+    pub sso: Vec<crate::sso::SsoProvider>,
 }
 
 impl Default for ApiConfig {
@@ -32,6 +37,8 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             key_grace_period: Duration::from_secs(24 * 60 * 60),
             sessions: crier_core::SessionPolicy::default(),
+            open_signup: false,
+            sso: Vec::new(),
         }
     }
 }
@@ -51,6 +58,8 @@ pub struct AppState {
     /// Where media bytes are kept (in memory unless the binary configures a folder or S3).
     pub blobs: BlobStore,
     pub media: Arc<MediaConfig>,
+    /// Public links to media for platforms that fetch it (set when Crier has a public URL).
+    pub media_links: Option<Arc<MediaLinks>>,
 }
 
 impl AppState {
@@ -65,6 +74,7 @@ impl AppState {
             resolver: Arc::new(SystemResolver),
             blobs: BlobStore::in_memory(),
             media: Arc::new(MediaConfig::default()),
+            media_links: None,
         }
     }
 
@@ -82,6 +92,13 @@ impl AppState {
     pub fn with_media(mut self, blobs: BlobStore, config: MediaConfig) -> Self {
         self.blobs = blobs;
         self.media = Arc::new(config);
+        self
+    }
+
+    /// Serves and mints public media links (`/media-links/{token}`); adapters built after this
+    /// can give platforms links to media.
+    pub fn with_media_links(mut self, links: Arc<MediaLinks>) -> Self {
+        self.media_links = Some(links);
         self
     }
 

@@ -156,6 +156,19 @@ async fn connect_publish_rich_text_an_image_and_a_thread(backend: Backend) {
         parent = (reply["uri"].as_str().unwrap().to_owned(), reply["cid"].as_str().unwrap().to_owned());
     }
 
+    // Deleting the first post removes its record from the PDS (the worker does it); a second
+    // request is refused as the deletion is done.
+    let rich_target = first_target(&server, &key, &rich).await;
+    let path = format!("/v1/posts/{rich}/targets/{}/publication", rich_target["id"].as_str().unwrap());
+    let asked = server.call(reqwest::Method::DELETE, &path, Some(&key), None).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    worker.run_once().await.unwrap();
+    let deleted = first_target(&server, &key, &rich).await;
+    assert_eq!(deleted["deletion"]["status"], "deleted", "{deleted}");
+    let left = pds.list_records(&alice.did, "app.bsky.feed.post").await;
+    assert!(!left.iter().any(|r| r["uri"] == uri), "the record is gone from the PDS");
+    assert_eq!(left.len(), 3, "the thread stays: {left:?}");
+
     // Limits are Bluesky's, checked before anything is stored.
     let long = "é".repeat(301);
     let refused =

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use chrono::Duration;
 use common::Server;
+use common::browser::{Browser, COOKIE, PASSWORD, Page, field, person, start, totp_code};
 use crier_api::ApiConfig;
 use crier_core::{Actor, Clock, NewAuditEvent, Role, User, WorkspaceId};
 use crier_testkit::{Backend, on_both_backends};
@@ -29,126 +28,11 @@ on_both_backends!(
     a_webhook_secret_is_shown_once_and_test_sends_and_the_audit_log_are_listed,
     a_platform_account_is_connected_from_the_channels_page,
     an_api_key_is_rotated_with_its_new_secret_shown_once,
+    open_sign_up_is_off_unless_configured_and_then_makes_an_owner,
+    passkey_ceremonies_need_the_token_are_used_once_and_an_unknown_passkey_changes_nothing,
+    passkeys_are_listed_and_removed_by_their_owner_only_and_count_as_the_second_factor,
+    a_failed_target_is_retried_from_the_post_page,
 );
-
-const PASSWORD: &str = "correct horse battery staple";
-const COOKIE: &str = "__Host-crier_session";
-
-async fn start(backend: Backend) -> Server {
-    let config =
-        ApiConfig { public_url: Some("https://crier.example".parse().unwrap()), ..ApiConfig::default() };
-    Server::start_with(backend, config).await
-}
-
-async fn person(server: &Server, workspace: WorkspaceId, email: &str, role: Role) -> User {
-    let user = User {
-        id: uuid::Uuid::now_v7(),
-        email: email.into(),
-        password_hash: crier_api::oauth::hash_password(PASSWORD).unwrap(),
-        created_at: server.clock.now(),
-        totp: None,
-    };
-    let audit = NewAuditEvent::new(
-        server.clock.now(),
-        Actor::cli(),
-        "user.created",
-        user.id.to_string(),
-        &Default::default(),
-    );
-    server.db.store.create_user(&user, workspace, role.as_str(), &audit).await.unwrap();
-    user
-}
-
-/// A browser: keeps cookies, follows nothing, and says where its forms come from.
-struct Browser<'a> {
-    server: &'a Server,
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Page {
-    /// The value of the first `name="csrf"` field on the page.
-    fn csrf(&self) -> String {
-        field(&self.body, "csrf").unwrap_or_else(|| panic!("no csrf field in {}", self.body))
-    }
-}
-
-fn field(body: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body.find(&marker)? + marker.len();
-    Some(body[start..].split('"').next()?.to_owned())
-}
-
-impl<'a> Browser<'a> {
-    fn new(server: &'a Server) -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { server, http, cookies: HashMap::new() }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let response = request.header("cookie", cookie.join("; ")).send().await.unwrap();
-        let set_cookies: Vec<String> =
-            response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-        for line in &set_cookies {
-            let pair = line.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || line.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        Page {
-            status: response.status(),
-            location: response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()),
-            set_cookies,
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.http.get(self.server.url(path));
-        self.send(request).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let request = self.http.post(self.server.url(path)).header("origin", &self.server.base).form(form);
-        self.send(request).await
-    }
-
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
-        let csrf = self.get("/login").await.csrf();
-        self.post("/login", &[("csrf", &csrf), ("email", email), ("password", password)]).await
-    }
-
-    /// Signs in and lands on the posts page.
-    async fn signed_in(server: &'a Server, email: &str) -> Self {
-        let mut browser = Browser::new(server);
-        let page = browser.sign_in(email, PASSWORD).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        assert_eq!(page.location.as_deref(), Some("/"));
-        browser
-    }
-
-    /// The CSRF token of this session (from any signed-in page).
-    async fn csrf(&mut self) -> String {
-        self.get("/security").await.csrf()
-    }
-}
-
-fn totp_code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
-    let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    let generator = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
-    generator.generate(u64::try_from(at.timestamp()).unwrap())
-}
 
 async fn sign_in_sets_a_hardened_cookie_and_unknown_and_wrong_passwords_look_the_same(backend: Backend) {
     let server = start(backend).await;
@@ -776,4 +660,298 @@ async fn an_api_key_is_rotated_with_its_new_secret_shown_once(backend: Backend) 
         StatusCode::OK,
         "the old key lives out its grace"
     );
+}
+
+async fn open_sign_up_is_off_unless_configured_and_then_makes_an_owner(backend: Backend) {
+    let closed = start(backend).await;
+    let mut visitor = Browser::new(&closed);
+    assert_eq!(visitor.get("/signup").await.status, StatusCode::NOT_FOUND);
+    let csrf = visitor.get("/login").await.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", "new@example.com"),
+        ("workspace", "Mine"),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+    ];
+    assert_eq!(visitor.post("/signup", &form).await.status, StatusCode::NOT_FOUND);
+    assert!(closed.db.store.find_user_by_email("new@example.com").await.unwrap().is_none());
+    assert!(!visitor.get("/login").await.body.contains("/signup"), "no link when it is off");
+
+    let config = ApiConfig {
+        public_url: Some("https://crier.example".parse().unwrap()),
+        open_signup: true,
+        ..ApiConfig::default()
+    };
+    let server = Server::start_with(backend, config).await;
+    let existing = server.seed("existing").await;
+    person(&server, existing.workspace, "taken@example.com", Role::Member).await;
+    let mut browser = Browser::new(&server);
+    assert!(browser.get("/login").await.body.contains("href=\"/signup\""));
+    let csrf = browser.get("/signup").await.csrf();
+    let page = browser.post("/signup", &signup_form(&csrf, "not-an-address", PASSWORD)).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Enter an e-mail address"), "{}", page.body);
+    let short = browser.post("/signup", &signup_form(&csrf, "new@example.com", "short")).await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let forged = browser
+        .http
+        .post(server.url("/signup"))
+        .header("origin", "https://evil.example")
+        .form(&signup_form(&csrf, "new@example.com", PASSWORD));
+    assert_eq!(browser.send(forged).await.status, StatusCode::FORBIDDEN);
+    assert!(
+        server.db.store.find_user_by_email("new@example.com").await.unwrap().is_none(),
+        "nothing made yet"
+    );
+
+    let page = browser.post("/signup", &signup_form(&csrf, "New@Example.com", PASSWORD)).await;
+    assert_eq!((page.status, page.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "{}", page.body);
+    assert!(browser.cookies.contains_key(COOKIE), "signed in at once");
+    let home = browser.get("/").await;
+    assert!(home.body.contains("new@example.com (owner)"), "{}", home.body);
+    let user = server.db.store.find_user_by_email("new@example.com").await.unwrap().unwrap();
+    let workspaces = server.db.store.user_workspaces(user.id).await.unwrap();
+    assert_eq!(workspaces.len(), 1);
+    assert_ne!(workspaces[0].0, existing.workspace, "a workspace of their own");
+    let actions = audit_actions(&server, workspaces[0].0).await;
+    assert!(
+        actions.contains(&"workspace.created".to_owned()) && actions.contains(&"user.signed_up".to_owned()),
+        "{actions:?}"
+    );
+
+    let mut another = Browser::new(&server);
+    let csrf = another.get("/signup").await.csrf();
+    let taken = signup_form(&csrf, "taken@example.com", PASSWORD);
+    let page = another.post("/signup", &taken).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("ask a workspace owner for an invitation"), "{}", page.body);
+    // Accounts made from one address are limited (the two above, and three more).
+    let mut last = StatusCode::OK;
+    for n in 0..4 {
+        let email = format!("flood{n}@example.com");
+        let mut visitor = Browser::new(&server);
+        let csrf = visitor.get("/signup").await.csrf();
+        last = visitor.post("/signup", &signup_form(&csrf, &email, PASSWORD)).await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    assert!(server.db.store.find_user_by_email("flood3@example.com").await.unwrap().is_none());
+}
+
+fn signup_form<'a>(csrf: &'a str, email: &'a str, password: &'a str) -> [(&'static str, &'a str); 5] {
+    [
+        ("csrf", csrf),
+        ("email", email),
+        ("workspace", "Newsroom"),
+        ("password", password),
+        ("confirm", password),
+    ]
+}
+
+/// A browser's answer to `navigator.credentials.get()` naming `credential_id`, with a signature
+/// nothing will verify.
+fn forged_assertion(credential_id: &[u8], user: uuid::Uuid) -> serde_json::Value {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    json!({ "credential": {
+        "id": b64(credential_id),
+        "rawId": b64(credential_id),
+        "type": "public-key",
+        "response": {
+            "authenticatorData": b64(&[0; 37]),
+            "clientDataJSON": b64(br#"{"type":"webauthn.get","challenge":"AAAA","origin":"https://crier.example"}"#),
+            "signature": b64(&[1; 70]),
+            "userHandle": b64(user.as_bytes()),
+        },
+    }})
+}
+
+fn stored_passkey(server: &Server, user: &User, credential: u8, name: &str) -> crier_core::UserPasskey {
+    crier_core::UserPasskey {
+        id: uuid::Uuid::now_v7(),
+        user_id: user.id,
+        credential_id: vec![credential; 16],
+        passkey: "{}".into(),
+        name: name.into(),
+        created_at: server.clock.now(),
+        last_used_at: None,
+    }
+}
+
+async fn passkey_ceremonies_need_the_token_are_used_once_and_an_unknown_passkey_changes_nothing(
+    backend: Backend,
+) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    let owner = person(&server, seeded.workspace, "owner@example.com", Role::Owner).await;
+    let mut browser = Browser::signed_in(&server, "owner@example.com").await;
+    let csrf = browser.csrf().await;
+
+    let refused = browser.post_json("/security/passkeys/register/start", None, json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "no token, no ceremony");
+    let start = browser.post_json("/security/passkeys/register/start", Some(&csrf), json!({})).await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+    assert!(start.set_cookies.iter().any(|c| c.starts_with("crier_webauthn=") && c.contains("HttpOnly")));
+    let options: serde_json::Value = serde_json::from_str(&start.body).unwrap();
+    assert_eq!(options["publicKey"]["rp"]["id"], "crier.example", "the host of --public-url");
+    assert_eq!(options["publicKey"]["user"]["name"], "owner@example.com");
+    assert_eq!(options["publicKey"]["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+    let forged = json!({ "name": "forged", "credential": {
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" },
+    }});
+    let first = browser.post_json("/security/passkeys/register/finish", Some(&csrf), forged.clone()).await;
+    assert_eq!(first.status, StatusCode::BAD_REQUEST);
+    assert!(first.body.contains("did not verify"), "{}", first.body);
+    let again = browser.post_json("/security/passkeys/register/finish", Some(&csrf), forged).await;
+    assert!(again.body.contains("already used"), "a ceremony is used once: {}", again.body);
+    assert!(server.db.store.list_passkeys(owner.id).await.unwrap().is_empty());
+
+    // Signed in 11 minutes ago: adding a passkey takes the password again.
+    server.clock.advance(Duration::minutes(11));
+    let stale = browser.post_json("/security/passkeys/register/start", Some(&csrf), json!({})).await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+    assert!(stale.body.contains("Enter your current password"), "{}", stale.body);
+    let wrong = browser
+        .post_json("/security/passkeys/register/start", Some(&csrf), json!({ "password": "not it" }))
+        .await;
+    assert!(wrong.body.contains("not right"), "{}", wrong.body);
+    let right = browser
+        .post_json("/security/passkeys/register/start", Some(&csrf), json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.body);
+
+    // Passwordless: the login page's token; a passkey nobody registered gets the one answer.
+    let mut anonymous = Browser::new(&server);
+    let login_csrf = anonymous.get("/login").await.csrf();
+    assert!(anonymous.get("/login").await.body.contains("Sign in with a passkey"));
+    let refused = anonymous.post_json("/login/passkey/start", None, json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let start = anonymous.post_json("/login/passkey/start", Some(&login_csrf), json!({})).await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+    let options: serde_json::Value = serde_json::from_str(&start.body).unwrap();
+    assert_eq!(options["publicKey"]["rpId"], "crier.example");
+    assert!(options["publicKey"]["allowCredentials"].as_array().is_none_or(Vec::is_empty), "discoverable");
+    assert!(options.get("mediation").is_none(), "a button press, not autofill: {options}");
+    let unknown = forged_assertion(&[7; 16], owner.id);
+    let failed = anonymous.post_json("/login/passkey/finish", Some(&login_csrf), unknown.clone()).await;
+    assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+    assert!(failed.body.contains("could not sign you in"), "{}", failed.body);
+    let spent = anonymous.post_json("/login/passkey/finish", Some(&login_csrf), unknown).await;
+    assert_eq!((spent.status, spent.body), (failed.status, failed.body), "the same answer, ceremony or not");
+    assert!(!anonymous.cookies.contains_key(COOKIE), "no session");
+}
+
+async fn passkeys_are_listed_and_removed_by_their_owner_only_and_count_as_the_second_factor(
+    backend: Backend,
+) {
+    let server = start(backend).await;
+    let seeded = server.seed("people").await;
+    let alice = person(&server, seeded.workspace, "owner@example.com", Role::Owner).await;
+    let bob = person(&server, seeded.workspace, "member@example.com", Role::Member).await;
+    let mut browser = Browser::signed_in(&server, "owner@example.com").await;
+    let mut member = Browser::signed_in(&server, "member@example.com").await;
+    let audit = NewAuditEvent::new(
+        server.clock.now(),
+        Actor::cli(),
+        "passkey.added",
+        "x".into(),
+        &Default::default(),
+    );
+    let hers = stored_passkey(&server, &alice, 1, "Alice laptop");
+    let his = stored_passkey(&server, &bob, 2, "Bob phone");
+    server.db.store.add_passkey(&hers, seeded.workspace, &audit).await.unwrap();
+    server.db.store.add_passkey(&his, seeded.workspace, &audit).await.unwrap();
+
+    let security = browser.get("/security").await;
+    assert!(
+        security.body.contains("Alice laptop") && !security.body.contains("Bob phone"),
+        "{}",
+        security.body
+    );
+    assert!(security.body.contains("never"), "not used yet");
+    let csrf = security.csrf();
+    let others = browser.post(&format!("/security/passkeys/{}/remove", his.id), &[("csrf", &csrf)]).await;
+    assert_eq!(others.status, StatusCode::NOT_FOUND, "only one's own");
+    assert!(server.db.store.find_passkey(&his.credential_id).await.unwrap().is_some());
+
+    // With a passkey, the password alone leaves the second factor owed; the page offers the
+    // passkey (and no code field, as there is no app). Someone else's passkey is refused.
+    let mut second = Browser::new(&server);
+    let page = second.sign_in("owner@example.com", PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/login/second-factor"));
+    assert_eq!(second.get("/").await.location.as_deref(), Some("/login"), "nothing opens yet");
+    let factor = second.get("/login/second-factor").await;
+    assert!(
+        factor.body.contains("Use a passkey") && !factor.body.contains("6-digit code"),
+        "{}",
+        factor.body
+    );
+    let marker = "data-csrf=\"";
+    let at = factor.body.find(marker).unwrap() + marker.len();
+    let pending_csrf = factor.body[at..].split('"').next().unwrap().to_owned();
+    let bobs = forged_assertion(&his.credential_id, bob.id);
+    let refused = second.post_json("/login/second-factor/passkey/finish", Some(&pending_csrf), bobs).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(
+        server.db.store.find_passkey(&his.credential_id).await.unwrap(),
+        Some(his.clone()),
+        "unchanged"
+    );
+    assert_eq!(second.get("/").await.location.as_deref(), Some("/login"), "still owed");
+
+    let removed = browser.post(&format!("/security/passkeys/{}/remove", hers.id), &[("csrf", &csrf)]).await;
+    assert_eq!((removed.status, removed.location.as_deref()), (StatusCode::SEE_OTHER, Some("/security")));
+    assert!(server.db.store.list_passkeys(alice.id).await.unwrap().is_empty());
+    assert!(browser.get("/security").await.body.contains("You have no passkey."));
+
+    // A workspace requiring a second factor takes a passkey as one, and lets a member without
+    // one add a passkey from the set-up page.
+    browser.post("/security/require-second-factor", &[("csrf", &csrf), ("required", "on")]).await;
+    assert_eq!(member.get("/channels").await.status, StatusCode::OK, "his passkey is his second factor");
+    server.db.store.remove_passkey(bob.id, his.id, seeded.workspace, &audit).await.unwrap();
+    assert_eq!(member.get("/channels").await.location.as_deref(), Some("/security/totp"));
+    let setup = member.get("/security/totp").await;
+    assert!(setup.body.contains("Add a passkey"), "a passkey can be set up instead of an app");
+    let member_csrf = setup.csrf();
+    let start = member.post_json("/security/passkeys/register/start", Some(&member_csrf), json!({})).await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+    let actions = audit_actions(&server, seeded.workspace).await;
+    assert!(
+        actions.contains(&"passkey.removed".to_owned())
+            && actions.contains(&"user.second_factor_failed".to_owned()),
+        "{actions:?}"
+    );
+}
+
+async fn a_failed_target_is_retried_from_the_post_page(backend: Backend) {
+    let server = start(backend).await;
+    let seeded = server.seed("retry").await;
+    person(&server, seeded.workspace, "member@example.com", Role::Member).await;
+    person(&server, seeded.workspace, "viewer@example.com", Role::Viewer).await;
+    let channel = server.sandbox(&seeded.admin_key, json!({"reject_containing": "nope"})).await;
+    let accepted = server
+        .post("/v1/posts", &seeded.admin_key, json!({"text": "nope", "targets": [{"channel_id": channel}]}))
+        .await;
+    let post = accepted.body["id"].as_str().unwrap().to_owned();
+    let target = accepted.body["targets"][0]["id"].as_str().unwrap().to_owned();
+    server.worker("w").run_once().await.unwrap();
+    let action = format!("/posts/{post}/targets/{target}/retry");
+
+    let mut viewer = Browser::signed_in(&server, "viewer@example.com").await;
+    let csrf = viewer.csrf().await;
+    assert!(!viewer.get(&format!("/posts/{post}")).await.body.contains(&action), "no button for a viewer");
+    assert_eq!(viewer.post(&action, &[("csrf", &csrf)]).await.status, StatusCode::FORBIDDEN);
+
+    let mut member = Browser::signed_in(&server, "member@example.com").await;
+    let csrf = member.csrf().await;
+    let page = member.get(&format!("/posts/{post}")).await;
+    assert!(page.body.contains(&action) && page.body.contains("Retry"), "{}", page.body);
+    let done = member.post(&action, &[("csrf", &csrf)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some(format!("/posts/{post}?notice=retried").as_str()));
+    let after = server.get(&format!("/v1/posts/{post}"), &seeded.admin_key).await;
+    assert_eq!(after.body["targets"][0]["status"], "queued", "{}", after.body);
+    assert!(!member.get(&format!("/posts/{post}")).await.body.contains(&action), "nothing to retry now");
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::Server;
-use crier_core::{ApiKeyId, ChannelId, DeliveryId, MediaId, PostId, WebhookEndpointId};
+use crier_core::{ApiKeyId, ChannelId, DeliveryId, MediaId, PostId, TargetId, WebhookEndpointId};
 use crier_testkit::{Backend, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -23,7 +23,10 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::DELETE, "/v1/channels/{id}", None),
         (Method::GET, "/v1/channels/{id}/sandbox-deliveries", None),
         (Method::GET, "/v1/posts/{id}", None),
+        (Method::GET, "/v1/posts/{id}/attempts", None),
         (Method::DELETE, "/v1/posts/{id}", None),
+        (Method::POST, "/v1/posts/{id}/targets/{target_id}/retry", Some(json!({"confirm_unknown": true}))),
+        (Method::DELETE, "/v1/posts/{id}/targets/{target_id}/publication", None),
         (Method::GET, "/v1/webhooks/endpoints/{id}", None),
         (Method::PATCH, "/v1/webhooks/endpoints/{id}", Some(json!({"enabled": false}))),
         (Method::DELETE, "/v1/webhooks/endpoints/{id}", None),
@@ -60,6 +63,8 @@ struct AObjects {
     key: String,
     channel: String,
     post: String,
+    /// The post's target, for `/v1/posts/{id}/targets/{target_id}/…`.
+    target: String,
     endpoint: String,
     delivery: String,
     media: String,
@@ -113,6 +118,7 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
         key: a_key_id,
         channel,
         post: post.body["id"].as_str().unwrap().to_owned(),
+        target: post.body["targets"][0]["id"].as_str().unwrap().to_owned(),
         endpoint: endpoint.clone(),
         delivery: ping.body["id"].as_str().unwrap().to_owned(),
         media: upload.body["id"].as_str().unwrap().to_owned(),
@@ -129,12 +135,11 @@ async fn other_workspace_gets_404_and_changes_nothing(backend: Backend) {
 
     for (method, template, body) in matrix() {
         let (theirs_id, nowhere_id) = ids_for(template, &a_objects);
-        let theirs = server
-            .call(method.clone(), &template.replace("{id}", &theirs_id), Some(&b.admin_key), body.clone())
-            .await;
-        let nowhere = server
-            .call(method.clone(), &template.replace("{id}", &nowhere_id), Some(&b.admin_key), body)
-            .await;
+        let theirs_path = template.replace("{id}", &theirs_id).replace("{target_id}", &a_objects.target);
+        let nowhere_path =
+            template.replace("{id}", &nowhere_id).replace("{target_id}", &TargetId::generate().to_string());
+        let theirs = server.call(method.clone(), &theirs_path, Some(&b.admin_key), body.clone()).await;
+        let nowhere = server.call(method.clone(), &nowhere_path, Some(&b.admin_key), body).await;
         if method == Method::HEAD {
             // No body to compare: the status says it all.
             assert_eq!((theirs.status, nowhere.status), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));

@@ -36,6 +36,8 @@ async fn agent_session(backend: Backend, sdk: Sdk, protocol: &str) {
         "get_post",
         "list_posts",
         "cancel_post",
+        "retry_target",
+        "delete_publication",
         "upload_media_from_url",
         "list_events",
     ] {

@@ -1,7 +1,8 @@
 //! The media API through the real HTTP server on both backends: uploads decided by their bytes,
 //! lying, truncated and oversized files refused, per-platform rules at the door, encryption at
 //! rest in the media folder, resumable uploads with visible progress, fetches by URL through the
-//! SSRF policy, and media carried by posts to the publishing worker.
+//! SSRF policy, media carried by posts to the publishing worker, and the public media links
+//! platforms fetch media from.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
@@ -35,6 +36,7 @@ on_both_backends!(
     posts_carry_media_to_the_worker_and_keep_them_from_deletion,
     media_stay_in_their_workspace_and_need_their_scopes,
     uploads_are_idempotent,
+    media_links_serve_one_media_for_an_hour_to_whoever_holds_them,
 );
 
 const CLIP: &[u8] = include_bytes!("../../crier-media/tests/fixtures/clip.mp4");
@@ -569,4 +571,72 @@ async fn uploads_are_idempotent(backend: Backend) {
     other.assert_problem(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(server.get("/v1/media", &key).await.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(stored_files(server.media_dir.path()).len(), 1, "the replay's bytes were not kept");
+}
+
+async fn media_links_serve_one_media_for_an_hour_to_whoever_holds_them(backend: Backend) {
+    let config = crier_api::ApiConfig {
+        public_url: Some("https://crier.example/".parse().unwrap()),
+        ..crier_api::ApiConfig::default()
+    };
+    let server = Server::start_with(backend, config).await;
+    let mine = server.seed("mine").await;
+    let theirs = server.seed("theirs").await;
+    let id = upload(&server, &mine.admin_key, "photo.jpg", "image/jpeg", PHOTO, &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let media: crier_core::MediaId = id.parse().unwrap();
+    // What the worker hands Instagram: a link under the public URL, for this media only.
+    let source = server.state.platform().media;
+    assert!(source.links_media());
+    let link = source.link(mine.workspace, media).await.unwrap();
+    let token = link.url.strip_prefix("https://crier.example/media-links/").unwrap().to_owned();
+    assert_eq!(link.expires_at, server.clock.now() + Duration::hours(1));
+    let fetch = |token: String| {
+        let http = server.http.clone();
+        let url = server.url(&format!("/media-links/{token}"));
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status();
+            let mime = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+            (status, mime, response.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, mime, bytes) = fetch(token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "no API key needed");
+    assert_eq!(mime.as_deref(), Some("image/jpeg"));
+    assert_eq!(bytes, PHOTO, "the media's own bytes, decrypted");
+
+    // A token changed anywhere, or made up, is a 404 like any other.
+    let mut altered = token.clone().into_bytes();
+    let at = altered.len() / 2;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    assert_eq!(fetch(String::from_utf8(altered).unwrap()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch("A".repeat(token.len())).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch("nothing".into()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.http.get(server.url("/media-links/")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Another workspace's media is not reachable: no link is given for it, and a token naming
+    // this media in another workspace (even a validly signed one) finds nothing.
+    let err = source.link(theirs.workspace, media).await.unwrap_err();
+    assert!(matches!(err, crier_providers::ProviderError::Rejected { ref code, .. } if code == "media_gone"));
+    let links = server.state.media_links.as_ref().unwrap();
+    let (cross, _) = links.token(theirs.workspace, media, server.clock.now());
+    assert_eq!(fetch(cross).await.0, StatusCode::NOT_FOUND);
+
+    // An hour later the link is dead.
+    server.clock.advance(Duration::hours(1));
+    assert_eq!(fetch(token).await.0, StatusCode::NOT_FOUND);
+
+    // Without a public URL there are no links, and the route finds nothing.
+    let bare = Server::start(backend).await;
+    assert!(!bare.state.platform().media.links_media());
+    assert_eq!(fetch_from(&bare, "anything").await, StatusCode::NOT_FOUND);
+}
+
+async fn fetch_from(server: &Server, token: &str) -> StatusCode {
+    server.http.get(server.url(&format!("/media-links/{token}"))).send().await.unwrap().status()
 }

@@ -503,6 +503,7 @@ async fn webhooks_and_events_need_their_scopes(backend: Backend) {
         "post.target.unknown",
         "channel.needs_reauth",
         "channel.disconnected",
+        "channel.deauthorized",
         "webhook.endpoint.disabled",
         "ping",
     ] {

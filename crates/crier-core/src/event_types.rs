@@ -71,6 +71,28 @@ pub const EVENT_TYPES: &[EventType] = &[
         schema: || target(json!({"status": {"const": "cancelled"}}), &["status"]),
     },
     EventType {
+        name: "post.target.retried",
+        description: "A failed (or, once confirmed, unknown) target was queued again on request, with a \
+                      fresh attempt budget.",
+        schema: || {
+            target(
+                json!({"previous_status": {"enum": ["failed", "unknown"]}, "status": {"const": "queued"}}),
+                &["previous_status", "status"],
+            )
+        },
+    },
+    EventType {
+        name: "post.target.deleted",
+        description: "A published target was deleted from its platform, on request.",
+        schema: || target(json!({"provider_post_id": {"type": "string"}}), &["provider_post_id"]),
+    },
+    EventType {
+        name: "post.target.deletion_failed",
+        description: "Deleting a published target from its platform failed for good; it is still \
+                      published there, and the deletion may be asked for again.",
+        schema: || target(json!({"error": error()}), &["error"]),
+    },
+    EventType {
         name: "channel.needs_reauth",
         description: "The platform refused the channel's token and a refresh did not help: reconnect it. \
                       Sent once, when the channel changes; its other targets then fail as post.failed.",
@@ -86,6 +108,23 @@ pub const EVENT_TYPES: &[EventType] = &[
                 "properties": {
                     "channel_id": {"type": "string", "pattern": "^chan_"},
                     "provider": {"type": "string"}
+                }
+            })
+        },
+    },
+    EventType {
+        name: "channel.deauthorized",
+        description: "The platform said the user removed Crier's app (`reason` deauthorized) or asked for their \
+                      data to be deleted (`reason` data_deletion): the channel's sealed tokens are deleted and it \
+                      needs to be reconnected.",
+        schema: || {
+            json!({
+                "type": "object",
+                "required": ["channel_id", "provider", "reason"],
+                "properties": {
+                    "channel_id": {"type": "string", "pattern": "^chan_"},
+                    "provider": {"type": "string"},
+                    "reason": {"enum": ["deauthorized", "data_deletion"]}
                 }
             })
         },

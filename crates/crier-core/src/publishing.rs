@@ -139,6 +139,45 @@ pub struct PostTarget {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub published_at: Option<Timestamp>,
+    /// Removing the published post from its platform, once asked for.
+    pub deletion: Option<TargetDeletion>,
+}
+
+/// Where removing a published post from its platform stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionStatus {
+    /// Queued, or being retried after a temporary failure.
+    Pending,
+    Deleted,
+    /// Refused for good; it may be asked for again.
+    Failed,
+}
+
+impl DeletionStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeletionStatus::Pending => "pending",
+            DeletionStatus::Deleted => "deleted",
+            DeletionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        [DeletionStatus::Pending, DeletionStatus::Deleted, DeletionStatus::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetDeletion {
+    pub status: DeletionStatus,
+    pub requested_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+    /// The last attempt's error (a temporary one while pending, the final one when failed).
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +201,21 @@ pub struct ClaimedJob {
     pub channel: Channel,
     /// The attempt row written with the claim, before any provider call.
     pub attempt_id: AttemptId,
+}
+
+/// One try at publishing a target, as recorded: a line of the post's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishAttempt {
+    pub id: AttemptId,
+    pub target_id: TargetId,
+    pub started_at: Timestamp,
+    /// None while the attempt is under way (or was interrupted and awaits reconciliation).
+    pub finished_at: Option<Timestamp>,
+    /// `published`, `retry`, `rate_limited`, `failed`, `needs_reauth` or `unknown`; None while
+    /// under way.
+    pub outcome: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
 }
 
 /// How an attempt ended, as the worker records it.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::NewAuditEvent;
-use crate::publishing::{AttemptOutcome, Channel, ClaimedJob, NewEvent, Post, TargetStatus};
+use crate::publishing::{AttemptOutcome, Channel, ClaimedJob, NewEvent, Post, PublishAttempt, TargetStatus};
 use crate::vault::SealedRow;
 use crate::{AttemptId, ChannelId, PostId, StoreResult, TargetId, Timestamp, WorkspaceId};
 
@@ -47,6 +47,10 @@ pub struct PostQuery {
     pub channel: Option<ChannelId>,
     /// Posts older than this one (the previous page's last id).
     pub before: Option<PostId>,
+    /// Only posts due (scheduled for, or created when not scheduled) at or after this time.
+    pub due_from: Option<Timestamp>,
+    /// Only posts due before this time.
+    pub due_until: Option<Timestamp>,
     pub limit: i64,
 }
 
@@ -64,6 +68,9 @@ pub trait PostStore {
     async fn create_post(&self, post: &Post, idempotency: Option<&IdempotentResponse>) -> StoreResult<()>;
     async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> StoreResult<Post>;
     async fn list_posts(&self, workspace: WorkspaceId, query: &PostQuery) -> StoreResult<Vec<Post>>;
+    /// Every attempt at the post's targets, oldest first (the post's timeline); empty for a post
+    /// of another workspace.
+    async fn list_attempts(&self, workspace: WorkspaceId, post: PostId) -> StoreResult<Vec<PublishAttempt>>;
     /// Cancels the targets still waiting (and drops their jobs); events for each.
     async fn cancel_post(
         &self,
@@ -71,6 +78,29 @@ pub trait PostStore {
         id: PostId,
         at: Timestamp,
     ) -> StoreResult<Cancellation>;
+    /// Requeues a `failed` target (or an `unknown` one, only with `retry.confirm_unknown`) with a
+    /// fresh attempt budget: status `queued`, attempts 0, error cleared, a new job due at
+    /// `retry.run_at`, a `post.target.retried` event and `audit`, in one transaction. `NotFound`
+    /// for an absent or foreign post or target; `Conflict` for a target in any other state.
+    async fn retry_target(
+        &self,
+        workspace: WorkspaceId,
+        retry: &TargetRetry,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<Post>;
+}
+
+/// What `retry_target` requeues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRetry {
+    pub post_id: PostId,
+    pub target_id: TargetId,
+    /// Also requeue an `unknown` target (whose earlier attempt may have published).
+    pub confirm_unknown: bool,
+    /// Now, and when the event and audit row are dated.
+    pub at: Timestamp,
+    /// When the new job is due (not before the channel's rate-limit pause ends).
+    pub run_at: Timestamp,
 }
 
 /// One attempt's outcome, for `finish_attempts`.
@@ -229,12 +259,23 @@ pub struct SandboxDelivery {
     pub text: String,
     pub media: Vec<crate::MediaId>,
     pub delivered_at: Timestamp,
+    /// When the sandbox "deleted" it from its platform.
+    pub deleted_at: Option<Timestamp>,
 }
 
 #[async_trait]
 pub trait SandboxStore {
     /// Records a delivery in its own committed transaction, as a remote platform would.
     async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()>;
+    /// Marks a delivery deleted at `at` (kept: the record shows what was deleted). Returns
+    /// whether the channel had it (deleted before or not).
+    async fn delete_sandbox_delivery(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
     /// Deliveries of a channel, oldest first (all, or only those for one target).
     async fn sandbox_deliveries(
         &self,

@@ -139,6 +139,11 @@ pub trait Store:
     + crate::ConnectFlowStore
     + crate::PeopleStore
     + crate::InvitationStore
+    + crate::IdentityStore
+    + crate::DeauthorizationStore
+    + crate::ChannelUsageStore
+    + crate::PasskeyStore
+    + crate::DeletionStore
     + Send
     + Sync
     + 'static

@@ -97,6 +97,31 @@ pub(crate) fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// An OAuth 2 token answer must carry an access token; one without is the platform's hiccup.
+pub(crate) fn require_access_token(access_token: &str, platform: &str) -> Result<(), crate::ProviderError> {
+    if access_token.is_empty() {
+        return Err(crate::ProviderError::Retryable {
+            after: None,
+            message: format!("{platform}'s token answer has no access token"),
+        });
+    }
+    Ok(())
+}
+
+/// The refresh token to keep after a token answer: the new one when the platform rotated it,
+/// else the one kept from before (a refresh often answers without one). `missing` says why none
+/// may have come, for a first grant without one.
+pub(crate) fn kept_refresh_token(
+    answered: Option<String>,
+    previous: Option<&str>,
+    missing: &str,
+) -> Result<String, crate::ProviderError> {
+    answered.or_else(|| previous.map(str::to_owned)).ok_or_else(|| crate::ProviderError::Rejected {
+        code: "no_refresh_token".into(),
+        message: missing.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;

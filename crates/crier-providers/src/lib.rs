@@ -32,9 +32,10 @@ pub mod youtube;
 pub use connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
 pub use credentials::{CredentialVault, Credentials};
 pub use media_rules::MediaRules;
-pub use media_source::{MediaFile, MediaSource};
+pub use media_source::{MediaFile, MediaLink, MediaSource, NEEDS_PUBLIC_URL};
+pub use meta::signed_request::CallbackError;
 pub use platform::{Platform, PlatformCall};
 pub use provider::{
-    ConnectField, FieldKind, Lookup, Provider, ProviderError, PublishRequest, Published, Registry,
-    TargetIssue, TextLimit,
+    ConnectField, DeleteRequest, FieldKind, Lookup, Provider, ProviderError, PublishRequest, Published,
+    Registry, TargetIssue, TextLimit,
 };

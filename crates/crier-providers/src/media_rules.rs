@@ -30,8 +30,15 @@ pub struct MediaRules {
     /// Width ÷ height allowed, inclusive (e.g. Instagram 0.8 to 1.91).
     pub min_aspect_ratio: Option<f64>,
     pub max_aspect_ratio: Option<f64>,
+    /// Width ÷ height allowed for videos where it differs from images' (Instagram: images 0.8 to
+    /// 1.91, reels 0.01 to 10); `None`: the same as images.
+    pub min_video_aspect_ratio: Option<f64>,
+    pub max_video_aspect_ratio: Option<f64>,
     pub max_video_duration_ms: Option<u64>,
     pub min_video_duration_ms: Option<u64>,
+    /// Why this channel cannot take media at the moment (Instagram and Threads without a public
+    /// URL): said for any media, and for a post without media where media is required.
+    pub unavailable: Option<String>,
 }
 
 impl Default for MediaRules {
@@ -50,8 +57,11 @@ impl Default for MediaRules {
             min_dimension: None,
             min_aspect_ratio: None,
             max_aspect_ratio: None,
+            min_video_aspect_ratio: None,
+            max_video_aspect_ratio: None,
             max_video_duration_ms: None,
             min_video_duration_ms: None,
+            unavailable: None,
         }
     }
 }
@@ -68,6 +78,12 @@ impl MediaRules {
         let mut issues = Vec::new();
         let images = media.iter().filter(|m| m.kind == MediaKind::Image).count();
         let videos = media.len() - images;
+        if let Some(reason) = &self.unavailable
+            && (self.media_required || !media.is_empty())
+        {
+            issues.push(TargetIssue::new("/media", reason.clone()));
+            return issues;
+        }
         if self.media_required && media.is_empty() {
             issues.push(TargetIssue::new("/media", "this platform needs at least one image or video"));
         }
@@ -134,15 +150,22 @@ impl MediaRules {
             problems
                 .push(format!("{}×{} pixels is under this platform's minimum of {min}", m.width, m.height));
         }
+        let (min_ratio, max_ratio) = match m.kind {
+            MediaKind::Video => (
+                self.min_video_aspect_ratio.or(self.min_aspect_ratio),
+                self.max_video_aspect_ratio.or(self.max_aspect_ratio),
+            ),
+            MediaKind::Image => (self.min_aspect_ratio, self.max_aspect_ratio),
+        };
         if m.height > 0 {
             let ratio = f64::from(m.width) / f64::from(m.height);
-            let below = self.min_aspect_ratio.is_some_and(|min| ratio < min - 1e-3);
-            let above = self.max_aspect_ratio.is_some_and(|max| ratio > max + 1e-3);
+            let below = min_ratio.is_some_and(|min| ratio < min - 1e-3);
+            let above = max_ratio.is_some_and(|max| ratio > max + 1e-3);
             if below || above {
                 problems.push(format!(
                     "aspect ratio {ratio:.2}:1 is outside this platform's {:.2}:1 to {:.2}:1",
-                    self.min_aspect_ratio.unwrap_or(0.0),
-                    self.max_aspect_ratio.unwrap_or(f64::INFINITY)
+                    min_ratio.unwrap_or(0.0),
+                    max_ratio.unwrap_or(f64::INFINITY)
                 ));
             }
         }
@@ -242,5 +265,17 @@ mod tests {
         assert_eq!(pointers(&rules.check(&[])), ["/media"]);
         assert_eq!(pointers(&rules.check(&vec![image(1, 1, 1); 3])), ["/media"]);
         assert!(rules.check(&vec![image(1, 1, 1); 2]).is_empty());
+    }
+
+    #[test]
+    fn unavailable_media_is_said_once() {
+        let rules =
+            MediaRules { max_images: 2, unavailable: Some("no public URL".into()), ..MediaRules::default() };
+        let issues = rules.check(&vec![image(1, 1, 1); 3]);
+        assert_eq!(pointers(&issues), ["/media"]);
+        assert_eq!(issues[0].message, "no public URL");
+        assert!(rules.check(&[]).is_empty(), "a text-only post needs no link");
+        let required = MediaRules { media_required: true, ..rules };
+        assert_eq!(required.check(&[])[0].message, "no public URL");
     }
 }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use crier_core::{AttemptId, Channel, MediaId, TargetId, Timestamp};
 
 use crate::connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
+use crate::meta::signed_request::CallbackError;
 use crate::{Credentials, MediaRules};
 
 /// One publish, as the worker asks for it.
@@ -32,6 +33,28 @@ impl<'a> PublishRequest<'a> {
             media: &claimed.post_media,
             options: &claimed.target.options,
         }
+    }
+}
+
+/// Removing a published post from its platform.
+#[derive(Debug, Clone)]
+pub struct DeleteRequest<'a> {
+    pub channel: &'a Channel,
+    pub target_id: TargetId,
+    /// What `publish` returned as the platform's id of the post.
+    pub provider_post_id: &'a str,
+    pub url: Option<&'a str>,
+}
+
+impl<'a> DeleteRequest<'a> {
+    /// The deletion a leased job asks for; `None` if the target has no platform id.
+    pub fn of(job: &'a crier_core::DeletionJob) -> Option<Self> {
+        Some(Self {
+            channel: &job.channel,
+            target_id: job.target.id,
+            provider_post_id: job.target.provider_post_id.as_deref()?,
+            url: job.target.url.as_deref(),
+        })
     }
 }
 
@@ -145,9 +168,22 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The platform's documented cap on posts per account in a rolling 24 hours, checked when a
+    /// post is accepted against the channel's targets accepted in the last 24 hours (cancelled
+    /// ones aside). `None` where the platform documents no such number.
+    fn daily_cap(&self, _channel: &Channel) -> Option<u32> {
+        None
+    }
+
     /// What media this channel takes. The default takes none.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules::default()
+    }
+
+    /// What a channel's owner should know about it now, shown with the channel: a setting this
+    /// Crier lacks (a public URL for media), a review the platform's app needs.
+    fn notices(&self, _channel: &Channel) -> Vec<String> {
+        Vec::new()
     }
 
     /// What `connect` asks for (none for a platform whose consent page asks everything).
@@ -184,6 +220,27 @@ pub trait Provider: Send + Sync {
 
     /// Did this target get published (by any attempt)? Used to reconcile a crashed attempt.
     async fn lookup(&self, request: &PublishRequest<'_>) -> Result<Lookup, ProviderError>;
+
+    /// Checks a deauthorization or data-deletion callback the platform sent (Meta's
+    /// `signed_request`, see [`crate::meta::signed_request`]) and returns the platform user id it
+    /// is about: the `account.id` of the channels it concerns. The default: none are sent.
+    fn verify_callback(&self, _signed_request: &str, _now: Timestamp) -> Result<String, CallbackError> {
+        Err(CallbackError::Unsupported)
+    }
+
+    /// Whether `delete` is supported for this channel, so the API can refuse at once.
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        false
+    }
+
+    /// Removes a published post from the platform. A post already gone counts as deleted (`Ok`),
+    /// so a repeated deletion is harmless. The default: the platform has no deletion.
+    async fn delete(&self, _request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        Err(ProviderError::Rejected {
+            code: "delete_unsupported".into(),
+            message: format!("{} has no way to delete a published post", self.name()),
+        })
+    }
 }
 
 /// The providers a process knows, by name.

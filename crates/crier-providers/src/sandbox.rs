@@ -14,7 +14,9 @@ use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::MediaRules;
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 
 /// The sandbox's behaviour, from the channel's `config`.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +40,10 @@ pub struct SandboxConfig {
     pub reject_containing: Option<String>,
     /// The "did you publish this?" look-up fails, as a platform's read API can be down.
     pub lookup_unavailable: bool,
+    /// The first N delete calls of each target fail as temporary errors.
+    pub delete_fails_first: u32,
+    /// Deleting is refused for good (as a platform refuses to delete an old post, say).
+    pub delete_rejected: bool,
     /// What media the channel takes (default: `sandbox_media_rules`).
     pub media: MediaRules,
 }
@@ -70,6 +76,8 @@ impl Default for SandboxConfig {
             refresh_succeeds: false,
             reject_containing: None,
             lookup_unavailable: false,
+            delete_fails_first: 0,
+            delete_rejected: false,
             media: sandbox_media_rules(),
         }
     }
@@ -87,13 +95,21 @@ pub struct Sandbox {
     clock: Arc<dyn Clock>,
     /// Publish calls seen per target (for `fail_first`); process-local, like a flaky network.
     calls: Mutex<HashMap<TargetId, u32>>,
+    /// Delete calls seen per target (for `delete_fails_first`).
+    deletes: Mutex<HashMap<TargetId, u32>>,
     /// Deliveries counted at the last successful refresh, per channel.
     refreshed_at: Mutex<HashMap<ChannelId, usize>>,
 }
 
 impl Sandbox {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, calls: Mutex::default(), refreshed_at: Mutex::default() }
+        Self {
+            store,
+            clock,
+            calls: Mutex::default(),
+            deletes: Mutex::default(),
+            refreshed_at: Mutex::default(),
+        }
     }
 
     fn config(channel: &Channel) -> Result<SandboxConfig, ProviderError> {
@@ -245,6 +261,7 @@ impl Provider for Sandbox {
             text: request.text.to_owned(),
             media: request.media.to_vec(),
             delivered_at: now,
+            deleted_at: None,
         };
         self.store.record_sandbox_delivery(&delivery).await.map_err(|err| ProviderError::Retryable {
             after: None,
@@ -261,6 +278,56 @@ impl Provider for Sandbox {
         let delivered = self.deliveries(channel).await?.len();
         self.refreshed_at.lock().unwrap_or_else(PoisonError::into_inner).insert(channel.id, delivered);
         Ok(())
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// Marks the delivery deleted in the sandbox's record (it stays listed, with `deleted_at`).
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let channel = request.channel;
+        let config = Self::config(channel)?;
+        let call = {
+            let mut calls = self.deletes.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = calls.entry(request.target_id).or_default();
+            *count += 1;
+            *count
+        };
+        if call <= config.delete_fails_first {
+            return Err(ProviderError::Retryable {
+                after: None,
+                message: format!("sandbox delete failure {call} (503)"),
+            });
+        }
+        if config.delete_rejected {
+            return Err(ProviderError::Rejected {
+                code: "delete_refused".into(),
+                message: "the sandbox refuses to delete this post".into(),
+            });
+        }
+        let Ok(id) = request.provider_post_id.parse::<uuid::Uuid>() else {
+            return Err(ProviderError::Rejected {
+                code: "not_found".into(),
+                message: "no such sandbox delivery".into(),
+            });
+        };
+        let found = self
+            .store
+            .delete_sandbox_delivery(channel.workspace_id, channel.id, id, self.clock.now())
+            .await
+            .map_err(|err| ProviderError::Retryable {
+                after: None,
+                message: format!("sandbox storage: {err}"),
+            })?;
+        if found {
+            Ok(())
+        } else {
+            Err(ProviderError::Rejected {
+                code: "not_found".into(),
+                message: "no such sandbox delivery".into(),
+            })
+        }
     }
 
     async fn lookup(&self, request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {

@@ -217,6 +217,43 @@ async fn files_are_uploaded_intact() {
 }
 
 #[tokio::test]
+async fn a_published_message_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let published = env.provider.publish(&request(&channel, "regret", &[], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_messages(), vec![published.provider_post_id.clone()]);
+    assert!(env.fake.messages().is_empty());
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_messages().len(), 1, "already gone: nothing more deleted");
+
+    // A forum post's message is deleted in its thread.
+    let options = json!({"thread_name": "Kites of the week"});
+    let forum = env.provider.publish(&request(&channel, "in a forum", &[], &options)).await.unwrap();
+    let in_forum = crier_providers::DeleteRequest {
+        provider_post_id: &forum.provider_post_id,
+        url: forum.url.as_deref(),
+        ..delete.clone()
+    };
+    env.provider.delete(&in_forum).await.unwrap();
+    assert!(env.fake.messages().is_empty(), "deleted in its thread");
+
+    let sneaky = crier_providers::DeleteRequest { provider_post_id: "1/../..", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&sneaky).await, Err(ProviderError::Rejected { .. })));
+    env.fake.delete_webhook();
+    let gone = env.provider.delete(&delete).await;
+    let Err(err @ ProviderError::AuthExpired { .. }) = gone else { panic!("{gone:?}") };
+    assert_no_token(&err);
+}
+
+#[tokio::test]
 async fn a_rate_limit_names_its_reset() {
     let env = env().await;
     let channel = env.connect().await;

@@ -163,6 +163,33 @@ async fn text_and_link_go_to_the_feed_with_a_first_comment() {
 }
 
 #[tokio::test]
+async fn a_published_post_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let published = env.provider.publish(&request(&channel, "regret", &[], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted(), vec![published.provider_post_id.clone()]);
+    assert!(env.fake.posts().is_empty());
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted().len(), 1, "already gone (100 / 33): nothing more deleted");
+    let sneaky = crier_providers::DeleteRequest { provider_post_id: "1/feed", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&sneaky).await, Err(ProviderError::Rejected { .. })));
+    env.fake.rate_limit_next(1);
+    let limited = env.provider.delete(&delete).await;
+    assert!(matches!(limited, Err(ProviderError::RateLimited { .. })), "{limited:?}");
+    env.fake.expire_page_tokens();
+    let expired = env.provider.delete(&delete).await;
+    assert!(matches!(expired, Err(ProviderError::AuthExpired { .. })), "{expired:?}");
+}
+
+#[tokio::test]
 async fn one_image_is_a_photo_post_and_several_are_attached() {
     let env = env().await;
     let channel = env.connect().await;

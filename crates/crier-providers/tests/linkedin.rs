@@ -247,6 +247,37 @@ async fn an_expired_token_is_auth_expired_and_refreshed_when_it_can_be() {
 }
 
 #[tokio::test]
+async fn a_published_post_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let published = env.provider.publish(&request(&channel, "regret", &[], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_posts(), [published.provider_post_id.as_str()]);
+    let encoded = published.provider_post_id.replace(':', "%3A");
+    assert!(
+        env.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path == format!("/rest/posts/{encoded}"))
+    );
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_posts().len(), 1);
+    let sneaky =
+        crier_providers::DeleteRequest { provider_post_id: "urn:li:share:1/../../images", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&sneaky).await, Err(ProviderError::Rejected { .. })));
+    env.fake.revoke_all();
+    let revoked = env.provider.delete(&delete).await;
+    assert!(matches!(revoked, Err(ProviderError::AuthExpired { .. })), "{revoked:?}");
+}
+
+#[tokio::test]
 async fn a_duplicate_post_is_rejected_with_linkedins_message() {
     let env = env().await;
     let channel = env.connect().await;

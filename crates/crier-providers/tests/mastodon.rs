@@ -15,8 +15,8 @@ use crier_core::{
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::mastodon::{Mastodon, character_count};
 use crier_providers::{
-    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, CredentialVault, Lookup, MediaFile,
-    Platform, Provider, ProviderError, PublishRequest,
+    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, CredentialVault, DeleteRequest, Lookup,
+    MediaFile, Platform, Provider, ProviderError, PublishRequest,
 };
 use crier_testkit::mastodon_fake::{self, MastodonFake};
 use doubles::{MemoryMedia, MemoryVault, pointers};
@@ -359,6 +359,38 @@ async fn a_rejected_status_is_rejected_with_the_instances_words() {
     let Err(ProviderError::Rejected { code, message }) = result else { panic!("{result:?}") };
     assert_eq!(code, "platform_422");
     assert!(message.contains("can't be blank"), "{message}");
+}
+
+#[tokio::test]
+async fn a_published_status_is_deleted_once_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let target = TargetId::generate();
+    let published =
+        env.provider.publish(&request(&channel, target, "oops", &[], &Value::Null)).await.unwrap();
+    let delete = DeleteRequest {
+        channel: &channel,
+        target_id: target,
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert!(env.fake.live_statuses().is_empty(), "{:?}", env.fake.statuses());
+    let call = env.fake.requests().into_iter().last().unwrap();
+    assert_eq!(
+        (call.method.as_str(), call.path.as_str()),
+        ("DELETE", format!("/api/v1/statuses/{}", published.provider_post_id).as_str())
+    );
+    // Again (a retry after a lost answer): already gone, which is what was asked.
+    env.provider.delete(&delete).await.unwrap();
+    // A path in disguise is refused before any call.
+    let sneaky = DeleteRequest { provider_post_id: "1/../../oauth/revoke", ..delete.clone() };
+    let refused = env.provider.delete(&sneaky).await;
+    assert!(matches!(refused, Err(ProviderError::Rejected { .. })), "{refused:?}");
+    env.fake.revoke_all_tokens();
+    let expired = env.provider.delete(&delete).await;
+    assert!(matches!(expired, Err(ProviderError::AuthExpired { .. })), "{expired:?}");
 }
 
 #[tokio::test]

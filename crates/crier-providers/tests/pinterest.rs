@@ -246,6 +246,33 @@ async fn an_expired_token_is_auth_expired_then_refreshed() {
 }
 
 #[tokio::test]
+async fn a_published_pin_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let image = env.add(b"\x89PNG", "image/png", MediaKind::Image, None);
+    let published = env.provider.publish(&request(&channel, "regret", &[image], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_pins(), [published.provider_post_id.as_str()]);
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_pins().len(), 1);
+    let sneaky = crier_providers::DeleteRequest { provider_post_id: "1/../../oauth/token", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&sneaky).await, Err(ProviderError::Rejected { .. })));
+    env.fake.rate_limit_next(1);
+    let limited = env.provider.delete(&delete).await;
+    assert!(matches!(limited, Err(ProviderError::RateLimited { .. })), "{limited:?}");
+    env.fake.expire_access_tokens();
+    let expired = env.provider.delete(&delete).await;
+    assert!(matches!(expired, Err(ProviderError::AuthExpired { .. })), "{expired:?}");
+}
+
+#[tokio::test]
 async fn a_refused_pin_keeps_pinterests_code_and_message() {
     let env = env().await;
     let channel = env.connect().await;

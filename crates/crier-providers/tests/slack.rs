@@ -209,6 +209,33 @@ async fn a_message_and_its_thread() {
 }
 
 #[tokio::test]
+async fn a_published_message_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    env.fake.rotate_tokens(true);
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let options = json!({"thread": ["a reply"]});
+    let published = env.provider.publish(&request(&channel, "regret", &[], &options)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted(), vec![published.provider_post_id.clone()]);
+    let left = env.fake.messages();
+    assert_eq!((left.len(), left[0].text.as_str()), (1, "a reply"), "the thread's replies stay");
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted().len(), 1, "already gone: nothing more deleted");
+    let file = crier_providers::DeleteRequest { provider_post_id: "F0000000001", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&file).await, Err(ProviderError::Rejected { .. })));
+    env.fake.expire_access_tokens();
+    let expired = env.provider.delete(&delete).await;
+    assert!(matches!(expired, Err(ProviderError::AuthExpired { .. })), "{expired:?}");
+}
+
+#[tokio::test]
 async fn images_are_uploaded_and_shared_with_the_text() {
     let env = env().await;
     let channel = env.connect().await;

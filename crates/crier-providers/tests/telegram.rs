@@ -168,6 +168,30 @@ async fn a_text_post_with_its_options_and_replies() {
 }
 
 #[tokio::test]
+async fn a_published_message_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let published = env.provider.publish(&request(&channel, "typo", &[], &Value::Null)).await.unwrap();
+    let kept = env.provider.publish(&request(&channel, "keep me", &[], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    let left: Vec<String> = env.fake.messages().iter().map(|m| m.message_id.to_string()).collect();
+    assert_eq!(left, vec![kept.provider_post_id]);
+    env.provider.delete(&delete).await.unwrap();
+    let bad = crier_providers::DeleteRequest { provider_post_id: "../getMe", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&bad).await, Err(ProviderError::Rejected { .. })));
+    env.fake.revoke_token();
+    let refused = env.provider.delete(&delete).await;
+    assert!(matches!(refused, Err(ProviderError::AuthExpired { .. })), "{refused:?}");
+}
+
+#[tokio::test]
 async fn media_is_uploaded_intact_with_the_caption() {
     let env = env().await;
     let channel = env.connect().await;

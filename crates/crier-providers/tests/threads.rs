@@ -1,6 +1,7 @@
 //! The Threads provider against the fake Threads API of `crier-testkit`: the consent flow and the
 //! long-lived exchange, refresh ahead of expiry, two-step publishing with a container polled until
-//! FINISHED, replies, the publishing quota, and Graph's errors.
+//! FINISHED, replies, media fetched by Threads from their public links, the publishing quota, and
+//! Graph's errors.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
@@ -149,6 +150,55 @@ async fn a_post_and_its_replies_are_published_after_their_containers_finish() {
 }
 
 #[tokio::test]
+async fn a_published_post_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let options = json!({"thread": ["a reply"]});
+    let published = env.provider.publish(&request(&channel, "regret", &[], &options)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted(), vec![published.provider_post_id.clone()]);
+    let left = env.fake.posts();
+    assert_eq!((left.len(), left[0].text.as_str()), (1, "a reply"), "the thread's replies stay");
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted().len(), 1, "already gone (100 / 33): nothing more deleted");
+    let sneaky = crier_providers::DeleteRequest { provider_post_id: "1/threads_publish", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&sneaky).await, Err(ProviderError::Rejected { .. })));
+    env.fake.rate_limit_next(1);
+    let limited = env.provider.delete(&delete).await;
+    assert!(matches!(limited, Err(ProviderError::RateLimited { .. })), "{limited:?}");
+    env.fake.expire_tokens();
+    let expired = env.provider.delete(&delete).await;
+    assert!(matches!(expired, Err(ProviderError::AuthExpired { .. })), "{expired:?}");
+}
+
+#[tokio::test]
+async fn a_channel_without_the_delete_permission_is_refused_with_metas_code() {
+    let env = env().await;
+    env.fake.withhold_delete_permission();
+    let channel = env.connect().await;
+    let published = env.provider.publish(&request(&channel, "kept", &[], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    let refused = env.provider.delete(&delete).await;
+    assert!(
+        matches!(refused, Err(ProviderError::Rejected { ref code, .. }) if code == "meta_10"),
+        "{refused:?}"
+    );
+    assert_eq!(env.fake.posts().len(), 1);
+}
+
+#[tokio::test]
 async fn an_exhausted_quota_is_rate_limited_before_any_post_and_metas_limit_too() {
     let env = env().await;
     let channel = env.connect().await;
@@ -225,5 +275,52 @@ async fn texts_are_counted_with_emoji_as_utf8_bytes() {
     assert_eq!(check(" ", Value::Null), ["/text"]);
     // The fake counts the same way: what passes validation is accepted upstream.
     env.provider.publish(&request(&channel, &"😀".repeat(125), &[], &Value::Null)).await.unwrap();
-    assert_eq!(env.provider.media_rules(&channel).max_images, 0);
+    // Without a public URL Threads cannot be handed media: refused at the door.
+    let rules = env.provider.media_rules(&channel);
+    assert!(rules.unavailable.as_deref().is_some_and(|why| why.contains("--public-url")), "{rules:?}");
+    assert!(env.provider.notices(&channel)[0].contains("--public-url"));
+}
+
+#[tokio::test]
+async fn media_go_by_their_public_links_one_or_as_a_carousel() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let files = Arc::new(MemoryMedia::default());
+    let linked = Arc::new(doubles::LinkedMedia::start(files.clone()).await);
+    let platform =
+        Platform { media: linked.clone(), ..doubles::loopback_platform(env.vault.clone(), files.clone()) };
+    let settings = MetaSettings {
+        threads_base: env.fake.base_url().into(),
+        threads_auth_base: env.fake.base_url().into(),
+        ..MetaSettings::new(threads_fake::APP_ID, threads_fake::APP_SECRET, "v24.0")
+    };
+    let provider = Threads::new(platform, settings);
+    assert!(provider.media_rules(&channel).unavailable.is_none());
+    assert!(provider.notices(&channel).is_empty());
+    let add = |bytes: &[u8], mime: &str, kind| {
+        let id = MediaId::generate();
+        let media = doubles::ready_media(env.workspace, id, bytes, mime.into(), kind, None, None);
+        files.0.lock().unwrap().insert(id, crier_providers::MediaFile { media, bytes: bytes.to_vec() });
+        id
+    };
+    let image = add(b"png one", "image/png", crier_core::MediaKind::Image);
+    provider.publish(&request(&channel, "with a picture", &[image], &Value::Null)).await.unwrap();
+    let video = add(b"mp4 clip", "video/mp4", crier_core::MediaKind::Video);
+    provider.publish(&request(&channel, "with a clip", &[video], &Value::Null)).await.unwrap();
+    let second = add(b"jpeg two", "image/jpeg", crier_core::MediaKind::Image);
+    let options = json!({"thread": ["a text reply"]});
+    provider.publish(&request(&channel, "two pictures", &[image, second], &options)).await.unwrap();
+    let posts = env.fake.posts();
+    let media = |i: usize| posts[i].media.clone();
+    assert_eq!(posts[0].text, "with a picture");
+    assert_eq!(media(0), [("image/png".to_owned(), b"png one".to_vec())], "Threads fetched the bytes");
+    assert_eq!(media(1), [("video/mp4".to_owned(), b"mp4 clip".to_vec())]);
+    assert_eq!(posts[2].text, "two pictures");
+    assert_eq!(
+        media(2),
+        [("image/png".to_owned(), b"png one".to_vec()), ("image/jpeg".to_owned(), b"jpeg two".to_vec())]
+    );
+    assert_eq!(posts[3].text, "a text reply");
+    assert!(media(3).is_empty(), "replies carry no media");
+    assert_eq!(linked.server.fetches(), 4);
 }

@@ -167,6 +167,29 @@ async fn an_expired_token_is_auth_expired_then_refreshed() {
 }
 
 #[tokio::test]
+async fn a_published_post_is_deleted_and_a_gone_one_counts_as_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    assert!(env.provider.can_delete(&channel));
+    let published = env.provider.publish(&request(&channel, "regret", &[], &Value::Null)).await.unwrap();
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert!(env.fake.tweets().is_empty());
+    env.provider.delete(&delete).await.unwrap();
+    let sneaky =
+        crier_providers::DeleteRequest { provider_post_id: "1/../../oauth2/revoke", ..delete.clone() };
+    assert!(matches!(env.provider.delete(&sneaky).await, Err(ProviderError::Rejected { .. })));
+    env.fake.expire_access_tokens();
+    let expired = env.provider.delete(&delete).await;
+    assert!(matches!(expired, Err(ProviderError::AuthExpired { .. })), "{expired:?}");
+}
+
+#[tokio::test]
 async fn a_post_with_an_image() {
     let env = env().await;
     let channel = env.connect().await;

@@ -207,6 +207,22 @@ macro_rules! load_post {
     }};
 }
 
+/// The attempts at a post's targets, oldest first.
+macro_rules! list_attempts {
+    ($conn:expr, $workspace:expr, $post:expr) => {{
+        use $crate::rows_publishing::{AttemptRow, sql};
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let post: crier_core::PostId = $post;
+        let rows: Vec<AttemptRow> = sqlx::query_as(sql::ATTEMPTS_OF_POST)
+            .bind(workspace.as_uuid())
+            .bind(post.as_uuid())
+            .fetch_all(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        rows.into_iter().map(AttemptRow::into_domain).collect::<Vec<_>>()
+    }};
+}
+
 /// A page of `list_posts`: the posts, then their targets in one range query.
 macro_rules! list_posts {
     ($conn:expr, $workspace:expr, $query:expr) => {{
@@ -219,6 +235,8 @@ macro_rules! list_posts {
             .bind(query.status.map(crier_core::TargetStatus::as_str))
             .bind(query.channel.map(|id| id.as_uuid()))
             .bind(query.limit.max(0))
+            .bind(query.due_from.map($crate::rows::DbTime))
+            .bind(query.due_until.map($crate::rows::DbTime))
             .fetch_all(&mut *$conn)
             .await
             .map_err($crate::error::map_sqlx)?;
@@ -289,6 +307,73 @@ macro_rules! cancel_post {
         let not_cancelled =
             post.targets.iter().map(|t| t.id).filter(|t| !cancelled.contains(t)).collect::<Vec<_>>();
         (crier_core::Cancellation { post, cancelled, not_cancelled }, deliveries)
+    }};
+}
+
+/// `PostStore::retry_target`'s body: requeues the target, inserts its job and a
+/// `post.target.retried` event. Evaluates to (the post, deliveries queued); `NotFound` or
+/// `Conflict` (returned) as the trait says.
+macro_rules! retry_target {
+    ($conn:expr, $workspace:expr, $retry:expr, $fan_out:expr) => {{
+        use $crate::rows::DbTime;
+        use $crate::rows_publishing::sql;
+        let workspace: crier_core::WorkspaceId = $workspace;
+        let retry: &crier_core::TargetRetry = $retry;
+        let ws = workspace.as_uuid();
+        let (post, target) = (retry.post_id.as_uuid(), retry.target_id.as_uuid());
+        let before: Option<String> = sqlx::query_scalar(sql::TARGET_STATUS_IN_POST)
+            .bind(ws)
+            .bind(target)
+            .bind(post)
+            .fetch_optional(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let Some(before) = before else {
+            return Err(crier_core::StoreError::NotFound);
+        };
+        let also = if retry.confirm_unknown { crier_core::TargetStatus::Unknown.as_str() } else { "failed" };
+        let channel: Option<uuid::Uuid> = sqlx::query_scalar(sql::RETRY_TARGET)
+            .bind(ws)
+            .bind(target)
+            .bind(post)
+            .bind(also)
+            .bind(DbTime(retry.run_at))
+            .bind(DbTime(retry.at))
+            .fetch_optional(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let Some(channel) = channel else {
+            return Err(crier_core::StoreError::Conflict(if before == "unknown" {
+                "the target's outcome is unknown: its last attempt may have published; retry only with \
+                 confirm_unknown set, accepting a possible duplicate"
+                    .into()
+            } else {
+                format!("only a failed or unknown target can be retried; this one is {before}")
+            }));
+        };
+        // A final target has no job; a stale one (none should exist) gives way to the new one.
+        sqlx::query(sql::DELETE_JOB).bind(ws).bind(target).execute(&mut *$conn).await.map_err($crate::error::map_sqlx)?;
+        sqlx::query(sql::INSERT_JOB)
+            .bind(ws)
+            .bind(target)
+            .bind(channel)
+            .bind(DbTime(retry.run_at))
+            .execute(&mut *$conn)
+            .await
+            .map_err($crate::error::map_sqlx)?;
+        let event = crier_core::NewEvent {
+            kind: "post.target.retried",
+            subject: retry.target_id.to_string(),
+            data: serde_json::json!({
+                "post_id": retry.post_id.to_string(),
+                "target_id": retry.target_id.to_string(),
+                "channel_id": crier_core::ChannelId::from_uuid(channel).to_string(),
+                "previous_status": before,
+                "status": crier_core::TargetStatus::Queued.as_str(),
+            }),
+        };
+        let deliveries = $crate::binds_publishing::insert_event!($conn, workspace, &event, retry.at, $fan_out).1;
+        ($crate::binds_publishing::load_post!($conn, workspace, retry.post_id), deliveries)
     }};
 }
 
@@ -372,5 +457,5 @@ macro_rules! begin_idempotent {
 
 pub(crate) use {
     begin_idempotent, cancel_post, delete_channel_credentials, insert_channel, insert_event, insert_post,
-    insert_sandbox_delivery, list_posts, load_post, store_response,
+    insert_sandbox_delivery, list_attempts, list_posts, load_post, retry_target, store_response,
 };

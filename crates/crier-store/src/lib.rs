@@ -3,15 +3,19 @@
 //! conformance suite (`tests/conformance.rs`). The backend is chosen by the URL scheme.
 
 mod binds;
+mod binds_deletions;
 mod binds_media;
 mod binds_publishing;
 mod binds_queue;
 mod binds_webhooks;
 mod connect_store;
+mod deauthorization_store;
 mod error;
+mod identity_store;
 mod invitation_store;
 mod media_store;
 mod oauth;
+mod passkey_store;
 mod people_store;
 pub mod postgres;
 mod rows;
@@ -19,6 +23,7 @@ mod rows_media;
 mod rows_publishing;
 mod rows_webhooks;
 pub mod sqlite;
+mod usage_store;
 
 use std::fmt;
 use std::path::Path;

@@ -2,8 +2,9 @@
 //! idempotency keys, sandbox deliveries), shared by both backends like `rows`.
 
 use crier_core::{
-    AttemptId, AttemptOutcome, Channel, ChannelId, ChannelStatus, IdempotencyBegin, Post, PostId, PostTarget,
-    SandboxDelivery, SecretId, StoreResult, TargetId, TargetStatus, WorkspaceId,
+    AttemptId, AttemptOutcome, Channel, ChannelId, ChannelStatus, DeletionStatus, IdempotencyBegin, Post,
+    PostId, PostTarget, SandboxDelivery, SecretId, StoreResult, TargetDeletion, TargetId, TargetStatus,
+    WorkspaceId,
 };
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -171,12 +172,29 @@ pub(crate) struct TargetRow {
     created_at: DbTime,
     updated_at: DbTime,
     published_at: Option<DbTime>,
+    deletion_status: Option<String>,
+    deletion_requested_at: Option<DbTime>,
+    deleted_at: Option<DbTime>,
+    deletion_error_code: Option<String>,
+    deletion_error_message: Option<String>,
 }
 
 impl TargetRow {
     pub(crate) fn into_domain(self) -> StoreResult<PostTarget> {
         let status = TargetStatus::from_db(&self.status)
             .ok_or_else(|| corrupt("post_targets.status holds an unknown value"))?;
+        let deletion = match (self.deletion_status, self.deletion_requested_at) {
+            (None, _) => None,
+            (Some(s), Some(requested_at)) => Some(TargetDeletion {
+                status: DeletionStatus::from_db(&s)
+                    .ok_or_else(|| corrupt("post_targets.deletion_status holds an unknown value"))?,
+                requested_at: requested_at.0,
+                deleted_at: self.deleted_at.map(|t| t.0),
+                error_code: self.deletion_error_code,
+                error_message: self.deletion_error_message,
+            }),
+            (Some(_), None) => return Err(corrupt("post_targets.deletion_requested_at is missing")),
+        };
         Ok(PostTarget {
             workspace_id: WorkspaceId::from_uuid(self.workspace_id),
             id: TargetId::from_uuid(self.id),
@@ -196,7 +214,34 @@ impl TargetRow {
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
             published_at: self.published_at.map(|t| t.0),
+            deletion,
         })
+    }
+}
+
+/// A row of `publish_attempts`, for a post's timeline.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AttemptRow {
+    id: Uuid,
+    target_id: Uuid,
+    started_at: DbTime,
+    finished_at: Option<DbTime>,
+    outcome: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+}
+
+impl AttemptRow {
+    pub(crate) fn into_domain(self) -> crier_core::PublishAttempt {
+        crier_core::PublishAttempt {
+            id: AttemptId::from_uuid(self.id),
+            target_id: TargetId::from_uuid(self.target_id),
+            started_at: self.started_at.0,
+            finished_at: self.finished_at.map(|t| t.0),
+            outcome: self.outcome,
+            error_code: self.error_code,
+            error_message: self.error_message,
+        }
     }
 }
 
@@ -251,6 +296,7 @@ pub(crate) struct SandboxRow {
     text: String,
     media: DbJson,
     delivered_at: DbTime,
+    deleted_at: Option<DbTime>,
 }
 
 impl SandboxRow {
@@ -265,6 +311,7 @@ impl SandboxRow {
             text: row.text,
             media: media_ids_from_json(&row.media.0)?,
             delivered_at: row.delivered_at.0,
+            deleted_at: row.deleted_at.map(|t| t.0),
         })
     }
 }
@@ -332,7 +379,7 @@ pub(crate) mod sql {
     }
     pub const UNFINISHED_TARGETS_OF_CHANNEL: &str = "SELECT COUNT(*) FROM post_targets \
          WHERE workspace_id = $1 AND channel_id = $2 \
-         AND status NOT IN ('published', 'failed', 'cancelled', 'unknown')";
+         AND (status NOT IN ('published', 'failed', 'cancelled', 'unknown') OR deletion_status = 'pending')";
     /// Its targets, their attempts and jobs, and its sandbox deliveries go with it (ON DELETE CASCADE).
     pub const DELETE_CHANNEL: &str = "DELETE FROM channels WHERE workspace_id = $1 AND id = $2";
     pub const PAUSE_CHANNEL: &str = "UPDATE channels SET paused_until = $3 WHERE workspace_id = $1 AND id = $2 \
@@ -375,6 +422,8 @@ pub(crate) mod sql {
          AND (($3 IS NULL AND $4 IS NULL) OR EXISTS (SELECT 1 FROM post_targets t \
              WHERE t.workspace_id = p.workspace_id AND t.post_id = p.id \
              AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.channel_id = $4))) \
+         AND ($6 IS NULL OR COALESCE(p.scheduled_at, p.created_at) >= $6) \
+         AND ($7 IS NULL OR COALESCE(p.scheduled_at, p.created_at) < $7) \
          ORDER BY p.id DESC LIMIT $5";
 
     macro_rules! select_targets {
@@ -382,12 +431,19 @@ pub(crate) mod sql {
             concat!(
                 "SELECT t.workspace_id, t.id, t.post_id, t.channel_id, t.text, t.options, t.status, t.run_at, \
                  t.attempts, j.lease_owner, j.lease_expires_at, t.provider_post_id, t.url, t.error_code, \
-                 t.error_message, t.created_at, t.updated_at, t.published_at FROM post_targets t \
+                 t.error_message, t.created_at, t.updated_at, t.published_at, t.deletion_status, \
+                 t.deletion_requested_at, t.deleted_at, t.deletion_error_code, t.deletion_error_message \
+                 FROM post_targets t \
                  LEFT JOIN jobs j ON j.workspace_id = t.workspace_id AND j.target_id = t.id ",
                 $tail
             )
         };
     }
+    /// The attempts at a post's targets, oldest first.
+    pub const ATTEMPTS_OF_POST: &str = "SELECT a.id, a.target_id, a.started_at, a.finished_at, a.outcome, \
+         a.error_code, a.error_message FROM publish_attempts a JOIN post_targets t \
+         ON t.workspace_id = a.workspace_id AND t.id = a.target_id \
+         WHERE a.workspace_id = $1 AND t.post_id = $2 ORDER BY a.started_at, a.id";
     pub const TARGETS_OF_POST: &str =
         select_targets!("WHERE t.workspace_id = $1 AND t.post_id = $2 ORDER BY t.id");
     /// The targets of the posts with ids in [$2, $3], for a page of `list_posts`.
@@ -416,6 +472,17 @@ pub(crate) mod sql {
          WHERE workspace_id = $1 AND id = $2 AND status IN ",
         waiting!()
     );
+
+    /// Requeues a target ($4: the statuses it may be in, `failed` and maybe `unknown`) with a fresh
+    /// attempt budget, due at $5 ($6 = now).
+    pub const RETRY_TARGET: &str = "UPDATE post_targets SET status = 'queued', attempts = 0, run_at = $5, \
+         error_code = NULL, error_message = NULL, updated_at = $6 \
+         WHERE workspace_id = $1 AND id = $2 AND post_id = $3 AND (status = 'failed' OR status = $4) \
+         RETURNING channel_id";
+    pub const TARGET_STATUS_IN_POST: &str =
+        "SELECT status FROM post_targets WHERE workspace_id = $1 AND id = $2 AND post_id = $3";
+    pub const INSERT_JOB: &str =
+        "INSERT INTO jobs (workspace_id, target_id, channel_id, run_at) VALUES ($1, $2, $3, $4)";
 
     /// Locks the job row (PostgreSQL) and checks `$3` holds its lease: a no-op write.
     /// The lease must be held AND unexpired: a worker whose lease ran out (a long pause, say)
@@ -475,9 +542,40 @@ pub(crate) mod sql {
              AND a.target_id = jobs.target_id AND a.outcome IS NULL)";
     pub const NEXT_DUE: &str = "SELECT MIN(run_at) FROM jobs WHERE lease_owner IS NULL";
 
+    /// Marks a sandbox delivery deleted ($4 = now), keeping the first time.
+    pub const DELETE_SANDBOX_DELIVERY: &str = "UPDATE sandbox_deliveries SET deleted_at = COALESCE(deleted_at, $4) \
+         WHERE workspace_id = $1 AND channel_id = $2 AND id = $3";
+
+    /// A published target not deleted nor being deleted ($3 = post) is asked to be ($4 = now).
+    pub const REQUEST_DELETION: &str = "UPDATE post_targets SET deletion_status = 'pending', \
+         deletion_requested_at = $4, deleted_at = NULL, deletion_error_code = NULL, deletion_error_message = NULL, \
+         updated_at = $4 WHERE workspace_id = $1 AND id = $2 AND post_id = $3 AND status = 'published' \
+         AND (deletion_status IS NULL OR deletion_status = 'failed') RETURNING channel_id";
+    pub const DELETION_STATE: &str = "SELECT status, deletion_status FROM post_targets \
+         WHERE workspace_id = $1 AND id = $2 AND post_id = $3";
+    pub const INSERT_DELETION_JOB: &str =
+        "INSERT INTO deletion_jobs (workspace_id, target_id, channel_id, run_at) VALUES ($1, $2, $3, $4)";
+    /// Counts an attempt of a deletion job $3 holds ($4 = now). Returns the new count.
+    pub const START_DELETION_JOB: &str = "UPDATE deletion_jobs SET attempts = attempts + 1 \
+         WHERE workspace_id = $1 AND target_id = $2 AND lease_owner = $3 AND lease_expires_at > $4 \
+         RETURNING attempts";
+    pub const DELETION_STATUS: &str =
+        "SELECT deletion_status FROM post_targets WHERE workspace_id = $1 AND id = $2";
+    pub const DELETE_DELETION_JOB: &str =
+        "DELETE FROM deletion_jobs WHERE workspace_id = $1 AND target_id = $2";
+    /// Releases a deletion job $3 holds, due again at $4.
+    pub const RELEASE_DELETION_JOB: &str = "UPDATE deletion_jobs SET run_at = $4, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE workspace_id = $1 AND target_id = $2 AND lease_owner = $3";
+    pub const HOLDS_DELETION_JOB: &str = "SELECT attempts FROM deletion_jobs \
+         WHERE workspace_id = $1 AND target_id = $2 AND lease_owner = $3";
+    /// The end of a deletion: $3 = its status, $4 = deleted_at, $5, $6 = error ($7 = now).
+    pub const TARGET_DELETION_OUTCOME: &str = "UPDATE post_targets SET deletion_status = $3, deleted_at = $4, \
+         deletion_error_code = $5, deletion_error_message = $6, updated_at = $7 \
+         WHERE workspace_id = $1 AND id = $2 AND deletion_status = 'pending'";
+
     pub const INSERT_SANDBOX_DELIVERY: &str = "INSERT INTO sandbox_deliveries (workspace_id, channel_id, id, \
          target_id, attempt_id, text, media, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     pub const LIST_SANDBOX_DELIVERIES: &str = "SELECT workspace_id, channel_id, id, target_id, attempt_id, text, \
-         media, delivered_at FROM sandbox_deliveries WHERE workspace_id = $1 AND channel_id = $2 \
+         media, delivered_at, deleted_at FROM sandbox_deliveries WHERE workspace_id = $1 AND channel_id = $2 \
          AND ($3 IS NULL OR target_id = $3) ORDER BY delivered_at, id";
 }

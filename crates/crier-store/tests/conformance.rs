@@ -17,18 +17,28 @@ mod vault_and_audit;
 
 #[path = "conformance/connect.rs"]
 mod connect;
+#[path = "conformance/deauthorization.rs"]
+mod deauthorization;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
+#[path = "conformance/identities.rs"]
+mod identities;
 #[path = "conformance/media.rs"]
 mod media;
 #[path = "conformance/oauth.rs"]
 mod oauth;
+#[path = "conformance/passkeys.rs"]
+mod passkeys;
 #[path = "conformance/people.rs"]
 mod people;
 #[path = "conformance/publishing.rs"]
 mod publishing;
 #[path = "conformance/queue.rs"]
 mod queue;
+#[path = "conformance/target_ops.rs"]
+mod target_ops;
+#[path = "conformance/usage.rs"]
+mod usage;
 #[path = "conformance/webhooks.rs"]
 mod webhooks;
 

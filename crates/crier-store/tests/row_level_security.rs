@@ -147,6 +147,7 @@ async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
             created_at: now,
             updated_at: now,
             published_at: None,
+            deletion: None,
         };
         let post = Post {
             workspace_id: ws,
@@ -172,6 +173,7 @@ async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
         text: "t".into(),
         media: Vec::new(),
         delivered_at: now,
+        deleted_at: None,
     };
     db.store.record_sandbox_delivery(&delivery).await.unwrap();
     let event = NewEvent {
@@ -310,4 +312,56 @@ async fn media_are_isolated_and_the_upload_expiry_index_is_global() {
     assert!(workspaces_seen(&mut app, "media", None).await.is_empty(), "media with no workspace set");
     // The sweeper looks across workspaces: the index holds only ids and times.
     assert_eq!(workspaces_seen(&mut app, "media_upload_expiry", None).await.len(), 2);
+}
+
+#[tokio::test]
+async fn meta_channels_are_isolated_and_the_platform_account_index_is_global() {
+    let db = TestDb::fresh(Backend::Postgres).await;
+    let clock = SystemClock;
+    let mut both = Vec::new();
+    for name in ["A", "B"] {
+        let ws = db.workspace(Arc::new(SystemClock), name).await;
+        let channel = Channel {
+            workspace_id: ws,
+            id: ChannelId::generate(),
+            provider: "facebook".into(),
+            name: "page".into(),
+            config: serde_json::json!({"page_id": "555"}),
+            status: ChannelStatus::Active,
+            account: Some(crier_core::ChannelAccount {
+                id: "1001".into(),
+                handle: "Page".into(),
+                display_name: None,
+                avatar_url: None,
+            }),
+            credentials: None,
+            paused_until: None,
+            created_at: clock.now(),
+        };
+        let audit = NewAuditEvent::new(
+            clock.now(),
+            Actor::cli(),
+            "channel.connected",
+            channel.id.to_string(),
+            &Default::default(),
+        );
+        db.store.create_channel(&channel, None, None, &audit).await.unwrap();
+        both.push(ws.as_uuid());
+    }
+    both.sort();
+    let mut app = PgConnection::connect(db.url().expose()).await.unwrap();
+    assert!(workspaces_seen(&mut app, "channels", None).await.is_empty(), "channels with no workspace set");
+    // Meta's callbacks find a user's channels across workspaces through the index, kept by a
+    // trigger under the app role; it holds ids only.
+    let mut seen = workspaces_seen(&mut app, "channel_platform_accounts", None).await;
+    seen.sort();
+    assert_eq!(seen, both);
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'channel_platform_accounts' ORDER BY ordinal_position",
+    )
+    .fetch_all(&mut app)
+    .await
+    .unwrap();
+    assert_eq!(columns, ["provider", "account_id", "workspace_id", "channel_id"]);
 }

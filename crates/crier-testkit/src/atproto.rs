@@ -150,7 +150,10 @@ impl Pds {
             hint.push('u');
         }
         let id = ulid::Ulid::new().to_string().to_ascii_lowercase();
-        let handle = format!("{hint}{}{domain}", &id[id.len() - 9..]);
+        // The unique part is digits only, after a hyphen: the PDS refuses handles its slur
+        // filter matches, and random letters once spelled one (a flaky `InvalidHandle`).
+        let digits = ulid::Ulid::new().random() % 1_000_000_000;
+        let handle = format!("{hint}-{digits:09}{domain}");
         let password = format!("pw-{id}");
         let body = json!({
             "handle": handle,

@@ -1,5 +1,6 @@
 //! An in-process fake of Discord's webhook API for tests: axum on 127.0.0.1, following
-//! discord.com/developers/docs/resources/webhook (get and execute a webhook with its token), with
+//! discord.com/developers/docs/resources/webhook (get and execute a webhook with its token, delete
+//! a webhook message with `thread_id` for one in a forum post), with
 //! Discord's error shapes (reference#error-messages: `{code, message, errors}`) and its 429
 //! (topics/rate-limits: `{message, retry_after, global}` with `Retry-After`,
 //! `X-RateLimit-Reset-After` and `X-RateLimit-Scope`).
@@ -20,7 +21,7 @@ use axum::Router;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use serde_json::{Value, json};
 
 pub const WEBHOOK_ID: &str = "1100000000000000001";
@@ -78,6 +79,8 @@ struct Inner {
     next_id: u64,
     threads: Vec<String>,
     messages: Vec<WebhookMessage>,
+    /// The ids of the messages deleted (#delete-webhook-message), in order.
+    deleted_messages: Vec<String>,
     requests: Vec<RecordedRequest>,
 }
 
@@ -100,12 +103,15 @@ impl DiscordFake {
             next_id: 1_200_000_000_000_000_000,
             threads: Vec::new(),
             messages: Vec::new(),
+            deleted_messages: Vec::new(),
             requests: Vec::new(),
         })
         .await;
         let router = Router::new()
             .route("/api/webhooks/{id}/{token}", get(get_webhook).post(execute_webhook))
             .route("/api/{version}/webhooks/{id}/{token}", get(get_versioned).post(execute_versioned))
+            .route("/api/webhooks/{id}/{token}/messages/{message_id}", delete(delete_message))
+            .route("/api/{version}/webhooks/{id}/{token}/messages/{message_id}", delete(delete_versioned))
             .fallback(|| async { error(StatusCode::NOT_FOUND, 0, "404: Not Found") })
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .layer(axum::extract::DefaultBodyLimit::max(MAX_FILES * MAX_FILE_BYTES * 2))
@@ -127,6 +133,11 @@ impl DiscordFake {
     /// Every message posted, oldest first.
     pub fn messages(&self) -> Vec<WebhookMessage> {
         self.shared.lock().messages.clone()
+    }
+
+    /// The ids of the messages deleted through the webhook, in order.
+    pub fn deleted_messages(&self) -> Vec<String> {
+        self.shared.lock().deleted_messages.clone()
     }
 
     /// Every request answered, in order.
@@ -394,6 +405,36 @@ async fn execute_webhook(
     } else {
         StatusCode::NO_CONTENT.into_response()
     }
+}
+
+async fn delete_versioned(
+    state: St,
+    Path((_version, id, token, message_id)): Path<(String, String, String, String)>,
+    query: RawQuery,
+) -> Response {
+    delete_message(state, Path((id, token, message_id)), query).await
+}
+
+/// #delete-webhook-message: 204, or `404 {"message": "Unknown Message", "code": 10008}` for a
+/// message that is not there (or is in a forum post `thread_id` does not name).
+async fn delete_message(
+    State(shared): St,
+    Path((id, token, message_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = ExecuteQuery::parse(query.as_deref());
+    if let Err(response) = check(&shared, &id, &token) {
+        return response;
+    }
+    let mut inner = shared.lock();
+    let channel = query.thread_id.unwrap_or_else(|| CHANNEL_ID.to_owned());
+    let Some(index) = inner.messages.iter().position(|m| m.id == message_id && m.channel_id == channel)
+    else {
+        return error(StatusCode::NOT_FOUND, 10008, "Unknown Message");
+    };
+    inner.messages.remove(index);
+    inner.deleted_messages.push(message_id);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The message object (channel#message-object), as a webhook's message.

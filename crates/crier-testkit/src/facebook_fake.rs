@@ -10,7 +10,9 @@
 //! - `POST /{version}/{page-id}/feed` (JSON: `message`, `link`, `attached_media`;
 //!   developers.facebook.com/docs/pages-api/posts), `POST /{version}/{page-id}/photos` (multipart
 //!   `source`, `caption`, `published`; developers.facebook.com/docs/graph-api/reference/page/photos/),
-//!   `POST /{version}/{object-id}/comments`.
+//!   `POST /{version}/{object-id}/comments`, `DELETE /{version}/{post-id}` with the Page token
+//!   (`{"success": true}`; 100 / 33 for a post not there;
+//!   developers.facebook.com/docs/pages-api/posts#delete-a-post).
 //!
 //! Errors are Graph's `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
 //! (developers.facebook.com/docs/graph-api/guides/error-handling), sent with HTTP 400 as Graph
@@ -88,6 +90,8 @@ struct Inner {
     tokens: HashMap<String, Token>,
     expired: HashSet<String>,
     posts: Vec<Post>,
+    /// The ids of the posts deleted, in order.
+    deleted: Vec<String>,
     photos: Vec<Photo>,
     comments: Vec<(String, String)>,
     rate_limited: usize,
@@ -110,6 +114,7 @@ impl FacebookFake {
             tokens: HashMap::new(),
             expired: HashSet::new(),
             posts: Vec::new(),
+            deleted: Vec::new(),
             photos: Vec::new(),
             comments: Vec::new(),
             rate_limited: 0,
@@ -120,7 +125,7 @@ impl FacebookFake {
             .route("/{version}/dialog/oauth", get(dialog))
             .route("/{version}/oauth/access_token", get(access_token))
             .route("/{version}/me", get(me))
-            .route("/{version}/{id}", get(page))
+            .route("/{version}/{id}", get(page).delete(delete_post))
             .route("/{version}/{id}/feed", post(feed))
             .route("/{version}/{id}/photos", post(photos))
             .route("/{version}/{id}/comments", post(comment))
@@ -137,6 +142,11 @@ impl FacebookFake {
 
     pub fn posts(&self) -> Vec<Post> {
         self.shared.lock().posts.clone()
+    }
+
+    /// The ids of the posts deleted, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.shared.lock().deleted.clone()
     }
 
     pub fn photos(&self) -> Vec<Photo> {
@@ -350,6 +360,31 @@ async fn page(
         body["access_token"] = json!(token);
     }
     axum::Json(body).into_response()
+}
+
+/// `DELETE /{post-id}` as the Page: `{"success": true}`, or 100 / 33 for a post not there.
+async fn delete_post(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Response {
+    let mut inner = shared.lock();
+    let Some(index) = inner.posts.iter().position(|p| p.id == id) else {
+        return graph_error(
+            100,
+            Some(33),
+            "GraphMethodException",
+            &format!(
+                "Unsupported delete request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
+        );
+    };
+    if caller != Caller::Page {
+        return graph_error(200, None, "OAuthException", "(#200) Permissions error");
+    }
+    inner.posts.remove(index);
+    inner.deleted.push(id);
+    axum::Json(json!({"success": true})).into_response()
 }
 
 fn page_only(id: &str, caller: Caller) -> Option<Response> {

@@ -4,7 +4,8 @@
 //! endpoint (`/oauth/v2/accessToken`, the app's credentials in the body; 60-day tokens, and a
 //! refresh token only when programmatic refresh is on), OpenID Connect's `GET /v2/userinfo`, the
 //! Images API (`POST /rest/images?action=initializeUpload`, then `PUT` to the upload URL) and
-//! `POST /rest/posts` (201 with `x-restli-id`), both of which need `LinkedIn-Version` and
+//! `POST /rest/posts` (201 with `x-restli-id`) and `DELETE /rest/posts/{encoded urn}` (204, or 404
+//! for a post not there), all of which need `LinkedIn-Version` and
 //! `X-Restli-Protocol-Version: 2.0.0`. Errors are `{"status", "serviceErrorCode", "code",
 //! "message"}`: 401 expired or revoked tokens, 429 daily throttles (no `Retry-After`), 422 a
 //! duplicate post. The commentary is read as LinkedIn's little text format: an unescaped reserved
@@ -24,7 +25,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -65,6 +66,7 @@ struct Inner {
     /// Image URNs and the bytes uploaded for them.
     images: HashMap<String, Option<Vec<u8>>>,
     posts: Vec<Post>,
+    deleted_posts: Vec<String>,
     rate_limited: usize,
     requests: Vec<RecordedRequest>,
 }
@@ -89,6 +91,7 @@ impl LinkedInFake {
             programmatic_refresh: false,
             images: HashMap::new(),
             posts: Vec::new(),
+            deleted_posts: Vec::new(),
             rate_limited: 0,
             requests: Vec::new(),
         })
@@ -99,6 +102,7 @@ impl LinkedInFake {
             .route("/v2/userinfo", get(userinfo))
             .route("/rest/images", post(initialize_upload))
             .route("/rest/posts", post(create_post))
+            .route("/rest/posts/{urn}", delete(delete_post))
             .route("/dms-uploads/{id}", put(upload))
             .layer(middleware::from_fn_with_state(shared.clone(), guard))
             .with_state(shared.clone());
@@ -118,6 +122,11 @@ impl LinkedInFake {
 
     pub fn posts(&self) -> Vec<Post> {
         self.shared.lock().posts.clone()
+    }
+
+    /// The URNs of the posts deleted, in order.
+    pub fn deleted_posts(&self) -> Vec<String> {
+        self.shared.lock().deleted_posts.clone()
     }
 
     /// The bytes uploaded for an image URN.
@@ -387,6 +396,24 @@ fn render(commentary: &str) -> String {
         }
     }
     out
+}
+
+/// `DELETE /rest/posts/{encoded urn}` with `X-RestLi-Method: DELETE`: 204 with no body, or 404
+/// for a post that is not there.
+async fn delete_post(State(shared): St, headers: HeaderMap, Path(urn): Path<String>) -> Response {
+    if let Err(refusal) = version_of(&headers) {
+        return *refusal;
+    }
+    if headers.get("x-restli-method").and_then(|v| v.to_str().ok()) != Some("DELETE") {
+        return api_error(StatusCode::BAD_REQUEST, None, None, "X-RestLi-Method DELETE is required");
+    }
+    let mut inner = shared.lock();
+    let there = inner.posts.iter().any(|p| p.urn == urn);
+    if !there || inner.deleted_posts.contains(&urn) {
+        return api_error(StatusCode::NOT_FOUND, None, None, &format!("Not Found: {urn}"));
+    }
+    inner.deleted_posts.push(urn);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn create_post(State(shared): St, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {

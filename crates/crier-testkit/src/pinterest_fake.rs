@@ -4,6 +4,7 @@
 //! with HTTP Basic client auth (30-day access tokens; with `continuous_refresh`, each refresh
 //! answers a new refresh token and spends the old one), `GET /v5/user_account`,
 //! `GET /v5/boards/{id}`, `POST /v5/pins` (`image_base64`, `multiple_image_base64`, `video_id`),
+//! `DELETE /v5/pins/{id}` (204, or 404 for a Pin not there),
 //! `POST /v5/media`, the upload address (a multipart form with the signed fields, as S3 takes it)
 //! and `GET /v5/media/{id}` (`registered` → `processing` → `succeeded`). Errors are
 //! `{"code": <n>, "message": "…"}`: 401 on a bad bearer, 429 (no reset named), 400 on a bad Pin.
@@ -22,7 +23,7 @@ use axum::extract::{Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -63,6 +64,7 @@ struct Inner {
     refresh_tokens: HashSet<String>,
     continuous: bool,
     pins: Vec<Value>,
+    deleted_pins: Vec<String>,
     uploads: HashMap<String, VideoUpload>,
     rate_limited: usize,
     requests: Vec<RecordedRequest>,
@@ -86,6 +88,7 @@ impl PinterestFake {
             refresh_tokens: HashSet::new(),
             continuous: false,
             pins: Vec::new(),
+            deleted_pins: Vec::new(),
             uploads: HashMap::new(),
             rate_limited: 0,
             requests: Vec::new(),
@@ -97,6 +100,7 @@ impl PinterestFake {
             .route("/v5/user_account", get(user_account))
             .route("/v5/boards/{board_id}", get(board))
             .route("/v5/pins", post(create_pin))
+            .route("/v5/pins/{pin_id}", delete(delete_pin))
             .route("/v5/media", post(register_media))
             .route("/v5/media/{media_id}", get(media_status))
             .route("/upload/{media_id}", post(upload))
@@ -114,6 +118,11 @@ impl PinterestFake {
     /// The Pins created, as their JSON bodies were sent, with the `id` given.
     pub fn pins(&self) -> Vec<Value> {
         self.shared.lock().pins.clone()
+    }
+
+    /// The ids of the Pins deleted, in order.
+    pub fn deleted_pins(&self) -> Vec<String> {
+        self.shared.lock().deleted_pins.clone()
     }
 
     pub fn uploads(&self) -> HashMap<String, VideoUpload> {
@@ -328,6 +337,17 @@ async fn create_pin(State(shared): St, axum::Json(mut pin): axum::Json<Value>) -
         "media": {"media_type": pin["media_source"]["source_type"]},
     });
     (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+/// `DELETE /v5/pins/{pin_id}`: 204 with no body, or 404 for a Pin that is not there.
+async fn delete_pin(State(shared): St, Path(pin_id): Path<String>) -> Response {
+    let mut inner = shared.lock();
+    let there = inner.pins.iter().any(|p| p["id"] == pin_id.as_str());
+    if !there || inner.deleted_pins.contains(&pin_id) {
+        return error(StatusCode::NOT_FOUND, 50, "Pin not found.");
+    }
+    inner.deleted_pins.push(pin_id);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn register_media(State(shared): St, axum::Json(body): axum::Json<Value>) -> Response {

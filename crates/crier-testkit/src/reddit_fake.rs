@@ -3,7 +3,8 @@
 //! real client: the consent page (`/api/v1/authorize`, answered at once as if the user agreed),
 //! the token endpoint with HTTP Basic client auth (`/api/v1/access_token`: one-hour access
 //! tokens, permanent refresh tokens), `/api/v1/revoke_token`, `GET /api/v1/me` and
-//! `POST /api/submit` (`{json: {errors, data}}`). Failures: 401 on a bad bearer, 429 with
+//! `POST /api/submit` (`{json: {errors, data}}`) and `POST /api/del` (`{}`, for a post already
+//! gone too). Failures: 401 on a bad bearer, 429 with
 //! `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (seconds), `RATELIMIT` and
 //! `SUBREDDIT_NOEXIST` in the submit answer's `errors`.
 //!
@@ -32,7 +33,8 @@ pub const CLIENT_SECRET: &str = "crier-reddit-secret";
 pub const ACCOUNT_ID: &str = "1w72";
 pub const USERNAME: &str = "crier_test";
 pub const ACCESS_TOKEN_LIFETIME: i64 = 3600;
-const SCOPES: [&str; 3] = ["identity", "submit", "read"];
+/// What Crier asks for; `edit` covers `/api/del` (reddit.com/dev/api, by oauth scope).
+const SCOPES: [&str; 4] = ["identity", "submit", "read", "edit"];
 
 /// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,7 @@ struct Inner {
     rotate: bool,
     missing_subreddits: HashSet<String>,
     submissions: Vec<HashMap<String, String>>,
+    deleted: Vec<String>,
     next_id: u64,
     rate_limited: usize,
     submit_ratelimited: usize,
@@ -79,6 +82,7 @@ impl RedditFake {
             rotate: false,
             missing_subreddits: HashSet::new(),
             submissions: Vec::new(),
+            deleted: Vec::new(),
             next_id: 0x1a2b3c,
             rate_limited: 0,
             submit_ratelimited: 0,
@@ -91,6 +95,7 @@ impl RedditFake {
             .route("/api/v1/revoke_token", post(revoke))
             .route("/api/v1/me", get(me))
             .route("/api/submit", post(submit))
+            .route("/api/del", post(delete_post))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found", "error": 404})))
             })
@@ -108,6 +113,11 @@ impl RedditFake {
     /// The submissions made, in order: their form fields, and `id`.
     pub fn submissions(&self) -> Vec<HashMap<String, String>> {
         self.shared.lock().submissions.clone()
+    }
+
+    /// The fullnames (`t3_…`) of the posts deleted through `/api/del`, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.shared.lock().deleted.clone()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -331,6 +341,18 @@ async fn me(State(shared): St) -> Response {
 fn submit_errors(errors: &[[&str; 3]]) -> Response {
     let errors: Vec<Value> = errors.iter().map(|e| json!(e)).collect();
     (StatusCode::OK, axum::Json(json!({"json": {"errors": errors}}))).into_response()
+}
+
+/// `POST /api/del` with `id` a fullname: `{}`, whether the post was there or was gone already.
+async fn delete_post(State(shared): St, body: String) -> Response {
+    let form = form_of(&body);
+    let name = form.get("id").cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    let there = inner.submissions.iter().any(|s| s.get("id").is_some_and(|id| format!("t3_{id}") == name));
+    if there && !inner.deleted.contains(&name) {
+        inner.deleted.push(name);
+    }
+    (StatusCode::OK, axum::Json(json!({}))).into_response()
 }
 
 async fn submit(State(shared): St, body: String) -> Response {

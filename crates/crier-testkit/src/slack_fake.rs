@@ -3,7 +3,8 @@
 //! closely enough to drive a real client: the consent page (`/oauth/v2/authorize`, answered at
 //! once as if the user agreed), `oauth.v2.access` with HTTP Basic client auth (bot tokens; with
 //! rotation on, 12-hour tokens and single-use refresh tokens), `conversations.info`,
-//! `conversations.join`, `chat.postMessage`, `chat.getPermalink`, `files.getUploadURLExternal`,
+//! `conversations.join`, `chat.postMessage`, `chat.getPermalink`, `chat.delete`,
+//! `files.getUploadURLExternal`,
 //! the upload URL (raw bytes), `files.completeUploadExternal`, `files.info` (`shares`) and
 //! `auth.revoke`. Every Web API answer is HTTP 200 with `ok`, failures `{"ok": false, "error"}`
 //! (`invalid_auth`, `token_expired`, `not_in_channel`, `msg_too_long`…) except rate limits:
@@ -79,6 +80,8 @@ struct Inner {
     rotation: bool,
     member: bool,
     messages: Vec<Message>,
+    /// The `ts` of every message removed by `chat.delete`, in order.
+    deleted: Vec<String>,
     uploads: HashMap<String, Upload>,
     next_ts: u64,
     rate_limited: usize,
@@ -105,6 +108,7 @@ impl SlackFake {
             rotation: false,
             member: false,
             messages: Vec::new(),
+            deleted: Vec::new(),
             uploads: HashMap::new(),
             next_ts: 1_700_000_000_000_100,
             rate_limited: 0,
@@ -129,6 +133,11 @@ impl SlackFake {
 
     pub fn messages(&self) -> Vec<Message> {
         self.shared.lock().messages.clone()
+    }
+
+    /// The `ts` of every message `chat.delete` removed, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.shared.lock().deleted.clone()
     }
 
     pub fn uploads(&self) -> Vec<Upload> {
@@ -393,6 +402,20 @@ async fn api(State(shared): St, Path(method): Path<String>, headers: HeaderMap, 
             let permalink =
                 format!("https://crier-testers.slack.com/archives/{CHANNEL_ID}/p{}", ts.replace('.', ""));
             ok(json!({"channel": CHANNEL_ID, "permalink": permalink}))
+        }
+        // docs.slack.dev/reference/methods/chat.delete: `{"ok": true, "channel", "ts"}`, or
+        // `message_not_found` for a message that is not there.
+        "chat.delete" => {
+            let (channel, ts) = (arg("channel"), arg("ts"));
+            if channel != CHANNEL_ID {
+                return slack_error("channel_not_found");
+            }
+            let Some(index) = inner.messages.iter().position(|m| m.channel == channel && m.ts == ts) else {
+                return slack_error("message_not_found");
+            };
+            inner.messages.remove(index);
+            inner.deleted.push(ts.clone());
+            ok(json!({"channel": channel, "ts": ts}))
         }
         "files.getUploadURLExternal" => {
             let length: usize = arg("length").parse().unwrap_or(0);

@@ -337,8 +337,26 @@ async fn answer(
         },
         "getchatmember" => get_chat_member(shared, &p),
         "sendmessage" | "sendphoto" | "sendvideo" | "sendmediagroup" => send(shared, method, &p),
+        "deletemessage" => delete_message(shared, &p),
         _ => failure(StatusCode::NOT_FOUND, "Not Found: method not found"),
     }
+}
+
+/// #deletemessage: removes one message of the chat; `true`, or 400 when it is not there.
+fn delete_message(shared: &Shared, p: &Params) -> Response {
+    if let Err(response) = is_channel(p) {
+        return response;
+    }
+    let Some(id) = p.str("message_id").and_then(|id| id.parse::<i64>().ok()) else {
+        return bad_request("message identifier is not specified");
+    };
+    let mut inner = shared.lock();
+    let before = inner.messages.len();
+    inner.messages.retain(|m| m.message_id != id);
+    if inner.messages.len() == before {
+        return bad_request("message to delete not found");
+    }
+    ok(json!(true))
 }
 
 fn get_chat_member(shared: &Shared, p: &Params) -> Response {

@@ -8,10 +8,15 @@
 //!   `GET /refresh_access_token?grant_type=th_refresh_token` (answers `{access_token, token_type,
 //!   expires_in}`; a token under a day old is not refreshed),
 //!   developers.facebook.com/docs/threads/get-started/long-lived-tokens;
-//! - `GET /v1.0/me`, `POST /v1.0/{user-id}/threads` (form: media_type, text, reply_to_id),
+//! - `GET /v1.0/me`, `POST /v1.0/{user-id}/threads` (form: media_type, text, reply_to_id;
+//!   `IMAGE` + `image_url` or `VIDEO` + `video_url`, fetched over HTTP as Meta does, a failed
+//!   fetch answering 100 / 2207052; `is_carousel_item`; `CAROUSEL` + `children`),
 //!   `GET /v1.0/{container-id}?fields=status` (`IN_PROGRESS` on the first read, then `FINISHED`),
 //!   `POST /v1.0/{user-id}/threads_publish` (form: creation_id), `GET /v1.0/{media-id}?fields=permalink`,
 //!   developers.facebook.com/docs/threads/posts;
+//! - `DELETE /v1.0/{media-id}` (`{"success": true, "deleted_id"}`; 100 / 33 for a post not there,
+//!   10 without the `threads_delete` permission),
+//!   developers.facebook.com/docs/threads/posts/delete-posts;
 //! - `GET /v1.0/{user-id}/threads_publishing_limit` (`{"data": [{"quota_usage", "config":
 //!   {"quota_total": 250, "quota_duration": 86400}, "reply_quota_usage", "reply_config"}]}`),
 //!   developers.facebook.com/docs/threads/troubleshooting#retrieve-publishing-quota-limit.
@@ -51,6 +56,8 @@ pub struct Post {
     pub id: String,
     pub text: String,
     pub reply_to_id: Option<String>,
+    /// The fetched files (content type, bytes), a carousel's in order.
+    pub media: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +70,8 @@ pub struct RecordedRequest {
 struct Container {
     text: String,
     reply_to_id: Option<String>,
+    media: Vec<(String, Vec<u8>)>,
+    carousel_item: bool,
     reads: usize,
     published: bool,
 }
@@ -74,6 +83,13 @@ struct Inner {
     expired: Vec<String>,
     containers: HashMap<String, Container>,
     posts: Vec<Post>,
+    /// The ids of the posts deleted, in order.
+    deleted: Vec<String>,
+    /// Whether the consent granted `threads_delete`.
+    delete_granted: bool,
+    /// Consents leave `threads_delete` out whatever is asked (a channel connected before Crier
+    /// asked for it).
+    withhold_delete: bool,
     quota_usage: u64,
     rate_limited: usize,
     requests: Vec<RecordedRequest>,
@@ -95,6 +111,9 @@ impl ThreadsFake {
             expired: Vec::new(),
             containers: HashMap::new(),
             posts: Vec::new(),
+            deleted: Vec::new(),
+            delete_granted: false,
+            withhold_delete: false,
             quota_usage: 0,
             rate_limited: 0,
             requests: Vec::new(),
@@ -106,7 +125,7 @@ impl ThreadsFake {
             .route("/access_token", get(long_lived))
             .route("/refresh_access_token", get(refresh))
             .route("/v1.0/me", get(me))
-            .route("/v1.0/{id}", get(object))
+            .route("/v1.0/{id}", get(object).delete(delete_post))
             .route("/v1.0/{id}/threads", post(create_container))
             .route("/v1.0/{id}/threads_publish", post(publish))
             .route("/v1.0/{id}/threads_publishing_limit", get(limit))
@@ -123,6 +142,17 @@ impl ThreadsFake {
 
     pub fn posts(&self) -> Vec<Post> {
         self.shared.lock().posts.clone()
+    }
+
+    /// From now on consents grant no `threads_delete` (as for a channel connected before Crier
+    /// asked for it); deletions then answer code 10.
+    pub fn withhold_delete_permission(&self) {
+        self.shared.lock().withhold_delete = true;
+    }
+
+    /// The ids of the posts deleted, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.shared.lock().deleted.clone()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -231,7 +261,10 @@ async fn authorize(State(shared): St, Query(query): Query<HashMap<String, String
         return (StatusCode::BAD_REQUEST, "Invalid request").into_response();
     }
     let code = random_token("AQB");
-    shared.lock().codes.insert(code.clone(), field("redirect_uri").to_owned());
+    let mut inner = shared.lock();
+    inner.codes.insert(code.clone(), field("redirect_uri").to_owned());
+    inner.delete_granted = scopes.contains(&"threads_delete") && !inner.withhold_delete;
+    drop(inner);
     let mut location = url::Url::parse(field("redirect_uri")).unwrap();
     location.query_pairs_mut().append_pair("code", &code).append_pair("state", field("state"));
     (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
@@ -324,6 +357,42 @@ async fn object(
     graph_error(100, Some(33), "Object does not exist")
 }
 
+/// `DELETE /v1.0/{media-id}`: one of the user's posts.
+async fn delete_post(State(shared): St, Path(id): Path<String>) -> Response {
+    let mut inner = shared.lock();
+    if !inner.delete_granted {
+        return graph_error(10, None, "Application does not have permission for this action");
+    }
+    let Some(index) = inner.posts.iter().position(|p| p.id == id) else {
+        return graph_error(
+            100,
+            Some(33),
+            &format!(
+                "Unsupported delete request. Object with ID '{id}' does not exist, cannot be loaded due to \
+                 missing permissions, or does not support this operation"
+            ),
+        );
+    };
+    inner.posts.remove(index);
+    inner.deleted.push(id.clone());
+    axum::Json(json!({"success": true, "deleted_id": id})).into_response()
+}
+
+/// Fetches a media URL as Meta's servers would.
+async fn fetch(url: &str) -> Option<(String, Vec<u8>)> {
+    let answer = reqwest::get(url).await.ok()?;
+    if !answer.status().is_success() {
+        return None;
+    }
+    let content_type = answer
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Some((content_type, answer.bytes().await.ok()?.to_vec()))
+}
+
 /// Threads' count: characters, emoji by their UTF-8 bytes.
 fn threads_length(text: &str) -> usize {
     text.chars()
@@ -341,9 +410,36 @@ async fn create_container(State(shared): St, Path(user): Path<String>, body: Byt
         return graph_error(100, Some(33), "Object does not exist");
     }
     let text = form.get("text").cloned().unwrap_or_default();
-    if form.get("media_type").map(String::as_str) != Some("TEXT") || text.is_empty() {
-        return graph_error(100, None, "The parameter media_type is required; TEXT posts need a text");
-    }
+    let carousel_item = form.get("is_carousel_item").is_some_and(|v| v == "true");
+    let media = match form.get("media_type").map(String::as_str) {
+        Some("TEXT") if !text.is_empty() => Vec::new(),
+        Some(kind @ ("IMAGE" | "VIDEO")) => {
+            let key = if kind == "IMAGE" { "image_url" } else { "video_url" };
+            let fetched = match form.get(key) {
+                Some(url) => fetch(url).await,
+                None => None,
+            };
+            let Some(file) = fetched else {
+                return graph_error(100, Some(2_207_052), "The media could not be fetched from this uri");
+            };
+            vec![file]
+        }
+        Some("CAROUSEL") => {
+            let inner = shared.lock();
+            let mut media = Vec::new();
+            for child in form.get("children").map(|c| c.split(',').collect::<Vec<_>>()).unwrap_or_default() {
+                match inner.containers.get(child) {
+                    Some(c) if c.carousel_item && c.reads >= 2 => media.extend(c.media.clone()),
+                    _ => return graph_error(100, None, "A child is not a finished carousel item"),
+                }
+            }
+            if !(2..=20).contains(&media.len()) {
+                return graph_error(100, None, "A carousel takes 2 to 20 children");
+            }
+            media
+        }
+        _ => return graph_error(100, None, "The parameter media_type is required; TEXT posts need a text"),
+    };
     if threads_length(&text) > 500 {
         return graph_error(100, Some(2207006), "The post text is too long (the limit is 500 characters)");
     }
@@ -355,7 +451,10 @@ async fn create_container(State(shared): St, Path(user): Path<String>, body: Byt
         return graph_error(100, Some(4279009), "The reply_to_id does not name a Threads post");
     }
     let id = format!("1790{:08}", inner.containers.len() + 1);
-    inner.containers.insert(id.clone(), Container { text, reply_to_id, reads: 0, published: false });
+    inner.containers.insert(
+        id.clone(),
+        Container { text, reply_to_id, media, carousel_item, reads: 0, published: false },
+    );
     axum::Json(json!({"id": id})).into_response()
 }
 
@@ -363,7 +462,8 @@ async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Re
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let mut inner = shared.lock();
     let creation = form.get("creation_id").cloned().unwrap_or_default();
-    let Some(container) = inner.containers.get_mut(&creation).filter(|_| user == USER_ID) else {
+    let Some(container) = inner.containers.get_mut(&creation).filter(|c| user == USER_ID && !c.carousel_item)
+    else {
         return graph_error(100, Some(33), "The creation_id does not name a container");
     };
     if container.published || container.reads < 2 {
@@ -375,8 +475,12 @@ async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Re
         );
     }
     container.published = true;
-    let post =
-        Post { id: String::new(), text: container.text.clone(), reply_to_id: container.reply_to_id.clone() };
+    let post = Post {
+        id: String::new(),
+        text: container.text.clone(),
+        reply_to_id: container.reply_to_id.clone(),
+        media: container.media.clone(),
+    };
     let id = format!("1800{:08}", inner.posts.len() + 1);
     inner.posts.push(Post { id: id.clone(), ..post });
     if inner.posts.last().is_some_and(|p| p.reply_to_id.is_none()) {

@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -115,6 +115,7 @@ impl XFake {
             .route("/2/media/upload/{id}/append", post(append))
             .route("/2/media/upload/{id}/finalize", post(finalize))
             .route("/2/tweets", post(create_tweet))
+            .route("/2/tweets/{id}", delete(delete_tweet))
             .fallback(|| async {
                 problem(StatusCode::NOT_FOUND, "Not Found", "The requested resource was not found.")
             })
@@ -130,7 +131,7 @@ impl XFake {
         &self.shared.base_url
     }
 
-    /// The posts made, in order: `{id, text, media_ids, in_reply_to_tweet_id}`.
+    /// The posts made and not deleted, in order: `{id, text, media_ids, in_reply_to_tweet_id}`.
     pub fn tweets(&self) -> Vec<Value> {
         self.shared.lock().tweets.clone()
     }
@@ -458,6 +459,21 @@ async fn media_status(State(shared): St, Query(query): Query<HashMap<String, Str
     }
     let data = json!({"id": id, "media_key": format!("3_{id}"), "processing_info": processing(upload)});
     (StatusCode::OK, axum::Json(json!({"data": data}))).into_response()
+}
+
+/// `DELETE /2/tweets/:id`: `{"data": {"deleted": true}}`, or 404 for a post that is not there.
+async fn delete_tweet(State(shared): St, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let mut inner = shared.lock();
+    let before = inner.tweets.len();
+    inner.tweets.retain(|t| t["id"] != id.as_str());
+    if inner.tweets.len() == before {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Not Found Error",
+            &format!("Could not find tweet with id: [{id}]."),
+        );
+    }
+    (StatusCode::OK, axum::Json(json!({"data": {"deleted": true}}))).into_response()
 }
 
 async fn create_tweet(State(shared): St, axum::Json(body): axum::Json<Value>) -> Response {

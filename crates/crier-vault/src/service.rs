@@ -56,6 +56,11 @@ impl Vault {
         &self.keyring
     }
 
+    /// A key for `purpose` derived from the current master key ([`crate::MasterKey::derive`]).
+    pub fn derive_key(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        self.keyring.current().derive(purpose)
+    }
+
     /// Master keys named by any stored data key.
     pub async fn master_key_ids_in_use(store: &dyn Store) -> Result<BTreeSet<String>, VaultError> {
         let mut ids = BTreeSet::new();

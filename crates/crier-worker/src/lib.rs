@@ -7,6 +7,7 @@
 //! died is reconciled by asking the provider whether it published, never blindly re-sent.
 
 mod backoff;
+mod deletions;
 mod events;
 mod webhooks;
 
@@ -119,9 +120,11 @@ impl Worker {
                 None => {}
             }
         }
+        // Deletions first: few, and each one's channel lock is released before publishing starts.
+        let deleted = self.delete_step(batch).await?;
         let until = lease_until(self.clock.as_ref(), self.config.lease);
         let jobs = self.store.lease_jobs(&self.config.id, self.clock.now(), until, batch).await?;
-        report.processed = jobs.len();
+        report.processed = jobs.len() + deleted;
         if jobs.is_empty() {
             return Ok(report);
         }
@@ -240,8 +243,8 @@ impl Worker {
         }
     }
 
-    /// One loop of steps; `housekeeping` also purges expired idempotency keys and connect flows
-    /// now and then.
+    /// One loop of steps; `housekeeping` also purges expired idempotency keys, connect flows,
+    /// ended sessions and sign-in flows now and then.
     async fn run_steps(&self, housekeeping: bool, batch: i64, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_purge: Option<std::time::Instant> = None;
@@ -268,6 +271,12 @@ impl Worker {
                 }
                 if let Err(err) = self.store.purge_login_failures(now - chrono::Duration::days(1)).await {
                     tracing::warn!(error = %err, "could not delete old failed sign-ins");
+                }
+                if let Err(err) = self.store.purge_sso_flows(now).await {
+                    tracing::warn!(error = %err, "could not delete expired sign-in flows");
+                }
+                if let Err(err) = self.store.purge_ceremonies(now).await {
+                    tracing::warn!(error = %err, "could not delete expired passkey ceremonies");
                 }
             }
             let busy = match self.step(batch).await {

@@ -208,7 +208,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// The URL clients reach Crier at, if behind a proxy. An https URL turns on HSTS.
+    /// The URL clients reach Crier at, if behind a proxy. An https URL turns on HSTS. Also where
+    /// Instagram and Threads fetch post media from (one-hour links under /media-links/); its host
+    /// is the relying party of dashboard passkeys.
     #[arg(long, env = "CRIER_PUBLIC_URL")]
     pub public_url: Option<Url>,
 
@@ -231,6 +233,11 @@ pub struct ServeArgs {
     /// A dashboard session ends this long after sign-in, however active (e.g. 90d)
     #[arg(long, env = "CRIER_SESSION_LIFETIME", default_value = "90d", value_parser = humantime::parse_duration)]
     pub session_lifetime: Duration,
+
+    /// Let anyone make an account, with a workspace of their own, at /signup (off: people join by
+    /// invitation only)
+    #[arg(long, env = "CRIER_OPEN_SIGNUP")]
+    pub open_signup: bool,
 
     /// Log filter (tracing EnvFilter syntax, e.g. `info` or `crier=debug,info`)
     #[arg(long, env = "CRIER_LOG", default_value = "info")]
@@ -351,9 +358,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_TIKTOK_CLIENT_SECRET", hide_env_values = true)]
     pub tiktok_client_secret: Option<SecretArg>,
 
-    /// App ID of your Meta app (developers.facebook.com/apps, with Facebook Login for Business and
-    /// the Pages API, and the Threads API use case); Facebook Page and Threads channels are
-    /// offered when it and the secret are set
+    /// App ID of your Meta app (developers.facebook.com/apps, with Facebook Login for Business,
+    /// the Pages API, Instagram API with Facebook Login, and the Threads API use case); Facebook
+    /// Page, Instagram and Threads channels are offered when it and the secret are set
     #[arg(long, env = "CRIER_FACEBOOK_APP_ID")]
     pub facebook_app_id: Option<String>,
 
@@ -364,6 +371,43 @@ pub struct ServeArgs {
     /// The Graph API version in every Facebook call (`v24.0`)
     #[arg(long, env = "CRIER_META_GRAPH_VERSION", default_value = crier_providers::meta::DEFAULT_GRAPH_VERSION)]
     pub meta_graph_version: String,
+
+    /// OpenID Connect issuer people may sign in to the dashboard through (its URL exactly as its
+    /// discovery document names it); a button is offered when it, the client ID and the secret
+    /// are set. Register the redirect URI {public URL}/login/sso/oidc/callback
+    #[arg(long, env = "CRIER_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// Client ID of Crier at the OpenID Connect issuer
+    #[arg(long, env = "CRIER_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// Client secret of Crier at the OpenID Connect issuer
+    #[arg(long, env = "CRIER_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<SecretArg>,
+
+    /// The sign-in button's text for the OpenID Connect issuer
+    #[arg(long, env = "CRIER_OIDC_LABEL", default_value = "Sign in with single sign-on")]
+    pub oidc_label: String,
+
+    /// Client ID of a GitHub OAuth app (github.com/settings/developers) people may sign in to the
+    /// dashboard through; redirect URI {public URL}/login/sso/github/callback
+    #[arg(long, env = "CRIER_GITHUB_CLIENT_ID")]
+    pub github_client_id: Option<String>,
+
+    /// Client secret of the GitHub OAuth app
+    #[arg(long, env = "CRIER_GITHUB_CLIENT_SECRET", hide_env_values = true)]
+    pub github_client_secret: Option<SecretArg>,
+
+    /// OAuth client ID (Google Cloud, a "Web application" client) people may sign in to the
+    /// dashboard with Google through (separate from --google-client-id, which connects YouTube
+    /// channels); redirect URI {public URL}/login/sso/google/callback
+    #[arg(long, env = "CRIER_GOOGLE_SSO_CLIENT_ID")]
+    pub google_sso_client_id: Option<String>,
+
+    /// OAuth client secret for signing in with Google
+    #[arg(long, env = "CRIER_GOOGLE_SSO_CLIENT_SECRET", hide_env_values = true)]
+    pub google_sso_client_secret: Option<SecretArg>,
 
     #[command(flatten)]
     pub media: MediaArgs,

@@ -1,7 +1,9 @@
 //! The dashboard in a real browser (Debian's Chromium through playwright-core): a person signs in
 //! with a password, turns on TOTP and signs in again with a code the test computes, connects a
-//! sandbox channel, composes and schedules a post and watches it reach `published`, and creates
-//! an API key whose secret is shown once — on a phone-sized screen, with no console error, no CSP
+//! sandbox channel, composes and schedules a post and watches it reach `published`, creates
+//! an API key whose secret is shown once, then adds a passkey with Chromium's virtual
+//! authenticator (DevTools WebAuthn domain), signs in with it alone, uses it as the second factor
+//! after the password and removes it — on a phone-sized screen, with no console error, no CSP
 //! violation and no serious or critical axe-core finding. Screenshots are kept in
 //! `target/browser-artifacts/`. Runs once per suite, against `crier serve` on embedded SQLite.
 
@@ -45,7 +47,8 @@ fn a_person_signs_in_with_totp_publishes_and_makes_a_key_in_chromium() {
     let out = Command::new("node")
         .arg(peer.join("dashboard.mjs"))
         .current_dir(&peer)
-        .env("CRIER_URL", &served.base)
+        // WebAuthn needs a domain name for the relying party: `localhost`, not 127.0.0.1.
+        .env("CRIER_URL", served.base.replace("127.0.0.1", "localhost"))
         .env("CRIER_EMAIL", "owner@example.com")
         .env("CRIER_PASSWORD", PASSWORD)
         .env("ARTIFACTS", &artifacts)

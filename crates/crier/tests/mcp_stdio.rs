@@ -63,7 +63,7 @@ async fn an_agent_on_stdio_posts_with_its_key_and_a_revoked_key_stops(backend: B
         })
     };
     let out = run(key.clone()).await.unwrap().unwrap();
-    assert_eq!(out["tools"].as_array().unwrap().len(), 7, "{}", out["tools"]);
+    assert_eq!(out["tools"].as_array().unwrap().len(), 9, "{}", out["tools"]);
     let created = &out["created"]["structuredContent"];
     assert_eq!(created["targets"][0]["status"], "queued", "{}", out["created"]);
     assert_eq!(out["post"]["structuredContent"]["id"], created["id"]);

@@ -69,6 +69,7 @@ async fn two_workers_share_the_queue_without_publishing_twice() {
                 created_at: now,
                 updated_at: now,
                 published_at: None,
+                deletion: None,
             })
             .collect();
         let post = Post {

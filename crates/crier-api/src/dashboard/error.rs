@@ -25,6 +25,9 @@ pub enum DashError {
     TooLarge,
     #[error("the form could not be read: {0}")]
     BadForm(String),
+    /// A sign-in through another service that is refused or failed, with why and what to do.
+    #[error("sign-in refused: {0}")]
+    SignInRefused(&'static str),
     #[error("{0:?}")]
     Api(ApiError),
 }
@@ -96,6 +99,9 @@ impl IntoResponse for DashError {
                 "The form is too large.".to_owned(),
                 vec![],
             ),
+            DashError::SignInRefused(why) => {
+                (StatusCode::FORBIDDEN, "Not signed in".to_owned(), why.to_owned(), vec![])
+            }
             DashError::BadForm(why) => {
                 (StatusCode::BAD_REQUEST, "The form could not be read".to_owned(), why, vec![])
             }

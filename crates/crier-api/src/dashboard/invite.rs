@@ -11,7 +11,7 @@ use crier_core::{Actor, Invitation, Invitee, NewAuditEvent, StoreError, User};
 use serde::Deserialize;
 
 use super::login::{
-    ACCOUNT_FAILURES, Origin, THROTTLED, check_pre_session, pre_session_cookie, pre_session_csrf,
+    ACCOUNT_FAILURES, Factors, Origin, THROTTLED, check_pre_session, pre_session_cookie, pre_session_csrf,
     record_failure, start_session, subject, throttled,
 };
 use super::{DashError, Nav, render};
@@ -181,5 +181,5 @@ async fn accept(
         }
         Err(other) => return Err(other.into()),
     }
-    start_session(&state, &user, invitation.workspace_id, &origin).await
+    start_session(&state, &user, invitation.workspace_id, &origin, Factors::Password).await
 }

@@ -1,6 +1,7 @@
-//! Signing in and out: password, then the second factor when the person has one. Failures are
-//! throttled per account and per address, and an unknown address gets exactly the answer a wrong
-//! password gets, after the same work.
+//! Signing in and out: password, then the second factor when the person has one (a TOTP app or a
+//! passkey), or a passkey alone (see `passkeys`). Failures are throttled per account and per
+//! address, and an unknown address gets exactly the answer a wrong password gets, after the same
+//! work.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -24,7 +25,7 @@ const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// Failed attempts per account (or per second-factor session owner) in the window.
 pub(super) const ACCOUNT_FAILURES: i64 = 5;
 /// Failed attempts per address in the window (an office shares one).
-const ADDRESS_FAILURES: i64 = 30;
+pub(super) const ADDRESS_FAILURES: i64 = 30;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,6 +41,10 @@ struct LoginPage {
     csrf: String,
     email: String,
     error: Option<&'static str>,
+    /// Offer `/signup` (`--open-signup`).
+    signup: bool,
+    /// A button per configured sign-in service.
+    sso: Vec<super::sso::Button>,
 }
 
 #[derive(askama::Template)]
@@ -47,6 +52,9 @@ struct LoginPage {
 struct SecondFactorPage {
     nav: Option<super::Nav>,
     csrf: String,
+    /// Which factors the person has: a TOTP app, passkeys.
+    totp_on: bool,
+    passkeys_on: bool,
     error: Option<&'static str>,
 }
 
@@ -66,7 +74,9 @@ impl FromRequestParts<AppState> for Origin {
 }
 
 fn login_form(state: &AppState, csrf: String, email: String, error: Option<&'static str>) -> Response {
-    let mut response = render(&LoginPage { nav: None, csrf: csrf.clone(), email, error });
+    let signup = state.config.open_signup;
+    let sso = super::sso::buttons(state);
+    let mut response = render(&LoginPage { nav: None, csrf: csrf.clone(), email, error, signup, sso });
     let cookie = session::cookie(state, LOGIN_CSRF_COOKIE, Some(&csrf), Duration::hours(1));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     response
@@ -186,22 +196,39 @@ async fn login(
         return Ok(refuse(WRONG));
     };
     state.store.clear_login_failures(&account).await?;
-    start_session(&state, user, workspace, &origin).await
+    start_session(&state, user, workspace, &origin, Factors::Password).await
 }
 
-/// Signs `user` in to `workspace` after their password was checked: a full session, or one
-/// waiting for the second factor when they have one.
+/// What a person proved to start a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Factors {
+    /// Their password: a second factor is owed if they have one.
+    Password,
+    /// A passkey alone: something they have, unlocked by something they know or are (WebAuthn
+    /// user verification), so both factors at once.
+    Passkey,
+}
+
+/// Whether `user` has a second factor to ask for after the password: a TOTP app or a passkey.
+pub(super) async fn has_second_factor(state: &AppState, user: &User) -> Result<bool, DashError> {
+    Ok(user.totp.is_some() || !state.store.list_passkeys(user.id).await?.is_empty())
+}
+
+/// Signs `user` in to `workspace` after `factors` were checked: a full session, or one waiting
+/// for the second factor when they have one and gave only their password.
 pub(super) async fn start_session(
     state: &AppState,
     user: &User,
     workspace: crier_core::WorkspaceId,
     origin: &RequestOrigin,
+    factors: Factors,
 ) -> Result<Response, DashError> {
-    let pending = user.totp.is_some();
+    let pending = factors == Factors::Password && has_second_factor(state, user).await?;
     let (new_session, cookie) = session::issue(state, user, workspace, pending, origin, None);
     state.store.insert_session(&new_session).await?;
     if !pending {
-        audit_person(state, user, "user.login", origin).await?;
+        let action = if factors == Factors::Passkey { "user.login_passkey" } else { "user.login" };
+        audit_person(state, user, action, origin).await?;
     }
     let mut response = see_other(if pending { "/login/second-factor" } else { "/" });
     response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -211,8 +238,22 @@ pub(super) async fn start_session(
     Ok(response)
 }
 
-async fn second_factor_page(pending: PendingSignIn) -> Response {
-    render(&SecondFactorPage { nav: None, csrf: pending.csrf, error: None })
+async fn second_factor_page(
+    State(state): State<AppState>,
+    pending: PendingSignIn,
+) -> Result<Response, DashError> {
+    second_factor_form(&state, pending, None).await
+}
+
+/// The second-factor page offering the factors the person has.
+async fn second_factor_form(
+    state: &AppState,
+    pending: PendingSignIn,
+    error: Option<&'static str>,
+) -> Result<Response, DashError> {
+    let passkeys_on = !state.store.list_passkeys(pending.user.id).await?.is_empty();
+    let totp_on = pending.user.totp.is_some();
+    Ok(render(&SecondFactorPage { nav: None, csrf: pending.csrf, totp_on, passkeys_on, error }))
 }
 
 #[derive(Deserialize)]
@@ -258,27 +299,34 @@ async fn second_factor(
     }
     let owner = subject("second-factor", &pending.user.id.to_string());
     if throttled(&state, &[(&owner, ACCOUNT_FAILURES)]).await? {
-        let mut response =
-            render(&SecondFactorPage { nav: None, csrf: pending.csrf, error: Some(THROTTLED) });
+        let mut response = second_factor_form(&state, pending, Some(THROTTLED)).await?;
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return Ok(response);
     }
     if !second_factor_holds(&state, &pending.user, &form.code).await? {
         record_failure(&state, &[&owner]).await?;
         audit_person(&state, &pending.user, "user.second_factor_failed", &origin).await?;
-        let mut response =
-            render(&SecondFactorPage { nav: None, csrf: pending.csrf, error: Some(WRONG_CODE) });
+        let mut response = second_factor_form(&state, pending, Some(WRONG_CODE)).await?;
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(response);
     }
     state.store.clear_login_failures(&owner).await?;
+    finish_second_factor(&state, &pending, &origin).await
+}
+
+/// Completes a sign-in whose second factor (a code or a passkey) was just checked.
+pub(super) async fn finish_second_factor(
+    state: &AppState,
+    pending: &PendingSignIn,
+    origin: &RequestOrigin,
+) -> Result<Response, DashError> {
     // A new id now that the session holds every factor.
     let (full, cookie) =
-        session::issue(&state, &pending.user, pending.session.workspace_id, false, &origin, None);
+        session::issue(state, &pending.user, pending.session.workspace_id, false, origin, None);
     if !state.store.rotate_session(&pending.session.token_hash, &full).await? {
         return Err(DashError::SignIn);
     }
-    audit_person(&state, &pending.user, "user.login", &origin).await?;
+    audit_person(state, &pending.user, "user.login", origin).await?;
     let mut response = see_other("/");
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)

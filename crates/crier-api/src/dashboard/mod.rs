@@ -3,15 +3,20 @@
 //! act through the same handlers as the REST API, as a tenant whose scopes come from the person's
 //! role, so the API's validation and checks apply unchanged.
 
+mod calendar;
 mod channels;
 mod error;
 mod invite;
 mod keys;
 mod login;
+mod media;
 mod members;
+mod passkeys;
 mod posts;
 mod security;
 pub mod session;
+mod signup;
+mod sso;
 mod totp;
 mod webhooks;
 
@@ -30,8 +35,9 @@ pub use session::SignedIn;
 
 use crate::state::AppState;
 
-/// Pages load only this site's stylesheet, script and images (QR codes are data: images).
-pub const DASHBOARD_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// Pages load only this site's stylesheet, script and images (QR codes are data: images; the
+/// composer's thumbnails of files being attached are blob: images of the viewer's own files).
+pub const DASHBOARD_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLESHEET: &str = include_str!("../../assets/dashboard.css");
@@ -43,11 +49,16 @@ pub fn router() -> Router<AppState> {
         .route("/assets/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .merge(login::router())
         .merge(posts::router())
+        .merge(calendar::router())
+        .merge(media::router())
         .merge(channels::router())
         .merge(keys::router())
         .merge(members::router())
         .merge(invite::router())
+        .merge(signup::router())
         .merge(security::router())
+        .merge(sso::router())
+        .merge(passkeys::router())
         .merge(webhooks::router())
         // Error pages are for people: HTML, not problem+json.
         .layer(axum::middleware::from_fn(crate::middleware::keep_error_bodies))

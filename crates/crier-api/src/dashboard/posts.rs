@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crier_core::{ChannelId, PostId};
+use crier_core::{ChannelId, PostId, TargetId};
 use serde::Deserialize;
 
 use super::session::{Posted, SignedIn};
@@ -16,7 +16,8 @@ use super::{DashError, Nav, render, see_other};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::channels::{ChannelOut, list_channels};
 use crate::routes::posts::{
-    PostIn, PostListQuery, PostOut, TargetIn, cancel_post, create_post, get_post, list_posts,
+    PostIn, PostListQuery, PostOut, PublishAttemptOut, TargetIn, cancel_post, create_post, get_post,
+    list_attempts, list_posts,
 };
 use crate::state::AppState;
 
@@ -28,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/posts/check", post(check))
         .route("/posts/{id}", get(detail))
         .route("/posts/{id}/cancel", post(cancel))
+        .route("/posts/{id}/targets/{target_id}/retry", post(retry))
+        .route("/posts/{id}/targets/{target_id}/delete", post(delete_publication))
 }
 
 #[derive(askama::Template)]
@@ -52,8 +55,14 @@ async fn queue(
     Query(query): Query<QueueQuery>,
 ) -> Result<Response, DashError> {
     let status = query.status.filter(|s| !s.is_empty());
-    let list =
-        PostListQuery { status: status.clone(), channel_id: None, cursor: query.cursor, limit: Some(50) };
+    let list = PostListQuery {
+        status: status.clone(),
+        channel_id: None,
+        cursor: query.cursor,
+        due_from: None,
+        due_until: None,
+        limit: Some(50),
+    };
     let Json(page) = list_posts(who.tenant.clone(), State(state), ApiQuery(list)).await?;
     Ok(render(&QueuePage {
         nav: Some(who.nav()),
@@ -69,6 +78,10 @@ async fn queue(
 struct DetailPage {
     nav: Option<Nav>,
     post: PostOut,
+    /// Every attempt at the post's targets, oldest first.
+    attempts: Vec<PublishAttemptOut>,
+    /// The channels whose platform can delete a published post.
+    deletable: std::collections::HashSet<String>,
     channel_names: HashMap<String, String>,
     can_write: bool,
     notice: Option<String>,
@@ -77,6 +90,81 @@ struct DetailPage {
 impl DetailPage {
     fn channel_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.channel_names.get(id).map_or(id, String::as_str)
+    }
+
+    /// Whether this person may ask for the target's post to be deleted from its platform now.
+    fn offers_delete(&self, target: &crate::routes::posts::TargetOut) -> bool {
+        self.can_write
+            && target.status == "published"
+            && self.deletable.contains(&target.channel_id)
+            && target.deletion.as_ref().is_none_or(|d| d.status == "failed")
+    }
+
+    fn attempts_of(&self, target: &str) -> Vec<&PublishAttemptOut> {
+        self.attempts.iter().filter(|a| a.target_id == target).collect()
+    }
+
+    /// An attempt's outcome, said for people.
+    fn said(&self, attempt: &PublishAttemptOut) -> &'static str {
+        match attempt.outcome.as_deref() {
+            None => "under way",
+            Some("published") => "published",
+            Some("retry") => "failed; Crier tries again",
+            Some("rate_limited") => "the platform asked Crier to wait",
+            Some("failed") => "refused by the platform",
+            Some("needs_reauth") => "the platform refused the channel's sign-in",
+            Some("unknown") => "no clear answer: the outcome is unknown",
+            Some(_) => "ended",
+        }
+    }
+
+    fn next_step(&self, target: &crate::routes::posts::TargetOut) -> &'static str {
+        next_step(&target.status, target.error.as_ref().map_or("", |e| e.code.as_str()))
+    }
+}
+
+/// What a person can do about a target that has not gone out, from its state and error code
+/// (the message beside it is the platform's own words).
+fn next_step(status: &str, code: &str) -> &'static str {
+    match (status, code) {
+        ("published" | "cancelled", _) => "",
+        (_, "channel_needs_reauth" | "credentials_unavailable" | "no_refresh_token") => {
+            "The platform no longer accepts this channel's sign-in. Reconnect the channel on the \
+             Channels page, then Retry."
+        }
+        ("retry_scheduled", "rate_limited") => {
+            "The platform asked Crier to slow down. Crier tries again by itself at the time shown as \
+             Due; there is nothing to do."
+        }
+        ("retry_scheduled", _) => {
+            "Crier tries again by itself at the time shown as Due; there is nothing to do."
+        }
+        ("unknown", _) => {
+            "Crier could not tell whether the platform published this. Look for it on the platform \
+             first; if it is not there, Retry (it may otherwise appear twice)."
+        }
+        (_, "retries_exhausted" | "platform_unreachable" | "provider_unavailable" | "publish_failed") => {
+            "The platform kept failing. Retry later; if it still fails, check the platform's status \
+             page."
+        }
+        (_, "duplicate_content") => {
+            "The platform refuses the same text twice. Change the text and make the post again."
+        }
+        (_, code)
+            if code.starts_with("media_")
+                || matches!(code, "invalid_media" | "duration_too_long" | "container_failed") =>
+        {
+            "The platform refused the attached media. Change the file as the message says and make \
+             the post again."
+        }
+        (_, "invalid_channel_config" | "invalid_config") => {
+            "The channel's settings do not suit the platform. Disconnect and connect it again with \
+             the settings the message names."
+        }
+        ("failed", _) => {
+            "The platform refused this post. Change what the message names and make the post again."
+        }
+        _ => "",
     }
 }
 
@@ -97,8 +185,13 @@ async fn detail(
     Query(query): Query<DetailQuery>,
 ) -> Result<Response, DashError> {
     let Json(post) = get_post(who.tenant.clone(), State(state.clone()), ApiPath(id)).await?;
+    let Json(attempts) = list_attempts(who.tenant.clone(), State(state.clone()), ApiPath(id)).await?;
     let notice = match query.notice.as_deref() {
         Some("cancelled") => Some("Every target that had not started was cancelled.".to_owned()),
+        Some("retried") => Some("Queued again with a fresh set of attempts.".to_owned()),
+        Some("deleting") => {
+            Some("Crier is deleting it from the platform; this page says when it is done.".to_owned())
+        }
         Some("accepted") => {
             Some("Accepted. Crier publishes it at its time; this page shows each channel.".to_owned())
         }
@@ -109,6 +202,8 @@ async fn detail(
         channel_names: channel_names(&who, &state).await?,
         can_write: who.tenant.scopes.contains(crier_core::Scope::PostsWrite),
         post,
+        attempts: attempts.data,
+        deletable: deletable(&who, &state).await?,
         notice,
     }))
 }
@@ -122,6 +217,48 @@ async fn cancel(
     Ok(see_other(&format!("/posts/{id}?notice=cancelled")))
 }
 
+/// The Retry button of a failed or unknown target (`confirm_unknown=on` for an unknown one).
+/// The channels whose platform can delete a published post (a button is offered for those).
+async fn deletable(who: &SignedIn, state: &AppState) -> Result<std::collections::HashSet<String>, DashError> {
+    let channels = state.store.list_channels(who.tenant.workspace_id).await?;
+    Ok(channels
+        .iter()
+        .filter(|c| state.providers.get(&c.provider).is_some_and(|p| p.can_delete(c)))
+        .map(|c| c.id.to_string())
+        .collect())
+}
+
+/// Deletes a published target's post from its platform, through the API's own handler (a
+/// worker does it; the page then shows the deletion's state).
+async fn delete_publication(
+    State(state): State<AppState>,
+    ApiPath((id, target)): ApiPath<(PostId, TargetId)>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Result<Response, DashError> {
+    if !posted.form.iter().any(|(k, v)| k == "confirm" && v == "on") {
+        return Err(DashError::BadForm("tick the box to confirm the deletion".into()));
+    }
+    let _ = crate::routes::post_targets::delete_publication(
+        posted.who.tenant,
+        State(state),
+        ApiPath((id, target)),
+    )
+    .await?;
+    Ok(see_other(&format!("/posts/{id}?notice=deleting")))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    ApiPath((id, target)): ApiPath<(PostId, TargetId)>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Result<Response, DashError> {
+    let confirm_unknown = posted.form.iter().any(|(k, v)| k == "confirm_unknown" && v == "on");
+    let tenant = posted.who.tenant;
+    tenant.require(crier_core::Scope::PostsWrite)?;
+    crate::routes::post_targets::retry(&state, &tenant, id, target, confirm_unknown).await?;
+    Ok(see_other(&format!("/posts/{id}?notice=retried")))
+}
+
 #[derive(askama::Template)]
 #[template(path = "dashboard/compose.html")]
 struct ComposePage {
@@ -133,6 +270,14 @@ struct ComposePage {
     scheduled_local: String,
     idempotency_key: String,
     errors: Vec<String>,
+    /// Files already attached (shown again when the form comes back with errors).
+    attached: Vec<Attached>,
+}
+
+/// An attached file, as the composer lists it.
+struct Attached {
+    id: String,
+    label: String,
 }
 
 impl ComposePage {
@@ -157,15 +302,18 @@ async fn compose_page(who: SignedIn, State(state): State<AppState>) -> Result<Re
         scheduled_local: String::new(),
         idempotency_key: crate::oauth::new_secret("dash_").0,
         errors: Vec::new(),
+        attached: Vec::new(),
     }))
 }
 
 /// The compose form: `text`, a `channel` per chosen channel, `text_<channel id>` overrides, the
 /// schedule in UTC (`scheduled_at`, filled in from the viewer's time zone by the script) and the
-/// local value typed (`scheduled_local`, kept to show the form again).
+/// local value typed (`scheduled_local`, kept to show the form again), and a `media` id per file
+/// the script uploaded, in order.
 struct ComposeForm {
     text: String,
     channels: Vec<String>,
+    media: Vec<String>,
     overrides: HashMap<String, String>,
     scheduled_at: Option<String>,
     scheduled_local: String,
@@ -177,6 +325,7 @@ impl ComposeForm {
         let mut form = ComposeForm {
             text: String::new(),
             channels: Vec::new(),
+            media: Vec::new(),
             overrides: HashMap::new(),
             scheduled_at: None,
             scheduled_local: String::new(),
@@ -186,6 +335,7 @@ impl ComposeForm {
             match key.as_str() {
                 "text" => form.text = value,
                 "channel" => form.channels.push(value),
+                "media" if !value.trim().is_empty() => form.media.push(value),
                 "scheduled_at" if !value.trim().is_empty() => form.scheduled_at = Some(value),
                 "scheduled_local" => form.scheduled_local = value,
                 "idempotency_key" => form.idempotency_key = value,
@@ -221,7 +371,7 @@ impl ComposeForm {
                     options: None,
                 })
                 .collect(),
-            media: Vec::new(),
+            media: self.media.clone(),
             scheduled_at,
         })
     }
@@ -260,6 +410,7 @@ async fn compose(
             if errors.is_empty() {
                 errors.push(problem.detail);
             }
+            let attached = attached(&who, &state, &form.media).await;
             let Json(channels) = list_channels(who.tenant.clone(), State(state)).await?;
             let mut page = render(&ComposePage {
                 nav: Some(who.nav()),
@@ -270,12 +421,27 @@ async fn compose(
                 scheduled_local: form.scheduled_local,
                 idempotency_key: crate::oauth::new_secret("dash_").0,
                 errors,
+                attached,
             });
             *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(page)
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// The files of a returned form, named for people (an id that is not this workspace's is dropped,
+/// and the error list says so already).
+async fn attached(who: &SignedIn, state: &AppState, ids: &[String]) -> Vec<Attached> {
+    let mut out = Vec::new();
+    for id in ids {
+        let Ok(media_id) = id.parse::<crier_core::MediaId>() else { continue };
+        let Ok(media) = state.store.get_media(who.tenant.workspace_id, media_id).await else { continue };
+        let kind = media.facts.as_ref().map_or("file", |f| f.kind.as_str());
+        let name = media.file_name.clone().unwrap_or_else(|| id.clone());
+        out.push(Attached { id: id.clone(), label: format!("{name} ({kind})") });
+    }
+    out
 }
 
 /// A field pointer of the API, said for people ("Text for <channel>" rather than /targets/0/text).
@@ -286,10 +452,16 @@ fn describe(form: &ComposeForm, pointer: &str) -> String {
             return format!("channel {channel}");
         }
     }
+    if let Some(index) =
+        pointer.strip_prefix("/media/").and_then(|rest| rest.split('/').next()?.parse::<usize>().ok())
+    {
+        return format!("Media file {}", index + 1);
+    }
     match pointer {
         "/text" => "Text".to_owned(),
         "/targets" => "Channels".to_owned(),
         "/scheduled_at" => "Schedule".to_owned(),
+        "/media" => "Media".to_owned(),
         other => other.to_owned(),
     }
 }
@@ -325,11 +497,7 @@ async fn check(
     headers: HeaderMap,
     Json(input): Json<CheckIn>,
 ) -> Result<Response, DashError> {
-    super::session::same_origin(&headers)?;
-    let presented = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !super::session::csrf_matches(&who.csrf, presented) {
-        return Err(DashError::Csrf);
-    }
+    super::session::script_request(&who, &headers)?;
     let channels = state.store.list_channels(who.tenant.workspace_id).await?;
     let mut out = Vec::new();
     for target in input.targets.iter().take(50) {

@@ -1,5 +1,5 @@
-//! A person's own security: their sessions (with revoke), and the TOTP second factor with its
-//! recovery codes (shown once).
+//! A person's own security: their sessions (with revoke), the TOTP second factor with its
+//! recovery codes (shown once), and the list of their passkeys (added and used in `passkeys`).
 
 use axum::Router;
 use axum::extract::State;
@@ -32,6 +32,13 @@ struct SessionRow {
     user_agent: String,
 }
 
+struct PasskeyRow {
+    id: uuid::Uuid,
+    name: String,
+    created_at: String,
+    last_used_at: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "dashboard/security.html")]
 struct SecurityPage {
@@ -39,11 +46,15 @@ struct SecurityPage {
     sessions: Vec<SessionRow>,
     totp_on: bool,
     recovery_left: i64,
+    passkeys: Vec<PasskeyRow>,
     /// Whether this person may change the workspace's security settings.
     can_manage_security: bool,
     second_factor_required: bool,
     notice: Option<&'static str>,
     error: Option<&'static str>,
+    /// Identities at other services that sign this person in, and the services they may link.
+    linked: Vec<super::sso::LinkedRow>,
+    sso: Vec<super::sso::Button>,
 }
 
 async fn security(who: SignedIn, State(state): State<AppState>) -> Result<Response, DashError> {
@@ -71,15 +82,32 @@ async fn security_page(
             user_agent: s.user_agent.unwrap_or_else(|| "unknown".into()),
         })
         .collect();
+    let passkeys = state
+        .store
+        .list_passkeys(who.user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            last_used_at: p
+                .last_used_at
+                .map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        })
+        .collect();
     Ok(render(&SecurityPage {
         nav: Some(who.nav()),
         sessions,
         totp_on: who.user.totp.is_some(),
         recovery_left: state.store.unused_recovery_codes(who.user.id).await?,
+        passkeys,
         can_manage_security: who.role.permits(crier_core::Permission::ManageOwnersAndSecurity),
         second_factor_required: state.store.second_factor_required(who.session.workspace_id).await?,
         notice,
         error,
+        linked: super::sso::linked(state, who.user.id).await?,
+        sso: super::sso::buttons(state),
     }))
 }
 

@@ -139,13 +139,15 @@ impl FromRequestParts<AppState> for SignedIn {
         let user = state.store.get_user(session.user_id).await?.ok_or(DashError::SignIn)?;
         // A member removed from the workspace is signed out of it at once.
         let role = state.store.member_role(session.workspace_id, user.id).await?.ok_or(DashError::SignIn)?;
-        // A workspace that requires a second factor opens only its set-up page (and sign-out)
-        // to a member without one.
+        // A workspace that requires a second factor opens only the pages that set one up (a
+        // TOTP app, a passkey) and sign-out to a member without one.
         let path = parts.uri.path();
         if user.totp.is_none()
             && !path.starts_with("/security/totp")
+            && !path.starts_with("/security/passkeys")
             && path != "/logout"
             && state.store.second_factor_required(session.workspace_id).await?
+            && state.store.list_passkeys(user.id).await?.is_empty()
         {
             return Err(DashError::SecondFactorRequired);
         }
@@ -206,6 +208,14 @@ pub(super) fn same_origin(headers: &HeaderMap) -> Result<(), DashError> {
 /// Whether `presented` is the CSRF token `expected`, compared in constant time.
 pub(super) fn csrf_matches(expected: &str, presented: &str) -> bool {
     expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+/// A script's request (JSON, file parts) from a signed-in page: same origin, with the page's CSRF
+/// token in `x-csrf-token` (forms carry theirs in a field; see `Posted`).
+pub(super) fn script_request(who: &SignedIn, headers: &HeaderMap) -> Result<(), DashError> {
+    same_origin(headers)?;
+    let presented = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if csrf_matches(&who.csrf, presented) { Ok(()) } else { Err(DashError::Csrf) }
 }
 
 /// A form posted by a signed-in person: the CSRF token is checked before the handler runs, so a

@@ -56,3 +56,8 @@ impl PathId for crier_core::MediaId {
 impl PathId for uuid::Uuid {
     const WHAT: &'static str = "member or session";
 }
+
+/// `/v1/posts/{id}/targets/{target_id}/…`: a target named under its post.
+impl PathId for (crier_core::PostId, crier_core::TargetId) {
+    const WHAT: &'static str = "post target";
+}

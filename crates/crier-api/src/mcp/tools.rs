@@ -23,8 +23,8 @@ use crier_core::RequestOrigin;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Tenant};
-use crate::routes::{channels, events, media, posts};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, Tenant};
+use crate::routes::{channels, events, media, post_targets, posts};
 use crate::state::AppState;
 
 const LIMITS_PREFIX: &str = "crier://channels/";
@@ -56,6 +56,28 @@ pub struct PostIdArgs {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct RetryTargetArgs {
+    /// The post's id (`post_…`).
+    pub post_id: String,
+    /// The target's id (`tgt_…`), as get_post lists it.
+    pub target_id: String,
+    /// Required to retry a target in `unknown`: its last attempt may have published, so a retry
+    /// may publish twice. Ask the person first.
+    #[serde(default)]
+    pub confirm_unknown: bool,
+    /// Makes retries safe, as for `create_post`.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct TargetArgs {
+    /// The post's id (`post_…`).
+    pub post_id: String,
+    /// The target's id (`tgt_…`), as get_post lists it.
+    pub target_id: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListPostsArgs {
     /// Only posts with a target in this state (scheduled, queued, publishing, published,
     /// retry_scheduled, failed, cancelled, unknown).
@@ -64,6 +86,10 @@ pub struct ListPostsArgs {
     pub channel_id: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only posts due (scheduled for, or created at when not scheduled) at or after this time.
+    pub due_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only posts due before this time.
+    pub due_until: Option<chrono::DateTime<chrono::Utc>>,
     /// 1 to 100 (default 20).
     pub limit: Option<i64>,
 }
@@ -196,7 +222,7 @@ impl CrierMcp {
     }
 
     #[tool(
-        description = "List posts, newest first, optionally by target status or channel; pages with `cursor`."
+        description = "List posts, newest first, optionally by target status, channel or due time (`due_from`/`due_until`, RFC 3339); pages with `cursor`."
     )]
     async fn list_posts(
         &self,
@@ -208,6 +234,8 @@ impl CrierMcp {
             status: args.status,
             channel_id: args.channel_id,
             cursor: args.cursor,
+            due_from: args.due_from,
+            due_until: args.due_until,
             limit: args.limit,
         };
         tool_result(answer(posts::list_posts(tenant, State(self.state.clone()), ApiQuery(query)).await)).await
@@ -224,6 +252,54 @@ impl CrierMcp {
         let response = match id_path(&args.post_id) {
             Ok(id) => answer(posts::cancel_post(tenant, State(self.state.clone()), id).await),
             Err(err) => err.into_response(),
+        };
+        tool_result(response).await
+    }
+
+    #[tool(description = "Retry a post's target that failed (status `failed`), with a fresh attempt \
+                       budget; it is queued again and published like a new post. A target in \
+                       `unknown` may already be published: retry it only with confirm_unknown, \
+                       once the person accepts a possible duplicate. Other states are refused (409).")]
+    async fn retry_target(
+        &self,
+        Parameters(args): Parameters<RetryTargetArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let tenant = self.tenant(&context).await?;
+        let headers = idempotency_headers(args.idempotency_key.as_deref())?;
+        let ids = match (args.post_id.parse(), args.target_id.parse()) {
+            (Ok(post), Ok(target)) => Ok(ApiPath((post, target))),
+            _ => Err(ApiError::not_found("post target")),
+        };
+        let response = match ids {
+            Ok(ids) => {
+                let input = post_targets::RetryIn { confirm_unknown: args.confirm_unknown };
+                let state = State(self.state.clone());
+                answer(
+                    post_targets::retry_target(tenant, state, headers, ids, OptionalJson(Some(input))).await,
+                )
+            }
+            Err(err) => err.into_response(),
+        };
+        tool_result(response).await
+    }
+
+    #[tool(description = "Delete a published target's post from its platform (it cannot be undone: ask \
+                       the person first). Crier's worker deletes it; get_post then shows the target's \
+                       `deletion` as `deleted` or `failed`. Refused (422) on platforms without \
+                       deletion, 409 unless the target is published and not already deleted.")]
+    async fn delete_publication(
+        &self,
+        Parameters(args): Parameters<TargetArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let tenant = self.tenant(&context).await?;
+        let response = match (args.post_id.parse(), args.target_id.parse()) {
+            (Ok(post), Ok(target)) => answer(
+                post_targets::delete_publication(tenant, State(self.state.clone()), ApiPath((post, target)))
+                    .await,
+            ),
+            _ => ApiError::not_found("post target").into_response(),
         };
         tool_result(response).await
     }

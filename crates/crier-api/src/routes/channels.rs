@@ -58,6 +58,9 @@ pub struct ChannelOut {
     /// No publish before this time (a platform rate limit).
     pub paused_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// What the channel needs that this Crier or the platform's app may lack (Instagram and
+    /// Threads media need `--public-url`; Meta's App Review), in words.
+    pub notices: Vec<String>,
 }
 
 impl From<Channel> for ChannelOut {
@@ -71,7 +74,16 @@ impl From<Channel> for ChannelOut {
             status: c.status.as_str().to_owned(),
             paused_until: c.paused_until,
             created_at: c.created_at,
+            notices: Vec::new(),
         }
+    }
+}
+
+impl ChannelOut {
+    /// The channel with its provider's notices about it.
+    pub fn of(channel: Channel, providers: &crier_providers::Registry) -> Self {
+        let notices = providers.get(&channel.provider).map(|p| p.notices(&channel)).unwrap_or_default();
+        Self { notices, ..Self::from(channel) }
     }
 }
 
@@ -145,7 +157,8 @@ pub async fn create_channel(
                 paused_until: None,
                 created_at: now,
             };
-            let mut created = Created::json(StatusCode::CREATED, &ChannelOut::from(channel.clone()));
+            let mut created =
+                Created::json(StatusCode::CREATED, &ChannelOut::of(channel.clone(), &state.providers));
             let response = created.response_for(&tenant, key);
             let audit = tenant.audit(now, "channel.created", channel.id.to_string());
             state.store.create_channel(&channel, None, response.as_ref(), &audit).await?;
@@ -166,7 +179,9 @@ pub async fn create_channel(
 pub async fn list_channels(tenant: Tenant, State(state): State<AppState>) -> ApiResult<Json<ChannelListOut>> {
     tenant.require(Scope::ChannelsRead)?;
     let channels = state.store.list_channels(tenant.workspace_id).await?;
-    Ok(Json(ChannelListOut { data: channels.into_iter().map(Into::into).collect() }))
+    Ok(Json(ChannelListOut {
+        data: channels.into_iter().map(|c| ChannelOut::of(c, &state.providers)).collect(),
+    }))
 }
 
 fn not_found_channel(err: StoreError) -> ApiError {
@@ -191,7 +206,8 @@ pub async fn get_channel(
     ApiPath(id): ApiPath<ChannelId>,
 ) -> ApiResult<Json<ChannelOut>> {
     tenant.require(Scope::ChannelsRead)?;
-    Ok(Json(state.store.get_channel(tenant.workspace_id, id).await.map_err(not_found_channel)?.into()))
+    let channel = state.store.get_channel(tenant.workspace_id, id).await.map_err(not_found_channel)?;
+    Ok(Json(ChannelOut::of(channel, &state.providers)))
 }
 
 /// Delete a channel. Refused (409) while any of its posts is still waiting or publishing. Its
@@ -246,6 +262,8 @@ pub struct SandboxDeliveryOut {
     /// The media ids the publish carried, in order.
     pub media: Vec<String>,
     pub delivered_at: DateTime<Utc>,
+    /// When the post was deleted from the sandbox "platform" (`DELETE …/publication`).
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -287,6 +305,7 @@ pub async fn list_sandbox_deliveries(
                 text: d.text,
                 media: d.media.iter().map(ToString::to_string).collect(),
                 delivered_at: d.delivered_at,
+                deleted_at: d.deleted_at,
             })
             .collect(),
     }))

@@ -162,7 +162,8 @@ pub async fn connect(
                         key.map(|key| (key, tenant)),
                     )
                     .await?;
-                    let mut created = Created::json(StatusCode::CREATED, &ChannelOut::from(channel));
+                    let mut created =
+                        Created::json(StatusCode::CREATED, &ChannelOut::of(channel, &state.providers));
                     created.stored = true;
                     Ok(created)
                 }
@@ -224,7 +225,8 @@ async fn create_connected(
     };
     audit.target = channel.id.to_string();
     let response = idempotency.and_then(|(key, tenant)| {
-        Created::json(StatusCode::CREATED, &ChannelOut::from(channel.clone())).response_for(tenant, Some(key))
+        Created::json(StatusCode::CREATED, &ChannelOut::of(channel.clone(), &state.providers))
+            .response_for(tenant, Some(key))
     });
     state.store.create_channel(&channel, Some(&sealed), response.as_ref(), &audit).await?;
     Ok(channel)

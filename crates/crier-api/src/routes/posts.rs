@@ -30,7 +30,10 @@ const PAST_TOLERANCE_MINUTES: i64 = 5;
 const MAX_SCHEDULE_DAYS: i64 = 366;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_posts, create_post)).routes(routes!(get_post, cancel_post))
+    OpenApiRouter::new()
+        .routes(routes!(list_posts, create_post))
+        .routes(routes!(get_post, cancel_post))
+        .routes(routes!(list_attempts))
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema, schemars::JsonSchema)]
@@ -84,6 +87,9 @@ pub struct TargetOut {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// Removing the published post from its platform, once asked for
+    /// (`DELETE /v1/posts/{id}/targets/{target_id}/publication`).
+    pub deletion: Option<crate::routes::post_targets::DeletionOut>,
 }
 
 impl From<PostTarget> for TargetOut {
@@ -103,6 +109,7 @@ impl From<PostTarget> for TargetOut {
             created_at: t.created_at,
             updated_at: t.updated_at,
             published_at: t.published_at,
+            deletion: t.deletion.map(Into::into),
         }
     }
 }
@@ -272,6 +279,21 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
                         format!("target {i} ({channel_id}): {}", issue.message),
                     ));
                 }
+                if let Some(cap) = provider.daily_cap(channel) {
+                    let since = now - Duration::hours(24);
+                    let used =
+                        state.store.count_targets_since(tenant.workspace_id, channel_id, since).await?;
+                    if used >= i64::from(cap) {
+                        errors.push(FieldError::new(
+                            at("/channel_id"),
+                            format!(
+                                "target {i} ({channel_id}, {}): the platform allows {cap} posts a day on this \
+                                 account, and {used} were accepted in the last 24 hours",
+                                channel.provider
+                            ),
+                        ));
+                    }
+                }
             }
         }
         // A channel paused by a platform rate limit gets nothing before the pause ends.
@@ -295,6 +317,7 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
             created_at: now,
             updated_at: now,
             published_at: None,
+            deletion: None,
         });
     }
     if !errors.is_empty() {
@@ -381,6 +404,65 @@ pub async fn get_post(
     Ok(Json(state.store.get_post(tenant.workspace_id, id).await.map_err(not_found_post)?.into()))
 }
 
+/// One try at publishing a target.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishAttemptOut {
+    #[schema(example = "att_01jd8x3k6m2v5q9r7t4w1y0zab")]
+    pub id: String,
+    pub target_id: String,
+    pub started_at: DateTime<Utc>,
+    /// Absent while the attempt is under way.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `published`, `retry`, `rate_limited`, `failed`, `needs_reauth` or `unknown`; absent while
+    /// under way.
+    pub outcome: Option<String>,
+    pub error: Option<TargetError>,
+}
+
+impl From<crier_core::PublishAttempt> for PublishAttemptOut {
+    fn from(a: crier_core::PublishAttempt) -> Self {
+        let error = match (a.error_code, a.error_message) {
+            (Some(code), message) => Some(TargetError { code, message: message.unwrap_or_default() }),
+            (None, _) => None,
+        };
+        Self {
+            id: a.id.to_string(),
+            target_id: a.target_id.to_string(),
+            started_at: a.started_at,
+            finished_at: a.finished_at,
+            outcome: a.outcome,
+            error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishAttemptListOut {
+    /// Oldest first.
+    pub data: Vec<PublishAttemptOut>,
+}
+
+/// A post's timeline: every attempt at each of its targets, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/posts/{id}/attempts",
+    tag = "posts",
+    security(("api_key" = ["posts:read"])),
+    params(("id" = String, Path, description = "The post's id (`post_…`)")),
+    responses((status = 200, body = PublishAttemptListOut), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+pub async fn list_attempts(
+    tenant: Tenant,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<PostId>,
+) -> ApiResult<Json<PublishAttemptListOut>> {
+    tenant.require(Scope::PostsRead)?;
+    // 404 for a post that is not this workspace's, rather than an empty list.
+    state.store.get_post(tenant.workspace_id, id).await.map_err(not_found_post)?;
+    let attempts = state.store.list_attempts(tenant.workspace_id, id).await?;
+    Ok(Json(PublishAttemptListOut { data: attempts.into_iter().map(Into::into).collect() }))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -391,6 +473,11 @@ pub struct PostListQuery {
     pub channel_id: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only posts due (scheduled for, or created at when not scheduled) at or after this time
+    /// (RFC 3339).
+    pub due_from: Option<DateTime<Utc>>,
+    /// Only posts due before this time (RFC 3339).
+    pub due_until: Option<DateTime<Utc>>,
     /// 1 to 100 (default 20).
     pub limit: Option<i64>,
 }
@@ -429,6 +516,11 @@ pub async fn list_posts(
             Some(c.parse::<ChannelId>().map_err(|_| ApiError::invalid("channel_id is not a channel id"))?)
         }
     };
+    if let (Some(from), Some(until)) = (query.due_from, query.due_until)
+        && from >= until
+    {
+        return Err(ApiError::invalid("due_from must be before due_until"));
+    }
     let before = match query.cursor.as_deref() {
         None => None,
         Some(c) => {
@@ -437,7 +529,17 @@ pub async fn list_posts(
     };
     let mut posts = state
         .store
-        .list_posts(tenant.workspace_id, &PostQuery { status, channel, before, limit: limit + 1 })
+        .list_posts(
+            tenant.workspace_id,
+            &PostQuery {
+                status,
+                channel,
+                before,
+                due_from: query.due_from,
+                due_until: query.due_until,
+                limit: limit + 1,
+            },
+        )
         .await?;
     let more = posts.len() as i64 > limit;
     posts.truncate(usize::try_from(limit).unwrap_or(0));

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of this module")]
 
+pub mod browser;
+
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -16,12 +18,32 @@ use crier_providers::bluesky::Bluesky;
 use crier_providers::discord::{Discord, DiscordSettings};
 use crier_providers::email::{Email, EmailSettings};
 use crier_providers::mastodon::Mastodon;
+use crier_providers::meta::facebook::Facebook;
+use crier_providers::meta::threads::Threads;
+use crier_providers::meta::{DEFAULT_GRAPH_VERSION, MetaSettings};
 use crier_providers::sandbox::Sandbox;
 use crier_providers::telegram::{Telegram, TelegramSettings};
 use crier_testkit::{Backend, TestDb};
 use crier_worker::{Dispatcher, DispatcherConfig, Worker, WorkerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+/// The Meta app secret the test server's Facebook and Threads providers verify callbacks with.
+pub const META_APP_SECRET: &str = "test-meta-app-secret";
+
+/// A Meta app whose Graph addresses lead nowhere (no test here publishes through them).
+fn meta_settings() -> MetaSettings {
+    let mut settings = MetaSettings::new("test-meta-app", META_APP_SECRET, DEFAULT_GRAPH_VERSION);
+    for base in [
+        &mut settings.graph_base,
+        &mut settings.facebook_base,
+        &mut settings.threads_base,
+        &mut settings.threads_auth_base,
+    ] {
+        *base = "http://127.0.0.1:9".into();
+    }
+    settings
+}
 
 pub struct Server {
     pub base: String,
@@ -80,10 +102,21 @@ impl Server {
         let media_dir = tempfile::tempdir().expect("a media folder");
         let blobs = BlobStore::local(media_dir.path()).expect("local blob store");
         let clock = ManualClock::starting_now();
+        let vault = Arc::new(db.vault(Arc::new(clock.clone())));
+        let public_url = config.public_url.clone();
         let state = AppState::new(db.store.clone(), Arc::new(clock.clone()), config)
-            .with_vault(Arc::new(db.vault(Arc::new(clock.clone()))))
+            .with_vault(vault.clone())
             .with_outbound(outbound.clone(), Arc::new(SystemResolver))
             .with_media(blobs, media);
+        // As `crier serve` does: with a public URL, media links for platforms that fetch media.
+        let state = match public_url {
+            Some(url) => {
+                let key = vault.derive_key(crier_api::media_links::KEY_PURPOSE);
+                let links = crier_api::media_links::MediaLinks::new(&key, &url).expect("a link key");
+                state.with_media_links(Arc::new(links))
+            }
+            None => state,
+        };
         // As `crier serve` builds them: the sandbox, and the platforms on the state's SSRF-safe
         // client, vault and media store.
         let platform = state.platform();
@@ -94,6 +127,8 @@ impl Server {
                 .with(Arc::new(Bluesky::new(platform.clone())))
                 .with(Arc::new(Mastodon::new(platform.clone())))
                 .with(Arc::new(Telegram::new(platform.clone(), TelegramSettings::default())))
+                .with(Arc::new(Facebook::new(platform.clone(), meta_settings())))
+                .with(Arc::new(Threads::new(platform.clone(), meta_settings())))
                 .with(Arc::new(Discord::new(platform, DiscordSettings::default()))),
         );
         let state = state.with_providers(providers.clone());
@@ -125,6 +160,55 @@ impl Server {
 
     pub fn worker_with(&self, config: WorkerConfig) -> Worker {
         Worker::new(self.db.store.clone(), self.providers.clone(), Arc::new(self.clock.clone()), config)
+    }
+
+    /// A channel of `provider` connected (as the connect flow would store it) for the platform
+    /// account `account_id`, with sealed credentials.
+    pub async fn connected_channel(
+        &self,
+        workspace: WorkspaceId,
+        provider: &str,
+        account_id: &str,
+    ) -> crier_core::Channel {
+        let vault = self.db.vault(Arc::new(self.clock.clone()));
+        let secret = vault
+            .seal_row(workspace, "channel_credentials", b"{\"access_token\":\"t\"}")
+            .await
+            .expect("seal");
+        let channel = crier_core::Channel {
+            workspace_id: workspace,
+            id: crier_core::ChannelId::generate(),
+            provider: provider.into(),
+            name: format!("{provider} {account_id}"),
+            // An Instagram channel keeps the Facebook user who connected it (`account_id` here)
+            // beside its own Instagram account id.
+            config: match provider {
+                "facebook" => json!({"page_id": "555"}),
+                "instagram" => {
+                    json!({"page_id": "555", "ig_user_id": format!("1784{account_id}"), "meta_user_id": account_id})
+                }
+                _ => json!({}),
+            },
+            status: crier_core::ChannelStatus::Active,
+            account: Some(crier_core::ChannelAccount {
+                id: if provider == "instagram" { format!("1784{account_id}") } else { account_id.into() },
+                handle: "alice".into(),
+                display_name: Some("Alice A.".into()),
+                avatar_url: Some("https://cdn.example/a.jpg".into()),
+            }),
+            credentials: Some(secret.id),
+            paused_until: None,
+            created_at: self.clock.now(),
+        };
+        let audit = NewAuditEvent::new(
+            self.clock.now(),
+            Actor::cli(),
+            "channel.connected",
+            channel.id.to_string(),
+            &Default::default(),
+        );
+        self.db.store.create_channel(&channel, Some(&secret), None, &audit).await.expect("create channel");
+        channel
     }
 
     /// Creates a sandbox channel with this config and returns its id.

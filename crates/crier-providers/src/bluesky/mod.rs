@@ -244,6 +244,32 @@ impl Provider for Bluesky {
         self.publish_thread(request, &session).await
     }
 
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `com.atproto.repo.deleteRecord`
+    /// (docs.bsky.app/docs/api/com-atproto-repo-delete-record) on the post's first record, at the
+    /// key Crier chose for it (a thread's replies stay). Deleting a record that is gone succeeds.
+    async fn delete(&self, request: &crate::DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let session = self.session(request.channel).await?;
+        let expected = format!("at://{}/{POST}/", session.did);
+        let rkey = record::record_key(request.target_id, 0);
+        if request.provider_post_id != format!("{expected}{rkey}") {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{:?} is not this channel's post", request.provider_post_id),
+            });
+        }
+        let url = xrpc(request.channel, "com.atproto.repo.deleteRecord")?;
+        let body = serde_json::json!({"repo": session.did, "collection": POST, "rkey": rkey});
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| b.bearer_auth(&session.access_jwt).json(&body))
+            .await?;
+        if call.ok() { Ok(()) } else { Err(self.failure(&call)) }
+    }
+
     async fn refresh(&self, channel: &Channel) -> Result<(), ProviderError> {
         let session: Session = self.platform.vault.open(channel).await?.parse()?;
         self.refresh_session(channel, &session).await.map(|_| ())

@@ -12,6 +12,8 @@ use crate::platform::PlatformCall;
 use crate::provider::{ProviderError, PublishRequest, Published};
 use crate::{ConnectError, MediaFile};
 
+/// topics/opcodes-and-status-codes#json: `10008 Unknown Message`.
+const UNKNOWN_MESSAGE: u64 = 10008;
 /// `flags` SUPPRESS_EMBEDS (channel#message-object-message-flags).
 const SUPPRESS_EMBEDS: u64 = 1 << 2;
 
@@ -178,6 +180,28 @@ impl Discord {
             format!("https://discord.com/channels/{guild}/{}/{}", message.channel_id, message.id)
         });
         Ok(Published { provider_post_id: message.id, url })
+    }
+
+    /// `DELETE /webhooks/{id}/{token}/messages/{message_id}` (#delete-webhook-message), with
+    /// `thread_id` for a message in a forum post. 204 or 404 Unknown Message (10008) is done.
+    pub(super) async fn delete_message(
+        &self,
+        secret: &WebhookSecret,
+        message_id: &str,
+        thread_id: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        let url = format!("{}/messages/{message_id}", self.webhook_url(secret));
+        let query: Vec<(&str, &str)> = thread_id.map(|t| ("thread_id", t)).into_iter().collect();
+        let call = self
+            .platform
+            .call(reqwest::Method::DELETE, &url, |b| b.query(&query))
+            .await
+            .map_err(|err| scrub_error(err, &secret.webhook_token))?;
+        let body: Value = serde_json::from_slice(&call.reply.body).unwrap_or_default();
+        if call.ok() || (call.reply.status == 404 && body["code"].as_u64() == Some(UNKNOWN_MESSAGE)) {
+            return Ok(());
+        }
+        Err(scrub_error(failure(&call, self.platform.clock.now()), &secret.webhook_token))
     }
 
     /// One `POST /webhooks/{id}/{token}?wait=true`: JSON alone, or multipart with the JSON as

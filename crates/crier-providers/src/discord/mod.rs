@@ -23,7 +23,9 @@ use crier_core::{Channel, ChannelAccount};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::Platform;
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules};
 
 /// #execute-webhook `content`: up to 2000 characters (code points).
@@ -337,6 +339,39 @@ impl Provider for Discord {
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
     }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `DELETE /webhooks/{id}/{token}/messages/{message.id}`
+    /// (discord.com/developers/docs/resources/webhook#delete-webhook-message) on the post's first
+    /// message (a post of more than ten files keeps its later messages). A message in a forum post
+    /// needs its thread's id, read from the post's URL. A message already gone (404 Unknown
+    /// Message, code 10008) counts as deleted; an unknown webhook still needs a reconnect.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let config = config(request.channel)?;
+        let id = request.provider_post_id;
+        if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{id:?} is not a Discord message id"),
+            });
+        }
+        let secret: WebhookSecret = self.platform.vault.open(request.channel).await?.parse()?;
+        self.delete_message(&secret, id, thread_of(request.url, &config)).await
+    }
+}
+
+/// The forum post (thread) a message is in, from its URL
+/// (`https://discord.com/channels/{guild}/{channel}/{message}`): its channel when that is not the
+/// webhook's own.
+fn thread_of<'a>(url: Option<&'a str>, config: &DiscordConfig) -> Option<&'a str> {
+    let rest = url?.strip_prefix("https://discord.com/channels/")?;
+    let mut parts = rest.split('/');
+    let (_guild, channel) = (parts.next()?, parts.next()?);
+    let valid = !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_digit());
+    (valid && config.channel_id.as_deref() != Some(channel)).then_some(channel)
 }
 
 #[cfg(test)]
@@ -364,5 +399,18 @@ mod tests {
             "http://127.0.0.1:9/api/v10",
         );
         assert!(local.is_ok());
+    }
+
+    #[test]
+    fn a_forum_posts_thread_is_read_from_its_url() {
+        let config = DiscordConfig {
+            webhook_id: "7".into(),
+            guild_id: Some("1".into()),
+            channel_id: Some("2".into()),
+        };
+        assert_eq!(thread_of(Some("https://discord.com/channels/1/2/9"), &config), None);
+        assert_eq!(thread_of(Some("https://discord.com/channels/1/5/9"), &config), Some("5"));
+        assert_eq!(thread_of(Some("https://discord.com/channels/1/5?x/9"), &config), None);
+        assert_eq!(thread_of(None, &config), None);
     }
 }

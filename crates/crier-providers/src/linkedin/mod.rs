@@ -25,7 +25,9 @@ use crier_core::{Channel, Timestamp};
 use serde::Deserialize;
 
 use crate::platform::{Platform, PlatformCall};
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, MediaRules};
 
 /// A post's commentary, in characters, counted after escaping.
@@ -248,6 +250,37 @@ impl Provider for LinkedIn {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `DELETE /rest/posts/{encoded urn}` with `X-RestLi-Method: DELETE`
+    /// (learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api#delete-posts-by-urn)
+    /// on the post's share or ugcPost URN, its colons percent-encoded. A post already gone (404)
+    /// counts as deleted.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let urn = request.provider_post_id;
+        let number = urn.strip_prefix("urn:li:share:").or_else(|| urn.strip_prefix("urn:li:ugcPost:"));
+        if !number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{urn:?} is not a LinkedIn post URN"),
+            });
+        }
+        let tokens = self.usable_tokens(request.channel).await?;
+        let url = self.settings.api(&format!("/rest/posts/{}", urn.replace(':', "%3A")));
+        let call = self
+            .platform
+            .call(reqwest::Method::DELETE, &url, |b| {
+                self.rest(b, &tokens.access_token).header("X-RestLi-Method", "DELETE")
+            })
+            .await?;
+        if call.ok() || call.reply.status == 404 {
+            return Ok(());
+        }
+        Err(self.failure(&call))
     }
 }
 

@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use self::instance::Limits;
 use self::oauth::Tokens;
 use crate::platform::Platform;
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{
     CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules,
 };
@@ -272,6 +274,34 @@ impl Provider for Mastodon {
             message: "Mastodon refused the channel's token, which cannot be refreshed; reconnect the channel"
                 .into(),
         })
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `DELETE /api/v1/statuses/:id` (https://docs.joinmastodon.org/methods/statuses/#delete)
+    /// on the post's first status (a thread's replies stay). A status already gone (404) counts
+    /// as deleted.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let instance = config(request.channel)?.instance;
+        let id = request.provider_post_id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{id:?} is not a Mastodon status id"),
+            });
+        }
+        let tokens: Tokens = self.platform.vault.open(request.channel).await?.parse()?;
+        let url = format!("{instance}/api/v1/statuses/{id}");
+        let call = self
+            .platform
+            .call(reqwest::Method::DELETE, &url, |b| b.bearer_auth(&tokens.access_token))
+            .await?;
+        if call.ok() || call.reply.status == 404 {
+            return Ok(());
+        }
+        Err(self.failure(&call))
     }
 
     /// Mastodon cannot be asked whether a status was made with a key, so this answers from time

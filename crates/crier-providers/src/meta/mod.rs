@@ -1,5 +1,6 @@
-//! Meta's platforms: Facebook Pages ([`facebook`]) and Threads ([`threads`]). One Meta app (the
-//! deployment's [`MetaSettings`]) serves them all; what they share lives here: the app's settings
+//! Meta's platforms: Facebook Pages ([`facebook`]), Instagram ([`instagram`]) and Threads
+//! ([`threads`]). One Meta app (the deployment's [`MetaSettings`]) serves them all; what they
+//! share lives here: the app's settings
 //! and one reading of the Graph API's errors
 //! (developers.facebook.com/docs/graph-api/guides/error-handling):
 //! `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`, whatever the HTTP
@@ -15,6 +16,8 @@
 //!   `Rejected` with code `meta_{code}` and Meta's message, its subcode and `fbtrace_id` kept.
 
 pub mod facebook;
+pub mod instagram;
+pub mod signed_request;
 pub mod threads;
 
 use crier_core::Timestamp;
@@ -76,6 +79,49 @@ impl MetaSettings {
     /// A versioned Graph API address.
     pub(crate) fn graph(&self, path: &str) -> String {
         format!("{}/{}{path}", self.graph_base.trim_end_matches('/'), self.graph_version)
+    }
+
+    /// Facebook Login's consent page for `scope` (Facebook Pages and Instagram both connect
+    /// through it):
+    /// developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow#login
+    pub(crate) fn login_dialog(
+        &self,
+        callback_url: &str,
+        state: &str,
+        scope: &str,
+    ) -> Result<String, crate::ConnectError> {
+        let base = self.facebook_base.trim_end_matches('/');
+        let dialog = format!("{base}/{}/dialog/oauth", self.graph_version);
+        let mut authorize_url = url::Url::parse(&dialog).map_err(|_| crate::ConnectError::Unavailable {
+            message: "Facebook Login's address is not valid".into(),
+        })?;
+        authorize_url
+            .query_pairs_mut()
+            .append_pair("client_id", &self.app_id)
+            .append_pair("redirect_uri", callback_url)
+            .append_pair("state", state)
+            .append_pair("response_type", "code")
+            .append_pair("scope", scope);
+        Ok(authorize_url.into())
+    }
+
+    /// Exchanges Facebook Login's code for a (short-lived) user token: the raw call, for the
+    /// caller's own error reading.
+    /// developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow#confirm
+    pub(crate) async fn exchange_code(
+        &self,
+        platform: &crate::Platform,
+        callback_url: &str,
+        code: &str,
+    ) -> Result<PlatformCall, crate::ConnectError> {
+        let url = self.graph("/oauth/access_token");
+        let query = [
+            ("client_id", self.app_id.as_str()),
+            ("redirect_uri", callback_url),
+            ("client_secret", self.app_secret.as_str()),
+            ("code", code),
+        ];
+        platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await
     }
 }
 

@@ -23,7 +23,9 @@ use crier_core::Channel;
 use serde::Deserialize;
 
 use crate::platform::{Platform, PlatformCall};
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, MediaRules};
 
 /// A Pin's description, in characters.
@@ -276,6 +278,32 @@ impl Provider for Pinterest {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `DELETE /v5/pins/{pin_id}` (developers.pinterest.com/docs/api/v5/pins-delete) on the Pin.
+    /// A Pin already gone (404) counts as deleted.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let id = request.provider_post_id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{id:?} is not a Pin id"),
+            });
+        }
+        let tokens = self.usable_tokens(request.channel).await?;
+        let url = self.settings.api(&format!("/v5/pins/{id}"));
+        let call = self
+            .platform
+            .call(reqwest::Method::DELETE, &url, |b| b.bearer_auth(&tokens.access_token))
+            .await?;
+        if call.ok() || call.reply.status == 404 {
+            return Ok(());
+        }
+        Err(self.failure(&call))
     }
 }
 

@@ -196,19 +196,12 @@ impl Pinterest {
     }
 
     fn tokens_of(&self, reply: TokenReply, previous_refresh: Option<&str>) -> Result<Tokens, ProviderError> {
-        if reply.access_token.is_empty() {
-            return Err(ProviderError::Retryable {
-                after: None,
-                message: "Pinterest's token answer has no access token".into(),
-            });
-        }
-        let refresh_token =
-            reply.refresh_token.or_else(|| previous_refresh.map(str::to_owned)).ok_or_else(|| {
-                ProviderError::Rejected {
-                    code: "no_refresh_token".into(),
-                    message: "Pinterest gave no refresh token".into(),
-                }
-            })?;
+        crate::connect::require_access_token(&reply.access_token, "Pinterest")?;
+        let refresh_token = crate::connect::kept_refresh_token(
+            reply.refresh_token,
+            previous_refresh,
+            "Pinterest gave no refresh token",
+        )?;
         Ok(Tokens {
             access_token: reply.access_token,
             refresh_token,

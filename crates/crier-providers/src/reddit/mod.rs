@@ -19,7 +19,9 @@ use crier_core::Channel;
 use serde::Deserialize;
 
 use crate::platform::{Platform, PlatformCall};
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
 
 /// A self post's body, in characters.
@@ -406,6 +408,35 @@ impl Provider for Reddit {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `POST /api/del` with `id` the post's fullname `t3_…` (reddit.com/dev/api#POST_api_del).
+    /// Reddit answers `{}` for a post already gone as for one it deleted; a 404 counts as
+    /// deleted too.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let name = request.provider_post_id;
+        let id = name.strip_prefix("t3_").unwrap_or_default();
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{name:?} is not a Reddit post fullname"),
+            });
+        }
+        let tokens = self.usable_tokens(request.channel).await?;
+        let url = self.settings.api("/api/del");
+        let form = [("id", name)];
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| self.authed(b, &tokens.access_token).form(&form))
+            .await?;
+        if call.ok() || call.reply.status == 404 {
+            return Ok(());
+        }
+        Err(self.failure(&call))
     }
 }
 

@@ -11,8 +11,9 @@ use super::{Reddit, subreddit_name};
 use crate::provider::ProviderError;
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
 
-/// The account's identity, submitting posts, reading (flair and subreddit lookups).
-pub(super) const SCOPES: &str = "identity submit read";
+/// The account's identity, submitting posts, reading (flair and subreddit lookups), and `edit`
+/// for deleting a post (`/api/del`, reddit.com/dev/api by oauth scope).
+pub(super) const SCOPES: &str = "identity submit read edit";
 /// A token this close to its expiry is refreshed before use.
 const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 /// Reddit's access tokens last an hour.
@@ -186,13 +187,11 @@ impl Reddit {
                 after: None,
                 message: "Reddit's token answer has no access token".into(),
             })?;
-        let refresh_token =
-            reply.refresh_token.or_else(|| previous_refresh.map(str::to_owned)).ok_or_else(|| {
-                ProviderError::Rejected {
-                    code: "no_refresh_token".into(),
-                    message: "Reddit gave no refresh token (duration=permanent was not granted)".into(),
-                }
-            })?;
+        let refresh_token = crate::connect::kept_refresh_token(
+            reply.refresh_token,
+            previous_refresh,
+            "Reddit gave no refresh token (duration=permanent was not granted)",
+        )?;
         let lifetime = reply.expires_in.unwrap_or(DEFAULT_LIFETIME);
         Ok(Tokens {
             access_token,

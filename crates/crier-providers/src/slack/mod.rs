@@ -24,7 +24,9 @@ use crier_core::Channel;
 use serde::Deserialize;
 
 use crate::platform::{Platform, PlatformCall};
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{
     CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules,
 };
@@ -326,6 +328,47 @@ impl Provider for Slack {
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
     }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `chat.delete` (docs.slack.dev/reference/methods/chat.delete) with the channel and the
+    /// post's first message's `ts` (a thread's replies stay; files shared with the message stay in
+    /// the workspace). A message already gone (`message_not_found`) counts as deleted. A post whose
+    /// message Slack had not named yet (its id is a file id) cannot be deleted this way.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let ts = request.provider_post_id;
+        if !is_ts(ts) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{ts:?} is not a Slack message ts"),
+            });
+        }
+        let config: SlackConfig = serde_json::from_value(request.channel.config.clone()).map_err(|err| {
+            ProviderError::Rejected {
+                code: "invalid_config".into(),
+                message: format!("the channel's settings: {err}"),
+            }
+        })?;
+        let tokens = self.usable_tokens(request.channel).await?;
+        let body = serde_json::json!({"channel": config.channel, "ts": ts});
+        match self.api("chat.delete", &tokens.access_token, |b| b.json(&body)).await {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Rejected { code, .. }) if code == "message_not_found" => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// A message's `ts` as Slack writes it: digits, a dot, digits (`1700000000.000101`).
+fn is_ts(raw: &str) -> bool {
+    raw.split_once('.').is_some_and(|(secs, micros)| {
+        !secs.is_empty()
+            && !micros.is_empty()
+            && secs.bytes().all(|b| b.is_ascii_digit())
+            && micros.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 #[cfg(test)]
@@ -339,5 +382,13 @@ mod tests {
         assert!(channel_id("#general").is_err());
         assert!(channel_id("c0123abcdef").is_err());
         assert!(channel_id("C0123").is_err());
+    }
+
+    #[test]
+    fn message_ts() {
+        assert!(is_ts("1700000000.000101"));
+        assert!(!is_ts("F0000000001"));
+        assert!(!is_ts("1700000000."));
+        assert!(!is_ts("1.2.3"));
     }
 }

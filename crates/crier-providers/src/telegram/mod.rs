@@ -25,7 +25,9 @@ use serde_json::json;
 
 use self::api::{Failure, result};
 use crate::platform::Platform;
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules};
 
 /// `sendMessage`'s `text`: 1-4096 characters after entities parsing (UTF-16 code units).
@@ -343,6 +345,34 @@ impl Provider for Telegram {
         let parsed = options(request.options)
             .map_err(|message| ProviderError::Rejected { code: "invalid_options".into(), message })?;
         self.send_post(request, &config, &token.bot_token, &parsed).await
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// core.telegram.org/bots/api#deletemessage on the post's first message (an album's other
+    /// files and a thread's replies stay). Telegram deletes only messages younger than 48 hours;
+    /// older ones are refused. A message already gone counts as deleted.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let config = config(request.channel)?;
+        let Ok(message_id) = request.provider_post_id.parse::<i64>() else {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{:?} is not a Telegram message id", request.provider_post_id),
+            });
+        };
+        let token: BotToken = self.platform.vault.open(request.channel).await?.parse()?;
+        let body = serde_json::json!({"chat_id": config.chat_id, "message_id": message_id});
+        match self.call(&token.bot_token, "deleteMessage", api::Body::Json(body)).await? {
+            Ok(_) => Ok(()),
+            Err(failure)
+                if failure.code == 400 && failure.description.contains("message to delete not found") =>
+            {
+                Ok(())
+            }
+            Err(failure) => Err(failure.into_error(self.platform.clock.now())),
+        }
     }
 
     /// Bot tokens do not expire: one refused is revoked (or the bot was removed from the chat).

@@ -198,20 +198,12 @@ impl TikTok {
     }
 
     fn tokens_of(&self, reply: TokenReply, previous_refresh: Option<&str>) -> Result<Tokens, ProviderError> {
-        if reply.access_token.is_empty() {
-            return Err(ProviderError::Retryable {
-                after: None,
-                message: "TikTok's token answer has no access token".into(),
-            });
-        }
-        let refresh_token = reply
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .or_else(|| previous_refresh.map(str::to_owned))
-            .ok_or_else(|| ProviderError::Rejected {
-                code: "no_refresh_token".into(),
-                message: "TikTok gave no refresh token".into(),
-            })?;
+        crate::connect::require_access_token(&reply.access_token, "TikTok")?;
+        let refresh_token = crate::connect::kept_refresh_token(
+            reply.refresh_token.filter(|t| !t.is_empty()),
+            previous_refresh,
+            "TikTok gave no refresh token",
+        )?;
         Ok(Tokens {
             access_token: reply.access_token,
             refresh_token,

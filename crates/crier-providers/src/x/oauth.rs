@@ -204,13 +204,11 @@ impl X {
     }
 
     fn tokens_of(&self, reply: TokenReply, previous_refresh: Option<&str>) -> Result<Tokens, ProviderError> {
-        let refresh_token =
-            reply.refresh_token.or_else(|| previous_refresh.map(str::to_owned)).ok_or_else(|| {
-                ProviderError::Rejected {
-                    code: "no_refresh_token".into(),
-                    message: "X gave no refresh token (the offline.access scope was not granted)".into(),
-                }
-            })?;
+        let refresh_token = crate::connect::kept_refresh_token(
+            reply.refresh_token,
+            previous_refresh,
+            "X gave no refresh token (the offline.access scope was not granted)",
+        )?;
         let lifetime = reply.expires_in.unwrap_or(7200);
         Ok(Tokens {
             access_token: reply.access_token,

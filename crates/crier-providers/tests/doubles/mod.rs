@@ -12,9 +12,10 @@ use crier_core::{
 };
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
 use crier_providers::{
-    CredentialVault, Credentials, MediaFile, MediaSource, Platform, ProviderError, PublishRequest,
+    CredentialVault, Credentials, MediaFile, MediaLink, MediaSource, Platform, ProviderError, PublishRequest,
     TargetIssue,
 };
+use crier_testkit::file_server::FileServer;
 
 /// Credentials by channel, as the vault would seal them.
 #[derive(Default)]
@@ -46,6 +47,36 @@ impl MediaSource for MemoryMedia {
             code: "media_not_found".into(),
             message: id.to_string(),
         })
+    }
+}
+
+/// Ready media in memory that also has public links (a `--public-url` Crier): each link is a
+/// fresh address on a loopback [`FileServer`], as `/media-links/{token}` would be.
+pub struct LinkedMedia {
+    pub files: Arc<MemoryMedia>,
+    pub server: FileServer,
+}
+
+impl LinkedMedia {
+    pub async fn start(files: Arc<MemoryMedia>) -> Self {
+        Self { files, server: FileServer::start().await }
+    }
+}
+
+#[async_trait]
+impl MediaSource for LinkedMedia {
+    async fn load(&self, workspace: WorkspaceId, id: MediaId) -> Result<MediaFile, ProviderError> {
+        self.files.load(workspace, id).await
+    }
+
+    fn links_media(&self) -> bool {
+        true
+    }
+
+    async fn link(&self, workspace: WorkspaceId, id: MediaId) -> Result<MediaLink, ProviderError> {
+        let file = self.files.load(workspace, id).await?;
+        let url = self.server.publish(file.mime(), &file.bytes);
+        Ok(MediaLink { url, expires_at: chrono::Utc::now() + chrono::Duration::hours(1) })
     }
 }
 

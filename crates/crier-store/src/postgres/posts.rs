@@ -1,11 +1,15 @@
 use async_trait::async_trait;
 use crier_core::{
-    Cancellation, IdempotentResponse, Post, PostId, PostQuery, PostStore, StoreResult, Timestamp, WorkspaceId,
+    Cancellation, IdempotentResponse, NewAuditEvent, Post, PostId, PostQuery, PostStore, PublishAttempt,
+    StoreResult, TargetRetry, Timestamp, WorkspaceId,
 };
 
 use super::PgStore;
+use crate::binds::append_audit;
 use crate::binds_media::check_post_media;
-use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
+use crate::binds_publishing::{
+    cancel_post, insert_post, list_attempts, list_posts, load_post, retry_target, store_response,
+};
 use crate::error::map_sqlx;
 use crate::rows_webhooks::sql::FAN_OUT_POSTGRES;
 
@@ -34,6 +38,13 @@ impl PostStore for PgStore {
         Ok(posts)
     }
 
+    async fn list_attempts(&self, workspace: WorkspaceId, post: PostId) -> StoreResult<Vec<PublishAttempt>> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let attempts = list_attempts!(tx, workspace, post);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(attempts)
+    }
+
     async fn cancel_post(
         &self,
         workspace: WorkspaceId,
@@ -48,5 +59,21 @@ impl PostStore for PgStore {
         }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(cancellation)
+    }
+
+    async fn retry_target(
+        &self,
+        workspace: WorkspaceId,
+        retry: &TargetRetry,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<Post> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        // Audit lock, then events lock: the order delete_channel takes them in.
+        append_audit!(tx, workspace, audit, lock = super::AUDIT_LOCK);
+        Self::lock_events(&mut tx, workspace).await?;
+        let (post, _deliveries) = retry_target!(tx, workspace, retry, FAN_OUT_POSTGRES);
+        Self::notify_jobs(&mut tx).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(post)
     }
 }

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId, WorkspaceId};
+use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId, Timestamp, WorkspaceId};
 
 use super::PgStore;
 use crate::binds_publishing::insert_sandbox_delivery;
@@ -16,6 +16,26 @@ impl SandboxStore for PgStore {
         let mut tx = self.tenant_tx_with(delivery.workspace_id, "SET LOCAL synchronous_commit = off").await?;
         insert_sandbox_delivery!(delivery).execute(&mut *tx).await.map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn delete_sandbox_delivery(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.tenant_tx(workspace).await?;
+        let done = sqlx::query(sql::DELETE_SANDBOX_DELIVERY)
+            .bind(workspace.as_uuid())
+            .bind(channel.as_uuid())
+            .bind(id)
+            .bind(crate::rows::DbTime(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn sandbox_deliveries(

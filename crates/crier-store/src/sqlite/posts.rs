@@ -1,11 +1,15 @@
 use async_trait::async_trait;
 use crier_core::{
-    Cancellation, IdempotentResponse, Post, PostId, PostQuery, PostStore, StoreResult, Timestamp, WorkspaceId,
+    Cancellation, IdempotentResponse, NewAuditEvent, Post, PostId, PostQuery, PostStore, PublishAttempt,
+    StoreResult, TargetRetry, Timestamp, WorkspaceId,
 };
 
 use super::SqliteStore;
+use crate::binds::append_audit;
 use crate::binds_media::check_post_media;
-use crate::binds_publishing::{cancel_post, insert_post, list_posts, load_post, store_response};
+use crate::binds_publishing::{
+    cancel_post, insert_post, list_attempts, list_posts, load_post, retry_target, store_response,
+};
 use crate::error::map_sqlx;
 use crate::rows_webhooks::sql::FAN_OUT_SQLITE;
 
@@ -36,6 +40,13 @@ impl PostStore for SqliteStore {
         Ok(posts)
     }
 
+    async fn list_attempts(&self, workspace: WorkspaceId, post: PostId) -> StoreResult<Vec<PublishAttempt>> {
+        let mut tx = self.reader.begin().await.map_err(map_sqlx)?;
+        let attempts = list_attempts!(tx, workspace, post);
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(attempts)
+    }
+
     async fn cancel_post(
         &self,
         workspace: WorkspaceId,
@@ -49,5 +60,20 @@ impl PostStore for SqliteStore {
             self.jobs_changed.notify_waiters();
         }
         Ok(cancellation)
+    }
+
+    async fn retry_target(
+        &self,
+        workspace: WorkspaceId,
+        retry: &TargetRetry,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<Post> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let (post, _deliveries) = retry_target!(tx, workspace, retry, FAN_OUT_SQLITE);
+        append_audit!(tx, workspace, audit);
+        tx.commit().await.map_err(map_sqlx)?;
+        // The new job, and any webhook deliveries its event queued.
+        self.jobs_changed.notify_waiters();
+        Ok(post)
     }
 }

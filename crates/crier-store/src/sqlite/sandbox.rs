@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId, WorkspaceId};
+use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId, Timestamp, WorkspaceId};
 
 use super::SqliteStore;
 use crate::binds_publishing::insert_sandbox_delivery;
@@ -11,6 +11,24 @@ impl SandboxStore for SqliteStore {
     async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()> {
         insert_sandbox_delivery!(delivery).execute(&self.writer).await.map_err(map_sqlx)?;
         Ok(())
+    }
+
+    async fn delete_sandbox_delivery(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::DELETE_SANDBOX_DELIVERY)
+            .bind(workspace.as_uuid())
+            .bind(channel.as_uuid())
+            .bind(id)
+            .bind(crate::rows::DbTime(at))
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn sandbox_deliveries(

@@ -73,6 +73,7 @@ pub fn post_with(
             created_at: now,
             updated_at: now,
             published_at: None,
+            deletion: None,
         })
         .collect();
     targets.sort_by_key(|t| t.id);

@@ -20,6 +20,7 @@ on_both_backends!(
     create_post_is_atomic,
     posts_of_another_workspace_are_not_found,
     list_posts_filters_and_pages,
+    list_posts_by_due_time,
     cancel_post_spares_leased_and_finished_targets,
     idempotency_begin_in_each_state,
     idempotency_expiry_abandon_and_purge,
@@ -239,6 +240,61 @@ async fn list_posts_filters_and_pages(db: TestDb) {
     assert_eq!(ids(db.store.list_posts(ws, &few).await.unwrap()), expect(&on(y.id))[..1]);
 }
 
+/// The calendar's query: a post is due at its schedule, or when it was created if it has none;
+/// the range is half-open.
+async fn list_posts_by_due_time(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let ws = workspace(&db, &clock, "Acme").await;
+    let other = workspace(&db, &clock, "Other").await;
+    let x = connected(&db, &clock, ws, "x").await;
+    let elsewhere = connected(&db, &clock, other, "z").await;
+    let start = clock.now();
+    let day = |n: i64| start + Duration::days(n);
+    let at = |n: Option<i64>| {
+        let when = n.map_or(start, day);
+        let mut post = post_with(ws, &clock, "p", &[(x.id, TargetStatus::Scheduled, when)]);
+        post.scheduled_at = n.map(day);
+        post
+    };
+    let (now, tomorrow, in_two, in_seven) = (at(None), at(Some(1)), at(Some(2)), at(Some(7)));
+    for post in [&now, &tomorrow, &in_two, &in_seven] {
+        db.store.create_post(post, None).await.unwrap();
+    }
+    let mut theirs = post_now(other, &clock, &[elsewhere.id]);
+    theirs.scheduled_at = Some(day(1));
+    db.store.create_post(&theirs, None).await.unwrap();
+
+    let ids = |posts: Vec<crier_core::Post>| {
+        let mut ids: Vec<PostId> = posts.into_iter().map(|p| p.id).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<PostId>| {
+        v.sort();
+        v
+    };
+    let range = |from: Option<i64>, until: Option<i64>| PostQuery {
+        due_from: from.map(day),
+        due_until: until.map(day),
+        limit: 10,
+        ..PostQuery::default()
+    };
+    let list = |q: PostQuery| {
+        let store = &db.store;
+        async move { ids(store.list_posts(ws, &q).await.unwrap()) }
+    };
+    assert_eq!(list(range(Some(1), Some(2))).await, [tomorrow.id], "from is inclusive, until exclusive");
+    assert_eq!(list(range(Some(1), Some(3))).await, sorted(vec![tomorrow.id, in_two.id]));
+    assert_eq!(list(range(None, Some(1))).await, [now.id], "an unscheduled post is due when created");
+    assert_eq!(list(range(Some(3), None)).await, [in_seven.id]);
+    assert!(list(range(Some(8), Some(9))).await.is_empty());
+    assert_eq!(
+        list(range(Some(0), Some(8))).await,
+        sorted(vec![now.id, tomorrow.id, in_two.id, in_seven.id]),
+        "nothing of another workspace"
+    );
+}
+
 async fn cancel_post_spares_leased_and_finished_targets(db: TestDb) {
     let clock = ManualClock::starting_now();
     let ws = workspace(&db, &clock, "Acme").await;
@@ -402,6 +458,7 @@ async fn sandbox_records_every_delivery(db: TestDb) {
             text: text.into(),
             media: Vec::new(),
             delivered_at: clock.now(),
+            deleted_at: None,
         };
         db.store.record_sandbox_delivery(&delivery).await.unwrap();
         recorded.push(delivery);

@@ -25,6 +25,7 @@ on_both_backends!(
     cancel_and_lease_race_without_overlap,
     finish_published_then_refuses_a_second_finish,
     finish_retry_reschedules_the_job,
+    attempts_are_listed_as_the_posts_timeline,
     finish_rate_limited_pushes_the_channel_back,
     finish_needs_reauth_failed_and_unknown,
     concurrent_finishes_number_their_events_in_order,
@@ -256,6 +257,44 @@ async fn finish_retry_reschedules_the_job(db: TestDb) {
     let again = claim(&db, &clock, &claimed.target).await;
     assert_eq!((again.target.status, again.target.attempts), (TargetStatus::Publishing, 2));
     assert_eq!(attempt_outcomes(&db, ws).await, [Some("retry".to_owned()), None]);
+}
+
+async fn attempts_are_listed_as_the_posts_timeline(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let ws = workspace(&db, &clock, "Acme").await;
+    let other = workspace(&db, &clock, "Other").await;
+    let chan = connected(&db, &clock, ws, "c").await;
+    let post = post_now(ws, &clock, &[chan.id]);
+    db.store.create_post(&post, None).await.unwrap();
+    let untouched = post_now(ws, &clock, &[chan.id]);
+    db.store.create_post(&untouched, None).await.unwrap();
+    assert!(db.store.list_attempts(ws, post.id).await.unwrap().is_empty(), "no attempt yet");
+
+    let first = claim(&db, &clock, &post.targets[0]).await;
+    let at = clock.now() + Duration::minutes(5);
+    let retry = AttemptOutcome::RetryAt { at, code: "http_503".into(), message: "unavailable".into() };
+    clock.advance(Duration::seconds(2));
+    db.store.finish_attempt(&first, &retry, clock.now(), None).await.unwrap();
+    clock.advance(Duration::minutes(5));
+    let second = claim(&db, &clock, &post.targets[0]).await;
+
+    let attempts = db.store.list_attempts(ws, post.id).await.unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0].id, first.attempt_id);
+    assert_eq!(attempts[0].target_id, post.targets[0].id);
+    assert_eq!(attempts[0].outcome.as_deref(), Some("retry"));
+    assert_eq!(attempts[0].error_code.as_deref(), Some("http_503"));
+    assert_eq!(attempts[0].error_message.as_deref(), Some("unavailable"));
+    assert_eq!(attempts[0].finished_at.map(|t| t - attempts[0].started_at), Some(Duration::seconds(2)));
+    assert_eq!(
+        (attempts[1].id, attempts[1].outcome.as_deref(), attempts[1].finished_at),
+        (second.attempt_id, None, None)
+    );
+    assert!(db.store.list_attempts(ws, untouched.id).await.unwrap().is_empty(), "only this post's targets");
+    assert!(
+        db.store.list_attempts(other, post.id).await.unwrap().is_empty(),
+        "another workspace sees nothing"
+    );
 }
 
 async fn finish_rate_limited_pushes_the_channel_back(db: TestDb) {

@@ -1,6 +1,8 @@
 // Drives Crier's dashboard in headless Chromium as a person would, for
 // crates/crier/tests/dashboard_browser.rs. Input (environment): CRIER_URL, CRIER_EMAIL,
 // CRIER_PASSWORD, ARTIFACTS (a folder for screenshots), CHROMIUM (the browser binary).
+// CRIER_URL must name `localhost` (WebAuthn takes it as a secure origin; an IP address cannot be
+// a relying party id): passkeys are registered and used with Chromium's virtual authenticator.
 // Exits non-zero with a message on the first thing that is not as it should be; on success
 // prints one JSON line of what it saw.
 import { createHmac } from 'node:crypto';
@@ -60,7 +62,7 @@ async function signIn(code) {
   await page.goto(`${base}/login`);
   await page.getByLabel('E-mail address').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   if (code) {
     await page.waitForURL(`${base}/login/second-factor`);
     await page.getByLabel(/6-digit code/).fill(code);
@@ -77,7 +79,7 @@ try {
 
   // Turn on two-factor sign-in with the app's code, then sign in again with password + TOTP.
   await page.goto(`${base}/security/totp`);
-  const secret = await page.getByLabel('Key').inputValue();
+  const secret = await page.getByLabel('Key', { exact: true }).inputValue();
   const enrolledAt = Date.now();
   await page.getByLabel('Code from the app').fill(totp(secret, enrolledAt));
   await page.getByRole('button', { name: 'Turn on' }).click();
@@ -109,6 +111,16 @@ try {
   const at = new Date(Date.now() + 5000);
   const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
   await page.getByLabel(/Publish at/).fill(local);
+  // Attach a picture (a screenshot of this very page): uploaded in parts, then listed and previewed.
+  const picture = await page.screenshot();
+  await page.getByLabel('File (image or video)').setInputFiles({ name: 'compose.png', mimeType: 'image/png', buffer: picture });
+  await page.getByLabel(/alt text/).fill('The compose page');
+  await page.getByRole('button', { name: 'Attach' }).click();
+  await page.locator('#media-status', { hasText: 'compose.png is attached.' }).waitFor();
+  if ((await page.locator('#attached input[name=media]').count()) !== 1) fail('the attached file is not in the form');
+  if (!(await page.locator('#media-progress').isHidden())) fail('the progress bar stayed after the upload');
+  const preview = await page.locator('.preview-card').first().innerText();
+  if (!preview.includes('Hello from the dashboard') || !preview.includes('1 file attached')) fail(`the preview shows: ${preview}`);
   await checkAccessibility('compose');
   await shot('05-compose');
   await page.getByRole('button', { name: 'Publish' }).click();
@@ -119,6 +131,15 @@ try {
   await page.locator('#post-status', { hasText: /^published$/ }).waitFor({ timeout: 30000 });
   await checkAccessibility('post');
   await shot('06-published');
+
+  // The calendar shows the post on its day, in the browser's time zone.
+  await page.goto(`${base}/calendar`);
+  await page.getByRole('link', { name: /Hello from the dashboard/ }).waitFor();
+  await checkAccessibility('calendar-week');
+  await shot('06b-calendar-week');
+  await page.getByRole('link', { name: 'Month view' }).click();
+  await page.getByRole('link', { name: /Hello from the dashboard/ }).waitFor();
+  await checkAccessibility('calendar-month');
 
   // Create an API key: its secret is shown once.
   await page.goto(`${base}/keys`);
@@ -138,10 +159,57 @@ try {
   await checkAccessibility('members');
   await page.goto(`${base}/webhooks`);
   await checkAccessibility('webhooks');
+
+  // Passkeys, with Chromium's virtual authenticator (DevTools protocol, WebAuthn domain): one
+  // that keeps discoverable credentials and verifies its user, as a phone or laptop does.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  await page.goto(`${base}/security`);
+  await page.getByLabel(/Name of the new passkey/).fill('Test laptop');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByRole('cell', { name: 'Test laptop', exact: true }).waitFor();
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  if (credentials.length !== 1 || !credentials[0].isResidentCredential) fail(`expected one discoverable credential, saw ${JSON.stringify(credentials)}`);
+  await checkAccessibility('security-passkeys');
+  await shot('09-passkey-added');
+
+  // Passwordless: the passkey alone signs in (both factors).
+  await page.getByRole('button', { name: 'Sign out' }).first().click();
+  await page.waitForURL(`${base}/login`);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await page.waitForURL(`${base}/`);
+  await shot('10-passkey-sign-in');
+
+  // Second factor: the password, then the passkey instead of the app's code.
+  await page.getByRole('button', { name: 'Sign out' }).first().click();
+  await page.waitForURL(`${base}/login`);
+  await page.getByLabel('E-mail address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(`${base}/login/second-factor`);
+  await checkAccessibility('second-factor');
+  await shot('11-second-factor');
+  await page.getByRole('button', { name: 'Use a passkey' }).click();
+  await page.waitForURL(`${base}/`);
+  const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  if (after.credentials[0].signCount < 2) fail(`the passkey signed ${after.credentials[0].signCount} times, expected 2`);
+  await page.goto(`${base}/security`);
+  if (await page.getByRole('row', { name: /Test laptop/ }).getByText('never').count()) fail('the passkey\'s last use was not recorded');
+
   await page.goto(`${base}/audit`);
-  if (!(await page.getByRole('cell', { name: 'user.totp_enabled', exact: true }).count())) fail('the audit log lacks user.totp_enabled');
+  for (const action of ['user.totp_enabled', 'passkey.added', 'user.login_passkey']) {
+    if (!(await page.getByRole('cell', { name: action, exact: true }).count())) fail(`the audit log lacks ${action}`);
+  }
   await checkAccessibility('audit');
   await shot('08-audit');
+
+  // Removing the passkey.
+  await page.goto(`${base}/security`);
+  await page.getByRole('button', { name: 'Remove passkey Test laptop' }).click();
+  await page.getByText('You have no passkey.').waitFor();
 
   if (problems.length) fail(problems.join('\n'));
   console.log(JSON.stringify({ ok: true, key, accessibility }));

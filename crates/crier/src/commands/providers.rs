@@ -14,6 +14,7 @@ use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::mastodon::Mastodon;
 use crier_providers::meta::MetaSettings;
 use crier_providers::meta::facebook::Facebook;
+use crier_providers::meta::instagram::Instagram;
 use crier_providers::meta::threads::Threads;
 use crier_providers::pinterest::{Pinterest, PinterestSettings};
 use crier_providers::reddit::{Reddit, RedditSettings};
@@ -34,7 +35,7 @@ pub struct Apps {
     pub linkedin: Option<LinkedInSettings>,
     pub youtube: Option<YouTubeSettings>,
     pub tiktok: Option<TikTokSettings>,
-    /// One Meta app for Facebook Pages and Threads.
+    /// One Meta app for Facebook Pages, Instagram and Threads.
     pub meta: Option<MetaSettings>,
 }
 
@@ -66,6 +67,7 @@ pub fn registry(state: &AppState, store: Arc<dyn Store>, email: EmailSettings, a
     if let Some(settings) = apps.meta {
         registry = registry
             .with(Arc::new(Facebook::new(platform.clone(), settings.clone())))
+            .with(Arc::new(Instagram::new(platform.clone(), settings.clone())))
             .with(Arc::new(Threads::new(platform.clone(), settings)));
     }
     registry

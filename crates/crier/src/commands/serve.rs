@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use crier_api::sso::SsoProvider;
 use crier_api::{ApiConfig, AppState, MediaConfig};
 use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
@@ -21,6 +22,30 @@ use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{DbArgs, LogFormat, MediaArgs, Role, ServeArgs};
+
+/// The services people may sign in to the dashboard through, each offered when fully set.
+fn sign_in_services(args: &ServeArgs) -> anyhow::Result<Vec<SsoProvider>> {
+    let mut services = Vec::new();
+    match (&args.oidc_issuer, &args.oidc_client_id, &args.oidc_client_secret) {
+        (Some(issuer), Some(id), Some(secret)) => services.push(
+            SsoProvider::oidc(issuer, id.clone(), secret.0.clone(), args.oidc_label.clone())
+                .context("--oidc-issuer")?,
+        ),
+        (None, None, None) => {}
+        _ => anyhow::bail!("--oidc-issuer, --oidc-client-id and --oidc-client-secret go together"),
+    }
+    match (&args.google_sso_client_id, &args.google_sso_client_secret) {
+        (Some(id), Some(secret)) => services.push(SsoProvider::google(id.clone(), secret.0.clone())),
+        (None, None) => {}
+        _ => anyhow::bail!("--google-sso-client-id and --google-sso-client-secret go together"),
+    }
+    match (&args.github_client_id, &args.github_client_secret) {
+        (Some(id), Some(secret)) => services.push(SsoProvider::github(id.clone(), secret.0.clone())),
+        (None, None) => {}
+        _ => anyhow::bail!("--github-client-id and --github-client-secret go together"),
+    }
+    Ok(services)
+}
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log, args.log_format)?;
@@ -46,6 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sso = sign_in_services(&args)?;
     let config = ApiConfig {
         public_url: args.public_url.clone(),
         max_body_bytes: args.max_body_bytes,
@@ -56,12 +82,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             absolute: chrono::Duration::from_std(args.session_lifetime).unwrap_or(chrono::Duration::days(90)),
             ..crier_core::SessionPolicy::default()
         },
+        open_signup: args.open_signup,
+        sso,
     };
     let (blobs, media) = media_storage(&args.db, &args.media)?;
     let state = AppState::new(store.clone(), clock.clone(), config)
         .with_vault(vault.clone())
         .with_outbound(outbound.clone(), Arc::new(SystemResolver))
         .with_media(blobs, media);
+    // Platforms that fetch media by URL (Instagram, Threads) get one-hour links under the public URL.
+    let state = match &args.public_url {
+        Some(url) => {
+            let key = vault.derive_key(crier_api::media_links::KEY_PURPOSE);
+            let links = crier_api::media_links::MediaLinks::new(&key, url)
+                .map_err(|err| anyhow::anyhow!("cannot key media links: {err}"))?;
+            state.with_media_links(Arc::new(links))
+        }
+        None => state,
+    };
     if args.allow_insecure_smtp {
         tracing::warn!("--allow-insecure-smtp is on: e-mail may go out unencrypted. Never in production");
     }

@@ -27,7 +27,9 @@ use serde::Deserialize;
 
 use super::MetaSettings;
 use crate::platform::{Platform, PlatformCall};
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, MediaRules};
 
 /// A Page post's text, in characters (Facebook's documented post length).
@@ -209,5 +211,44 @@ impl Provider for Facebook {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `DELETE /{post-id}` with the Page token (developers.facebook.com/docs/pages-api/posts#delete-a-post;
+    /// the photos of a post of several stay on the Page). A post already gone (404, or Graph's
+    /// code 100 subcode 33: "does not exist") counts as deleted.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let id = request.provider_post_id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{id:?} is not a Facebook post id"),
+            });
+        }
+        let tokens: oauth::Tokens = self.platform.vault.open(request.channel).await?.parse()?;
+        let url = self.settings.graph(&format!("/{id}"));
+        let call = self
+            .platform
+            .call(reqwest::Method::DELETE, &url, |b| b.bearer_auth(&tokens.page_access_token))
+            .await?;
+        let gone =
+            super::GraphError::of(&call).is_some_and(|e| e.code == Some(100) && e.error_subcode == Some(33));
+        if call.ok() || call.reply.status == 404 || gone {
+            return Ok(());
+        }
+        Err(self.failure(&call))
+    }
+
+    /// Facebook Login's deauthorize and data-deletion callbacks name the user who connected the Page
+    /// (the channel's `account.id`).
+    fn verify_callback(
+        &self,
+        signed_request: &str,
+        now: crier_core::Timestamp,
+    ) -> Result<String, crate::CallbackError> {
+        super::signed_request::verify(signed_request, &self.settings.app_secret, now)
     }
 }

@@ -69,21 +69,8 @@ impl Facebook {
                 ConnectError::invalid("/page_id", "the id of the Page to post to is required")
             })?;
         let page = page_id(raw).map_err(|message| ConnectError::invalid("/page_id", message))?;
-        // developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow#login
-        let base = self.settings.facebook_base.trim_end_matches('/');
-        let dialog = format!("{base}/{}/dialog/oauth", self.settings.graph_version);
-        let mut authorize_url = url::Url::parse(&dialog).map_err(|_| ConnectError::Unavailable {
-            message: "Facebook Login's address is not valid".into(),
-        })?;
-        authorize_url
-            .query_pairs_mut()
-            .append_pair("client_id", &self.settings.app_id)
-            .append_pair("redirect_uri", request.callback_url)
-            .append_pair("state", request.state)
-            .append_pair("response_type", "code")
-            .append_pair("scope", SCOPES);
         Ok(ConnectStart::Redirect {
-            authorize_url: authorize_url.into(),
+            authorize_url: self.settings.login_dialog(request.callback_url, request.state, SCOPES)?,
             flow: Credentials::to_json(&Flow { page_id: page }),
         })
     }
@@ -95,15 +82,7 @@ impl Facebook {
         let flow: Flow = request.flow.parse().map_err(|_| ConnectError::Refused {
             message: "this connection's saved state is not a Facebook one; start connecting again".into(),
         })?;
-        // developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow#confirm (exchanging the code)
-        let url = self.settings.graph("/oauth/access_token");
-        let query = [
-            ("client_id", self.settings.app_id.as_str()),
-            ("redirect_uri", request.callback_url),
-            ("client_secret", self.settings.app_secret.as_str()),
-            ("code", request.code),
-        ];
-        let call = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await?;
+        let call = self.settings.exchange_code(&self.platform, request.callback_url, request.code).await?;
         if !call.ok() {
             return Err(connect_failure(&call));
         }
@@ -115,6 +94,7 @@ impl Facebook {
             ("client_secret", self.settings.app_secret.as_str()),
             ("fb_exchange_token", short.access_token.as_str()),
         ];
+        let url = self.settings.graph("/oauth/access_token");
         let call = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await?;
         if !call.ok() {
             return Err(connect_failure(&call));

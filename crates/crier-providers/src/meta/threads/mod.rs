@@ -1,6 +1,6 @@
 //! Threads. A channel is a Threads user's long-lived token for Crier's Meta app, connected through
 //! the Threads consent page (developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions)
-//! with `threads_basic` and `threads_content_publish`; the short-lived token is exchanged for a
+//! with `threads_basic`, `threads_content_publish` and `threads_delete`; the short-lived token is exchanged for a
 //! 60-day one (`th_exchange_token`), refreshed ahead of expiry (`th_refresh_token`,
 //! developers.facebook.com/docs/threads/get-started/long-lived-tokens).
 //!
@@ -14,8 +14,12 @@
 //! and an exhausted one is `RateLimited` without a call that would fail.
 //!
 //! Text: 500, counted as the issue and Meta's partners describe it: characters, except that an
-//! emoji counts its UTF-8 bytes ([`threads_length`]). Media: none yet: Threads takes images and
-//! videos only by a public URL (`image_url`, `video_url`), which Crier does not give its media.
+//! emoji counts its UTF-8 bytes ([`threads_length`]). Media (developers.facebook.com/docs/threads/overview#media-specifications):
+//! one image (JPEG or PNG, 8 MB) or video (MP4 or MOV, 1 GB, 5 minutes), or a carousel of up to
+//! 20 images, on the first post of the thread. Threads takes media only by a public URL
+//! (`image_url`, `video_url`): each file gets a one-hour link from the [`crate::MediaSource`]
+//! (crier-api's media links, under `--public-url`); without a public URL media is refused when
+//! the post is accepted.
 //! Errors are Graph's (see [`super::failure`]); Threads has no idempotency key: `lookup` answers
 //! `Unknowable`.
 
@@ -28,15 +32,21 @@ use serde::Deserialize;
 
 use super::MetaSettings;
 use crate::platform::{Platform, PlatformCall};
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
-use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
+use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, MediaRules};
 
 /// A post's text, as [`threads_length`] counts it.
 pub const MAX_TEXT: usize = 500;
+/// Images of one carousel (developers.facebook.com/docs/threads/posts#carousel-posts).
+pub const MAX_CAROUSEL: usize = 20;
 /// Replies after the first post of one target (Crier's bound).
 pub const MAX_REPLIES: usize = 24;
 /// The Threads API version in every path.
 pub const API_VERSION: &str = "v1.0";
+/// Posts a profile may publish in a rolling 24 hours (developers.facebook.com/docs/threads/troubleshooting#rate-limiting).
+pub const DAILY_POSTS: u32 = 250;
 
 /// A target's options.
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +146,33 @@ impl Provider for Threads {
         Some(TextLimit { max: MAX_TEXT, counted_in: "weighted" })
     }
 
+    /// On the first post: one image or video, or a carousel of images; only with a public URL.
+    fn media_rules(&self, _channel: &Channel) -> MediaRules {
+        MediaRules {
+            max_images: MAX_CAROUSEL,
+            max_videos: 1,
+            image_types: vec!["image/jpeg".into(), "image/png".into()],
+            video_types: vec!["video/mp4".into(), "video/quicktime".into()],
+            max_image_bytes: Some(8 * 1024 * 1024),
+            max_video_bytes: Some(1024 * 1024 * 1024),
+            max_video_duration_ms: Some(5 * 60 * 1000),
+            min_aspect_ratio: Some(0.1),
+            max_aspect_ratio: Some(10.0),
+            min_video_aspect_ratio: Some(0.01),
+            max_video_aspect_ratio: Some(10.0),
+            unavailable: (!self.platform.media.links_media()).then(|| crate::NEEDS_PUBLIC_URL.to_owned()),
+            ..MediaRules::default()
+        }
+    }
+
+    fn notices(&self, _channel: &Channel) -> Vec<String> {
+        if self.platform.media.links_media() {
+            Vec::new()
+        } else {
+            vec![format!("Media on Threads: {}", crate::NEEDS_PUBLIC_URL)]
+        }
+    }
+
     async fn connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
         self.start_connect(request)
     }
@@ -153,14 +190,6 @@ impl Provider for Threads {
                 .collect::<Vec<_>>()
                 .join("; "),
         })?;
-        if !request.media.is_empty() {
-            return Err(ProviderError::Rejected {
-                code: "media_needs_public_url".into(),
-                message: "Threads takes media only from a public URL, and Crier does not serve its media \
-                          publicly; post text only"
-                    .into(),
-            });
-        }
         let tokens = self.usable_tokens(request.channel).await?;
         self.publish_thread(request, &tokens, &parsed).await
     }
@@ -172,6 +201,54 @@ impl Provider for Threads {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    fn can_delete(&self, _channel: &Channel) -> bool {
+        true
+    }
+
+    /// `DELETE /v1.0/{threads-media-id}` (developers.facebook.com/docs/threads/posts/delete-posts,
+    /// with the `threads_delete` permission; 100 deletions a day per account) on the post's first
+    /// post (a thread's replies stay). A post already gone (404, or Graph's code 100 subcode 33:
+    /// "does not exist") counts as deleted. A channel connected before Crier asked for
+    /// `threads_delete` is refused (Graph's code 10 or 200) until it is reconnected.
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let id = request.provider_post_id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProviderError::Rejected {
+                code: "invalid_provider_post_id".into(),
+                message: format!("{id:?} is not a Threads post id"),
+            });
+        }
+        let tokens = self.usable_tokens(request.channel).await?;
+        let url = self.api(&format!("/{id}"));
+        let call = self
+            .platform
+            .call(reqwest::Method::DELETE, &url, |b| b.bearer_auth(&tokens.access_token))
+            .await?;
+        let gone =
+            super::GraphError::of(&call).is_some_and(|e| e.code == Some(100) && e.error_subcode == Some(33));
+        if call.ok() || call.reply.status == 404 || gone {
+            return Ok(());
+        }
+        Err(self.failure(&call))
+    }
+
+    /// 250 posts per profile in a rolling 24 hours
+    /// (developers.facebook.com/docs/threads/troubleshooting#rate-limiting); replies have their own
+    /// 1,000, checked before publishing (`threads_publishing_limit`).
+    fn daily_cap(&self, _channel: &Channel) -> Option<u32> {
+        Some(DAILY_POSTS)
+    }
+
+    /// The Threads use case's deauthorize and data-deletion callbacks name the Threads user (the
+    /// channel's `account.id`).
+    fn verify_callback(
+        &self,
+        signed_request: &str,
+        now: crier_core::Timestamp,
+    ) -> Result<String, crate::CallbackError> {
+        super::signed_request::verify(signed_request, &self.settings.app_secret, now)
     }
 }
 

@@ -11,7 +11,9 @@ use crate::meta::connect_failure;
 use crate::provider::ProviderError;
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
 
-pub(super) const SCOPES: &str = "threads_basic,threads_content_publish";
+/// `threads_delete` lets Crier delete the posts it made
+/// (developers.facebook.com/docs/threads/posts/delete-posts).
+pub(super) const SCOPES: &str = "threads_basic,threads_content_publish,threads_delete";
 /// A token this close to its expiry is refreshed before use.
 const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::days(7);
 /// Threads refreshes only tokens at least a day old.

@@ -1,8 +1,10 @@
 //! Publishing: the quota read first, then for the post and each reply a container, polled until
-//! `FINISHED`, and `threads_publish`.
+//! `FINISHED`, and `threads_publish`. The post's media go in its container: one image or video by
+//! its public link, or a carousel container over one container per image.
 
 use std::time::Duration;
 
+use crier_core::{MediaId, MediaKind};
 use serde::Deserialize;
 
 use super::oauth::Tokens;
@@ -69,11 +71,12 @@ impl Threads {
     ) -> Result<Published, ProviderError> {
         let replies = options.thread.len() as u64 + u64::from(options.reply_to_id.is_some());
         self.check_quota(tokens, u64::from(options.reply_to_id.is_none()), replies).await?;
-        let root = self.post_one(tokens, request.text, options.reply_to_id.as_deref()).await?;
+        let media = self.media_form(request, tokens).await?;
+        let root = self.post_one(tokens, request.text, options.reply_to_id.as_deref(), media).await?;
         let mut parent = root.clone();
         for (i, text) in options.thread.iter().enumerate() {
             // The post is up: a failed reply must not make the worker post it again.
-            match self.post_one(tokens, text, Some(&parent)).await {
+            match self.post_one(tokens, text, Some(&parent), Vec::new()).await {
                 Ok(id) => parent = id,
                 Err(err) => {
                     tracing::warn!(
@@ -125,23 +128,21 @@ impl Threads {
         tokens: &Tokens,
         text: &str,
         reply_to: Option<&str>,
+        media: Vec<(&'static str, String)>,
     ) -> Result<String, ProviderError> {
-        let mut form = vec![("media_type", "TEXT"), ("text", text)];
+        let mut form: Vec<(&str, &str)> =
+            if media.is_empty() { vec![("media_type", "TEXT")] } else { Vec::new() };
+        form.extend(media.iter().map(|(k, v)| (*k, v.as_str())));
+        if !text.is_empty() {
+            form.push(("text", text));
+        }
         if let Some(parent) = reply_to {
             form.push(("reply_to_id", parent));
         }
-        let url = self.api(&format!("/{}/threads", tokens.user_id));
-        let call = self
-            .platform
-            .call(reqwest::Method::POST, &url, |b| b.bearer_auth(&tokens.access_token).form(&form))
-            .await?;
-        if !call.ok() {
-            return Err(self.failure(&call));
-        }
-        let container: Id = call.json()?;
-        self.wait_finished(tokens, &container.id).await?;
+        let container = self.container(tokens, &form).await?;
+        self.wait_finished(tokens, &container).await?;
         let url = self.api(&format!("/{}/threads_publish", tokens.user_id));
-        let form = [("creation_id", container.id.as_str())];
+        let form = [("creation_id", container.as_str())];
         let call = self
             .platform
             .call(reqwest::Method::POST, &url, |b| b.bearer_auth(&tokens.access_token).form(&form))
@@ -150,6 +151,61 @@ impl Threads {
             return Err(self.failure(&call));
         }
         Ok(call.json::<Id>()?.id)
+    }
+
+    /// `POST /{user-id}/threads`: a container
+    /// (developers.facebook.com/docs/threads/posts#step-1--create-a-threads-media-container).
+    async fn container(&self, tokens: &Tokens, form: &[(&str, &str)]) -> Result<String, ProviderError> {
+        let url = self.api(&format!("/{}/threads", tokens.user_id));
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| b.bearer_auth(&tokens.access_token).form(form))
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        Ok(call.json::<Id>()?.id)
+    }
+
+    /// The post's media as container fields: one file by its public link (`IMAGE` + `image_url`,
+    /// `VIDEO` + `video_url`), or a `CAROUSEL` of item containers, each finished first
+    /// (developers.facebook.com/docs/threads/posts#carousel-posts).
+    async fn media_form(
+        &self,
+        request: &PublishRequest<'_>,
+        tokens: &Tokens,
+    ) -> Result<Vec<(&'static str, String)>, ProviderError> {
+        match request.media {
+            [] => Ok(Vec::new()),
+            [one] => self.media_item(request, *one).await,
+            many => {
+                let mut children = Vec::with_capacity(many.len());
+                for id in many {
+                    let mut fields = self.media_item(request, *id).await?;
+                    fields.push(("is_carousel_item", "true".into()));
+                    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    children.push(self.container(tokens, &form).await?);
+                }
+                for child in &children {
+                    self.wait_finished(tokens, child).await?;
+                }
+                Ok(vec![("media_type", "CAROUSEL".into()), ("children", children.join(","))])
+            }
+        }
+    }
+
+    async fn media_item(
+        &self,
+        request: &PublishRequest<'_>,
+        id: MediaId,
+    ) -> Result<Vec<(&'static str, String)>, ProviderError> {
+        let workspace = request.channel.workspace_id;
+        let link = self.platform.media.link(workspace, id).await?;
+        let media = self.platform.media.describe(workspace, id).await?;
+        Ok(match media.facts.as_ref().map(|f| f.kind) {
+            Some(MediaKind::Video) => vec![("media_type", "VIDEO".into()), ("video_url", link.url)],
+            _ => vec![("media_type", "IMAGE".into()), ("image_url", link.url)],
+        })
     }
 
     async fn wait_finished(&self, tokens: &Tokens, container: &str) -> Result<(), ProviderError> {

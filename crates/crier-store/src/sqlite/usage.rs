@@ -1,0 +1,4 @@
+use super::SqliteStore;
+use crate::usage_store::impl_usage_store;
+
+impl_usage_store!(SqliteStore);
