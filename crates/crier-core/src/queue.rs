@@ -29,6 +29,9 @@ pub trait ChannelStore {
     async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> StoreResult<Channel>;
     /// Oldest first.
     async fn list_channels(&self, workspace: WorkspaceId) -> StoreResult<Vec<Channel>>;
+    /// Those of `ids` that are channels of the workspace, in no particular order (a post's
+    /// targets, read for validation in one go).
+    async fn channels_by_ids(&self, workspace: WorkspaceId, ids: &[ChannelId]) -> StoreResult<Vec<Channel>>;
     /// `Conflict` while any of its targets is not final (cancel or wait for them first). Its
     /// sealed credentials are deleted with it.
     async fn delete_channel(

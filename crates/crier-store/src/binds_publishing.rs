@@ -62,15 +62,66 @@ macro_rules! insert_sandbox_delivery {
     }};
 }
 
+/// Appends the `VALUES (…), (…)` of a post's targets to `$builder` (a `sqlx::QueryBuilder`
+/// started with `sql::INSERT_TARGETS_HEAD`).
+macro_rules! push_target_values {
+    ($builder:expr, $post:expr) => {{
+        use $crate::rows_publishing::db_json;
+        let post: &crier_core::Post = $post;
+        let ws = post.workspace_id.as_uuid();
+        $builder.push_values(&post.targets, |mut row, target| {
+            row.push_bind(ws)
+                .push_bind(target.id.as_uuid())
+                .push_bind(post.id.as_uuid())
+                .push_bind(target.channel_id.as_uuid())
+                .push_bind(target.text.as_deref())
+                .push_bind(db_json(&target.options))
+                .push_bind(target.status.as_str())
+                .push_bind($crate::rows::DbTime(target.run_at))
+                .push_bind(target.attempts)
+                .push_bind(target.provider_post_id.as_deref())
+                .push_bind(target.url.as_deref())
+                .push_bind(target.error_code.as_deref())
+                .push_bind(target.error_message.as_deref())
+                .push_bind($crate::rows::DbTime(target.created_at))
+                .push_bind($crate::rows::DbTime(target.updated_at))
+                .push_bind(target.published_at.map($crate::rows::DbTime));
+        });
+    }};
+}
+
+/// Appends the `VALUES (…), (…)` of one job per target of a post to `$builder` (started with
+/// `sql::INSERT_JOBS_HEAD`).
+macro_rules! push_job_values {
+    ($builder:expr, $post:expr) => {{
+        let post: &crier_core::Post = $post;
+        let ws = post.workspace_id.as_uuid();
+        $builder.push_values(&post.targets, |mut row, target| {
+            row.push_bind(ws)
+                .push_bind(target.id.as_uuid())
+                .push_bind(target.channel_id.as_uuid())
+                .push_bind($crate::rows::DbTime(target.run_at));
+        });
+    }};
+}
+
+/// `NotFound` (before anything is written) unless every target is the post's, in its workspace.
+macro_rules! check_targets_belong {
+    ($post:expr) => {{
+        let post: &crier_core::Post = $post;
+        if post.targets.iter().any(|t| t.workspace_id != post.workspace_id || t.post_id != post.id) {
+            return Err(crier_core::StoreError::NotFound);
+        }
+    }};
+}
+
 /// Inserts a post, each of its targets and one job per target.
 macro_rules! insert_post {
     ($conn:expr, $post:expr) => {{
         use $crate::rows_publishing::{db_json, sql};
         let post: &crier_core::Post = $post;
         let ws = post.workspace_id.as_uuid();
-        if post.targets.iter().any(|t| t.workspace_id != post.workspace_id || t.post_id != post.id) {
-            return Err(crier_core::StoreError::NotFound);
-        }
+        $crate::binds_publishing::check_targets_belong!(post);
         sqlx::query(sql::INSERT_POST)
             .bind(ws)
             .bind(post.id.as_uuid())
@@ -84,32 +135,10 @@ macro_rules! insert_post {
         // One multi-row statement for the targets and one for their jobs, whatever their number.
         if !post.targets.is_empty() {
             let mut targets = sqlx::QueryBuilder::new(sql::INSERT_TARGETS_HEAD);
-            targets.push_values(&post.targets, |mut row, target| {
-                row.push_bind(ws)
-                    .push_bind(target.id.as_uuid())
-                    .push_bind(post.id.as_uuid())
-                    .push_bind(target.channel_id.as_uuid())
-                    .push_bind(target.text.as_deref())
-                    .push_bind(db_json(&target.options))
-                    .push_bind(target.status.as_str())
-                    .push_bind($crate::rows::DbTime(target.run_at))
-                    .push_bind(target.attempts)
-                    .push_bind(target.provider_post_id.as_deref())
-                    .push_bind(target.url.as_deref())
-                    .push_bind(target.error_code.as_deref())
-                    .push_bind(target.error_message.as_deref())
-                    .push_bind($crate::rows::DbTime(target.created_at))
-                    .push_bind($crate::rows::DbTime(target.updated_at))
-                    .push_bind(target.published_at.map($crate::rows::DbTime));
-            });
+            $crate::binds_publishing::push_target_values!(targets, post);
             targets.build().execute(&mut *$conn).await.map_err($crate::error::map_sqlx)?;
             let mut jobs = sqlx::QueryBuilder::new(sql::INSERT_JOBS_HEAD);
-            jobs.push_values(&post.targets, |mut row, target| {
-                row.push_bind(ws)
-                    .push_bind(target.id.as_uuid())
-                    .push_bind(target.channel_id.as_uuid())
-                    .push_bind($crate::rows::DbTime(target.run_at));
-            });
+            $crate::binds_publishing::push_job_values!(jobs, post);
             jobs.build().execute(&mut *$conn).await.map_err($crate::error::map_sqlx)?;
         }
     }};
@@ -456,6 +485,7 @@ macro_rules! begin_idempotent {
 }
 
 pub(crate) use {
-    begin_idempotent, cancel_post, delete_channel_credentials, insert_channel, insert_event, insert_post,
-    insert_sandbox_delivery, list_attempts, list_posts, load_post, retry_target, store_response,
+    begin_idempotent, cancel_post, check_targets_belong, delete_channel_credentials, insert_channel,
+    insert_event, insert_post, insert_sandbox_delivery, list_attempts, list_posts, load_post,
+    push_job_values, push_target_values, retry_target, store_response,
 };

@@ -66,6 +66,10 @@ macro_rules! impl_media_store {
                     workspace: WorkspaceId,
                     ids: &[MediaId],
                 ) -> StoreResult<Vec<Media>> {
+                    // Most posts have no media: no transaction for nothing.
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
                     let mut tx = self.read_tx(workspace).await?;
                     let mut found = Vec::with_capacity(ids.len());
                     for id in ids {

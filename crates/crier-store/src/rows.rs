@@ -226,6 +226,8 @@ pub(crate) mod sql {
         ""
     );
     pub const FIND_KEY_BY_HASH: &str = with_key_columns!("SELECT", "FROM api_keys WHERE key_hash = $1");
+    /// PostgreSQL: index and tenant row in one statement (migration 0016, `crier_api_key_by_hash`).
+    pub const FIND_KEY_BY_HASH_PG: &str = with_key_columns!("SELECT", "FROM crier_api_key_by_hash($1)");
     pub const GET_KEY: &str =
         with_key_columns!("SELECT", "FROM api_keys WHERE workspace_id = $1 AND id = $2");
     pub const LIST_KEYS: &str = with_key_columns!(

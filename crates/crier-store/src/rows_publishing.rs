@@ -374,6 +374,10 @@ pub(crate) mod sql {
     pub fn get_channel() -> String {
         format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2")
     }
+    /// PostgreSQL: `$2` a uuid[] (migration 0016, `crier_channels_by_ids`).
+    pub fn channels_by_ids_pg() -> String {
+        format!("SELECT {CHANNEL_COLUMNS} FROM crier_channels_by_ids($1, $2)")
+    }
     pub fn list_channels() -> String {
         format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 ORDER BY created_at, id")
     }
@@ -408,6 +412,8 @@ pub(crate) mod sql {
     pub const ABANDON_KEY: &str =
         "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status = 'in_flight'";
 
+    pub const INSERT_POST_HEAD: &str =
+        "INSERT INTO posts (workspace_id, id, text, media, scheduled_at, created_at) ";
     pub const INSERT_POST: &str = "INSERT INTO posts (workspace_id, id, text, media, scheduled_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
     /// Multi-row inserts: `QueryBuilder::push_values` appends the `VALUES (…), (…)` part.
     pub const INSERT_TARGETS_HEAD: &str = "INSERT INTO post_targets (workspace_id, id, post_id, channel_id, text, \

@@ -232,9 +232,16 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
     };
     let status = if run_at > now { TargetStatus::Scheduled } else { TargetStatus::Queued };
     let post_id = PostId::generate();
-    // One read for every target's channel, not one per target.
-    let channels: HashMap<ChannelId, Channel> =
-        state.store.list_channels(tenant.workspace_id).await?.into_iter().map(|c| (c.id, c)).collect();
+    // One read for every target's channel, not one per target (ids that do not parse are
+    // reported below).
+    let named: Vec<ChannelId> = input.targets.iter().filter_map(|t| t.channel_id.parse().ok()).collect();
+    let channels: HashMap<ChannelId, Channel> = state
+        .store
+        .channels_by_ids(tenant.workspace_id, &named)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
     let mut seen = HashSet::new();
     let mut targets = Vec::new();
     for (i, target) in input.targets.iter().enumerate() {

@@ -12,7 +12,6 @@ use crate::error::map_sqlx;
 use crate::rows::{ApiKeyRow, db_time, sql};
 
 const INSERT_LOOKUP: &str = "INSERT INTO api_key_lookup (key_hash, workspace_id, key_id) VALUES ($1, $2, $3)";
-const FIND_LOOKUP: &str = "SELECT workspace_id, key_id FROM api_key_lookup WHERE key_hash = $1";
 
 /// Stores the key and its global hash index entry (see the 0002 migration).
 async fn insert_with_lookup(conn: &mut PgConnection, key: &NewApiKey) -> StoreResult<ApiKeyRow> {
@@ -37,22 +36,14 @@ impl ApiKeyStore for PgStore {
     }
 
     async fn find_api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>> {
-        let found: Option<(Uuid, Uuid)> = sqlx::query_as(FIND_LOOKUP)
+        // One round trip: the function reads the global index, then the key row inside its own
+        // workspace (row-level security in force), re-checked against the index's id.
+        let row: Option<ApiKeyRow> = sqlx::query_as(sql::FIND_KEY_BY_HASH_PG)
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        let Some((workspace, id)) = found else { return Ok(None) };
-        let mut tx = self.tenant_tx(WorkspaceId::from_uuid(workspace)).await?;
-        // Re-check the hash against the tenant row itself, not only the index.
-        let row: Option<ApiKeyRow> = sqlx::query_as(sql::FIND_KEY_BY_HASH)
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
-        let row = row.map(ApiKeyRow::into_domain).transpose()?;
-        Ok(row.filter(|key| key.id.as_uuid() == id))
+        row.map(ApiKeyRow::into_domain).transpose()
     }
 
     async fn get_api_key(&self, workspace: WorkspaceId, id: ApiKeyId) -> StoreResult<ApiKey> {

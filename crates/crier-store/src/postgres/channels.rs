@@ -55,6 +55,18 @@ impl ChannelStore for PgStore {
         rows.into_iter().map(ChannelRow::into_domain).collect()
     }
 
+    async fn channels_by_ids(&self, workspace: WorkspaceId, ids: &[ChannelId]) -> StoreResult<Vec<Channel>> {
+        // One round trip (migration 0016's function sets the workspace for row-level security).
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<ChannelRow> = sqlx::query_as(&sql::channels_by_ids_pg())
+            .bind(workspace.as_uuid())
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        rows.into_iter().map(ChannelRow::into_domain).collect()
+    }
+
     async fn delete_channel(
         &self,
         workspace: WorkspaceId,

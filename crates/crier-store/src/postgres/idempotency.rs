@@ -7,9 +7,11 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::binds_publishing::begin_idempotent;
 use crate::error::map_sqlx;
-use crate::rows::db_time;
+use crate::rows::{DbTime, db_time};
 use crate::rows_publishing::sql;
 
+/// Migration 0016's `crier_claim_idempotency_key`: true when this call claimed a new key.
+const CLAIM_NEW_KEY: &str = "SELECT crier_claim_idempotency_key($1, $2, $3, $4, $5, $6)";
 const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND expires_at <= $2";
 
 #[async_trait]
@@ -23,6 +25,21 @@ impl IdempotencyStore for PgStore {
         lock_until: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<IdempotencyBegin> {
+        // A key not seen before (the common case) is claimed in one round trip; any other goes
+        // through the full compare-and-swap in a transaction.
+        let claimed: bool = sqlx::query_scalar(CLAIM_NEW_KEY)
+            .bind(workspace.as_uuid())
+            .bind(key)
+            .bind(fingerprint)
+            .bind(DbTime(lock_until))
+            .bind(DbTime(now))
+            .bind(DbTime(expires_at))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        if claimed {
+            return Ok(IdempotencyBegin::Started);
+        }
         let mut tx = self.tenant_tx(workspace).await?;
         let begun = begin_idempotent!(tx, workspace, key, fingerprint, now, lock_until, expires_at);
         tx.commit().await.map_err(map_sqlx)?;

@@ -55,6 +55,23 @@ impl ChannelStore for SqliteStore {
         rows.into_iter().map(ChannelRow::into_domain).collect()
     }
 
+    async fn channels_by_ids(&self, workspace: WorkspaceId, ids: &[ChannelId]) -> StoreResult<Vec<Channel>> {
+        // In-process reads: one indexed look-up per id costs less than building an IN list.
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<ChannelRow> = sqlx::query_as(&sql::get_channel())
+                .bind(workspace.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(map_sqlx)?;
+            if let Some(row) = row {
+                found.push(row.into_domain()?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn delete_channel(
         &self,
         workspace: WorkspaceId,

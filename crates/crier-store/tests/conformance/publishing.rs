@@ -15,6 +15,7 @@ use crate::fixtures::{
 on_both_backends!(
     channels_round_trip,
     channels_of_another_workspace_are_not_found,
+    channels_by_ids_returns_only_the_workspaces_own,
     delete_channel_refuses_unfinished_targets,
     create_post_round_trip,
     create_post_is_atomic,
@@ -87,6 +88,27 @@ async fn channels_of_another_workspace_are_not_found(db: TestDb) {
         .create_channel(&smuggled, None, Some(&response(b, "k", 201)), &audit(&clock, "channel.created"))
         .await;
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+}
+
+async fn channels_by_ids_returns_only_the_workspaces_own(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let a = workspace(&db, &clock, "A").await;
+    let b = workspace(&db, &clock, "B").await;
+    let first = connected(&db, &clock, a, "first").await;
+    let second = connected(&db, &clock, a, "second").await;
+    let _third = connected(&db, &clock, a, "third").await;
+    let others = connected(&db, &clock, b, "b's").await;
+    let unknown = ChannelId::generate();
+
+    let mut found = db.store.channels_by_ids(a, &[second.id, unknown, others.id, first.id]).await.unwrap();
+    found.sort_by_key(|c| c.name.clone());
+    assert_eq!(found, [first.clone(), second], "the named ones of A, whole; B's and unknown ids left out");
+    assert!(db.store.channels_by_ids(a, &[]).await.unwrap().is_empty());
+    assert!(
+        db.store.channels_by_ids(b, &[first.id]).await.unwrap().is_empty(),
+        "A's channel, asked for in B"
+    );
+    assert_eq!(db.store.channels_by_ids(b, &[others.id]).await.unwrap(), [others]);
 }
 
 async fn delete_channel_refuses_unfinished_targets(db: TestDb) {
