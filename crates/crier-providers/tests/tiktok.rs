@@ -236,12 +236,12 @@ async fn rate_limits_and_the_daily_cap() {
     let env = env().await;
     let channel = env.connect().await;
     let video = env.video(&pattern(1000), 5000);
-    env.fake.fail_next(429, "rate_limit_exceeded", "API rate limit was exceeded.");
+    env.fake.rate_limit_next();
     let err = env.provider.publish(&request(&channel, "x", &[video], &private())).await.unwrap_err();
     let ProviderError::RateLimited { reset } = err else { panic!("{err:?}") };
     assert_eq!(reset.timestamp(), now_secs(&env.clock) + 60);
 
-    env.fake.fail_next(403, "spam_risk_too_many_posts", "The daily post cap from the API is reached.");
+    env.fake.post_cap_next();
     let err = env.provider.publish(&request(&channel, "x", &[video], &private())).await.unwrap_err();
     let ProviderError::RateLimited { reset } = err else { panic!("{err:?}") };
     assert_eq!(reset.timestamp(), now_secs(&env.clock) + 86_400);

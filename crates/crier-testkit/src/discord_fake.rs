@@ -13,16 +13,16 @@
 //! Knobs: [`DiscordFake::rate_limit_next`] (429), [`DiscordFake::delete_webhook`] (404 Unknown
 //! Webhook, as after the user deletes it).
 
-#![expect(clippy::unwrap_used, reason = "test support")]
-
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use serde_json::{Value, json};
+
+use crate::fixtures;
 
 pub const WEBHOOK_ID: &str = "1100000000000000001";
 pub const WEBHOOK_TOKEN: &str = "ig5AO-wdVWpCBtUUMxmgsWryqgsW3DChbKYOINftJ4DCrUbnkedoYZD0VOH1QLr-S3sV";
@@ -168,12 +168,10 @@ fn error(status: StatusCode, code: u64, message: &str) -> Response {
 
 /// `50035 Invalid Form Body` with one field's error.
 fn invalid_form(field: &str, code: &str, message: &str) -> Response {
-    let body = json!({
-        "message": "Invalid Form Body",
-        "code": 50035,
-        "errors": {field: {"_errors": [{"code": code, "message": message}]}},
-    });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    fixtures::respond(
+        "discord/invalid_form_body",
+        &[("field", json!(field)), ("code", json!(code)), ("message", json!(message))],
+    )
 }
 
 async fn record(State(shared): St, request: Request, next: axum::middleware::Next) -> Response {
@@ -187,16 +185,10 @@ async fn record(State(shared): St, request: Request, next: axum::middleware::Nex
         limited
     };
     let response = if limited {
-        let body =
-            json!({"message": "You are being rate limited.", "retry_after": RETRY_AFTER, "global": false});
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER.ceil() as u64));
-        headers.insert("x-ratelimit-limit", HeaderValue::from_static("5"));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        headers.insert("x-ratelimit-reset-after", HeaderValue::from_str(&RETRY_AFTER.to_string()).unwrap());
-        headers.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
-        response
+        fixtures::respond(
+            "discord/rate_limited",
+            &[("retry_after", json!(RETRY_AFTER)), ("retry_after_seconds", json!(RETRY_AFTER.ceil() as u64))],
+        )
     } else {
         next.run(request).await
     };
@@ -209,10 +201,10 @@ async fn record(State(shared): St, request: Request, next: axum::middleware::Nex
 #[expect(clippy::result_large_err, reason = "the error is the handler's finished answer")]
 fn check(shared: &Shared, id: &str, token: &str) -> Result<(), Response> {
     if id != WEBHOOK_ID || shared.lock().deleted {
-        return Err(error(StatusCode::NOT_FOUND, 10015, "Unknown Webhook"));
+        return Err(fixtures::respond("discord/unknown_webhook", &[]));
     }
     if token != WEBHOOK_TOKEN {
-        return Err(error(StatusCode::UNAUTHORIZED, 50027, "Invalid Webhook Token"));
+        return Err(fixtures::respond("discord/invalid_webhook_token", &[]));
     }
     Ok(())
 }
@@ -335,7 +327,7 @@ async fn execute_webhook(
         return invalid_form("files", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.");
     }
     if content.trim().is_empty() && files.is_empty() {
-        return error(StatusCode::BAD_REQUEST, 50006, "Cannot send an empty message");
+        return fixtures::respond("discord/empty_message", &[]);
     }
     if let Some(name) = payload["username"].as_str() {
         let lower = name.to_lowercase();

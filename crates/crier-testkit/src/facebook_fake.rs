@@ -38,6 +38,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use crate::fixtures;
+
 pub const APP_ID: &str = "1234567890123";
 pub const APP_SECRET: &str = "facebook-test-secret";
 pub const VERSION: &str = "v24.0";
@@ -232,31 +234,13 @@ async fn guard(State(shared): St, mut request: Request, next: Next) -> Response 
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let usage = json!({PAGE_ID: [{"type": "pages", "call_count": 100, "total_cputime": 20,
-                "total_time": 30, "estimated_time_to_regain_access": REGAIN_MINUTES}]});
-            let mut response =
-                graph_error(4, None, "OAuthException", "(#4) Application request limit reached");
-            response.headers_mut().insert("x-business-use-case-usage", usage.to_string().parse().unwrap());
-            response.headers_mut().insert(
-                "x-app-usage",
-                r#"{"call_count":100,"total_cputime":20,"total_time":30}"#.parse().unwrap(),
-            );
-            Some(response)
+            let usage = [("page_id", json!(PAGE_ID)), ("regain_minutes", json!(REGAIN_MINUTES))];
+            Some(fixtures::respond("facebook/rate_limited", &usage))
         } else if inner.expired.contains(&token) {
-            Some(graph_error(
-                190,
-                Some(463),
-                "OAuthException",
-                "Error validating access token: Session has expired on Tuesday, 24-Nov-26 04:00:00 PST.",
-            ))
+            Some(fixtures::respond("facebook/expired_token", &[]))
         } else {
             match inner.tokens.get(&token) {
-                None | Some(Token::Short) => Some(graph_error(
-                    190,
-                    None,
-                    "OAuthException",
-                    "Invalid OAuth access token - Cannot parse access token",
-                )),
+                None | Some(Token::Short) => Some(fixtures::respond("facebook/invalid_token", &[])),
                 Some(Token::LongUser) => {
                     request.extensions_mut().insert(Caller::User);
                     None
@@ -325,8 +309,7 @@ async fn access_token(State(shared): St, Query(query): Query<HashMap<String, Str
     };
     let token = random_token("EAAB");
     inner.tokens.insert(token.clone(), kind);
-    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}))
-        .into_response()
+    fixtures::respond("facebook/token", &[("access_token", json!(token)), ("expires_in", json!(expires_in))])
 }
 
 async fn me(axum::Extension(caller): axum::Extension<Caller>) -> Response {
@@ -391,9 +374,7 @@ fn page_only(id: &str, caller: Caller) -> Option<Response> {
     if id != PAGE_ID {
         return Some(graph_error(100, Some(33), "GraphMethodException", "Unsupported post request."));
     }
-    (caller != Caller::Page).then(|| {
-        graph_error(200, None, "OAuthException", "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts as an admin with sufficient administrative permission")
-    })
+    (caller != Caller::Page).then(|| fixtures::respond("facebook/not_page_admin", &[]))
 }
 
 async fn feed(
@@ -424,7 +405,7 @@ async fn feed(
         );
     }
     if !message.is_empty() && inner.posts.iter().any(|p| p.message == message) {
-        return graph_error(506, None, "OAuthException", "(#506) Duplicate status message");
+        return fixtures::respond("facebook/duplicate_post", &[]);
     }
     let post_id = format!("{PAGE_ID}_{}", 900_000 + inner.posts.len());
     inner.posts.push(Post { id: post_id.clone(), message, link, photos: attached });

@@ -48,6 +48,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use crate::fixtures;
+
 pub const APP_ID: &str = "880011223344556";
 pub const APP_SECRET: &str = "instagram-test-secret";
 pub const VERSION: &str = "v24.0";
@@ -219,15 +221,11 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let usage = json!({"call_count": 100, "total_cputime": 20, "total_time": 30,
-                "estimated_time_to_regain_access": REGAIN_MINUTES});
-            let mut response = graph_error(4, None, "(#4) Application request limit reached");
-            response.headers_mut().insert("x-app-usage", usage.to_string().parse().unwrap());
-            Some(response)
+            Some(fixtures::respond("instagram/rate_limited", &[("regain_minutes", json!(REGAIN_MINUTES))]))
         } else if inner.expired.contains(&token) {
-            Some(graph_error(190, Some(463), "Error validating access token: Session has expired."))
+            Some(fixtures::respond("instagram/expired_token", &[]))
         } else if inner.tokens.get(&token) != Some(&true) {
-            Some(graph_error(190, None, "Invalid OAuth access token - Cannot parse access token"))
+            Some(fixtures::respond("instagram/invalid_token", &[]))
         } else {
             None
         }
@@ -269,22 +267,24 @@ async fn access_token(State(shared): St, Query(query): Query<HashMap<String, Str
     if field("grant_type") == "fb_exchange_token" {
         let given = field("fb_exchange_token");
         if inner.expired.iter().any(|t| t == given) {
-            return graph_error(190, Some(463), "Error validating access token: Session has expired.");
+            return fixtures::respond("instagram/expired_token", &[]);
         }
         if !inner.tokens.contains_key(given) {
             return graph_error(190, None, "Invalid OAuth access token.");
         }
         let token = random_token("EAAL");
         inner.tokens.insert(token.clone(), true);
-        return axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED}))
-            .into_response();
+        return fixtures::respond(
+            "instagram/token",
+            &[("access_token", json!(token)), ("expires_in", json!(LONG_LIVED))],
+        );
     }
     if inner.codes.remove(field("code")).is_none_or(|uri| uri != field("redirect_uri")) {
         return graph_error(100, Some(36009), "This authorization code has been used.");
     }
     let token = random_token("EAAS");
     inner.tokens.insert(token.clone(), false);
-    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": 5_400})).into_response()
+    fixtures::respond("instagram/token", &[("access_token", json!(token)), ("expires_in", json!(5_400))])
 }
 
 /// A Page's Instagram account, a container's status, or a post's permalink.
@@ -376,15 +376,13 @@ async fn create_container(
                 return graph_error(100, None, &format!("The parameter {key} is required"));
             };
             let Some((content_type, bytes)) = fetch(url).await else {
-                return graph_error(9004, Some(2_207_052), "The media could not be fetched from this uri");
+                let message = json!("The media could not be fetched from this uri");
+                return fixtures::respond("instagram/media_fetch_failed", &[("message", message)]);
             };
             let jpeg = bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
             if media_type == "IMAGE" && !(jpeg && content_type == "image/jpeg") {
-                return graph_error(
-                    9004,
-                    Some(2_207_052),
-                    "Only photo or video can be accepted as media type.",
-                );
+                let message = json!("Only photo or video can be accepted as media type.");
+                return fixtures::respond("instagram/media_fetch_failed", &[("message", message)]);
             }
             vec![Fetched { content_type, bytes, alt_text: form.get("alt_text").cloned() }]
         }
@@ -403,7 +401,7 @@ async fn publish(State(shared): St, Path((_, user)): Path<(String, String)>, bod
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let mut inner = shared.lock();
     if inner.quota_usage >= QUOTA_TOTAL {
-        return graph_error(9, Some(2_207_042), "You reached maximum number of posts allowed in a day");
+        return fixtures::respond("instagram/publish_limit_reached", &[]);
     }
     let creation = form.get("creation_id").cloned().unwrap_or_default();
     let Some(container) =
@@ -412,7 +410,7 @@ async fn publish(State(shared): St, Path((_, user)): Path<(String, String)>, bod
         return graph_error(100, Some(33), "The creation_id does not name a container");
     };
     if container.published || container.reads < 2 {
-        return graph_error(9007, Some(2_207_027), "Media ID is not available");
+        return fixtures::respond("instagram/media_not_ready", &[]);
     }
     container.published = true;
     let container = container.clone();
@@ -425,7 +423,7 @@ async fn publish(State(shared): St, Path((_, user)): Path<(String, String)>, bod
         comments: Vec::new(),
     });
     inner.quota_usage += 1;
-    axum::Json(json!({"id": id})).into_response()
+    fixtures::respond("instagram/published", &[("id", json!(id))])
 }
 
 async fn limit(State(shared): St, Path((_, user)): Path<(String, String)>) -> Response {
@@ -433,8 +431,10 @@ async fn limit(State(shared): St, Path((_, user)): Path<(String, String)>) -> Re
         return graph_error(100, Some(33), "Object does not exist");
     }
     let used = shared.lock().quota_usage;
-    axum::Json(json!({"data": [{"quota_usage": used, "config": {"quota_total": QUOTA_TOTAL, "quota_duration": 86_400}}]}))
-        .into_response()
+    fixtures::respond(
+        "instagram/publishing_limit",
+        &[("quota_usage", json!(used)), ("quota_total", json!(QUOTA_TOTAL))],
+    )
 }
 
 async fn comment(State(shared): St, Path((_, media)): Path<(String, String)>, body: Bytes) -> Response {

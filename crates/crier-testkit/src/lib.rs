@@ -13,6 +13,7 @@ pub mod discord_fake;
 pub mod facebook_fake;
 mod fake_server;
 pub mod file_server;
+pub mod fixtures;
 pub mod github_fake;
 pub mod instagram_fake;
 pub mod linkedin_fake;

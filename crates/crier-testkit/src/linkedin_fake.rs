@@ -30,6 +30,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use crate::fixtures;
+
 pub const CLIENT_ID: &str = "78crierlinkedin";
 pub const CLIENT_SECRET: &str = "linkedin-test-secret";
 pub const MEMBER_SUB: &str = "782bbtaQ";
@@ -206,30 +208,14 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let message =
-                "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.";
-            return Some(api_error(StatusCode::TOO_MANY_REQUESTS, None, None, message));
+            return Some(fixtures::respond("linkedin/rate_limited", &[]));
         }
         if inner.revoked.contains(&bearer) {
-            let message = "The token used in the request has been revoked by the user";
-            return Some(api_error(
-                StatusCode::UNAUTHORIZED,
-                Some(65601),
-                Some("REVOKED_ACCESS_TOKEN"),
-                message,
-            ));
+            return Some(fixtures::respond("linkedin/revoked_token", &[]));
         }
         match inner.access_tokens.get(&bearer) {
-            None => Some(api_error(
-                StatusCode::UNAUTHORIZED,
-                Some(65600),
-                Some("INVALID_ACCESS_TOKEN"),
-                "Invalid access token",
-            )),
-            Some(expiry) if *expiry <= now() => {
-                let message = "The token used in the request has expired";
-                Some(api_error(StatusCode::UNAUTHORIZED, Some(65602), Some("EXPIRED_ACCESS_TOKEN"), message))
-            }
+            None => Some(fixtures::respond("linkedin/invalid_token", &[])),
+            Some(expiry) if *expiry <= now() => Some(fixtures::respond("linkedin/expired_token", &[])),
             Some(_) => None,
         }
     });
@@ -281,17 +267,14 @@ async fn token(State(shared): St, body: Bytes) -> Response {
         }
         "refresh_token" => {
             if !inner.programmatic_refresh || !inner.refresh_tokens.contains(field("refresh_token")) {
-                return oauth_error("invalid_request", "The provided refresh token is invalid");
+                return fixtures::respond("linkedin/invalid_refresh_token", &[]);
             }
         }
         _ => return oauth_error("unsupported_grant_type", "Unsupported grant type"),
     }
     let access = random_token("AQV");
     inner.access_tokens.insert(access.clone(), now() + ACCESS_TOKEN_LIFETIME);
-    let mut reply = json!({
-        "access_token": access, "expires_in": ACCESS_TOKEN_LIFETIME,
-        "scope": "email,openid,profile,w_member_social", "token_type": "Bearer",
-    });
+    let vars = [("access_token", json!(access)), ("expires_in", json!(ACCESS_TOKEN_LIFETIME))];
     if inner.programmatic_refresh {
         // LinkedIn answers the same refresh token, its lifetime counting down.
         let refresh = match field("grant_type") {
@@ -299,10 +282,10 @@ async fn token(State(shared): St, body: Bytes) -> Response {
             _ => random_token("AQX"),
         };
         inner.refresh_tokens.insert(refresh.clone());
-        reply["refresh_token"] = json!(refresh);
-        reply["refresh_token_expires_in"] = json!(31_536_000);
+        let refresh = [("refresh_token", json!(refresh)), ("refresh_token_expires_in", json!(31_536_000))];
+        return fixtures::respond("linkedin/token_refreshable", &[vars.as_slice(), &refresh].concat());
     }
-    (StatusCode::OK, axum::Json(reply)).into_response()
+    fixtures::respond("linkedin/token", &vars)
 }
 
 async fn userinfo(State(shared): St) -> Response {
@@ -455,8 +438,7 @@ async fn create_post(State(shared): St, headers: HeaderMap, axum::Json(body): ax
     if let Some(earlier) =
         inner.posts.iter().find(|p| p.body["commentary"] == body["commentary"] && !commentary.is_empty())
     {
-        let message = format!("Content is a duplicate of {}", earlier.urn);
-        return api_error(StatusCode::UNPROCESSABLE_ENTITY, None, None, &message);
+        return fixtures::respond("linkedin/duplicate_post", &[("urn", json!(earlier.urn))]);
     }
     let urn = format!("urn:li:share:{}", 7_200_000_000_000_000_000u64 + inner.posts.len() as u64);
     inner.posts.push(Post { urn: urn.clone(), rendered: render(&commentary), body, version });

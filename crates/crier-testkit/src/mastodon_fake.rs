@@ -33,6 +33,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
 
+use crate::fixtures;
+
 /// `configuration.statuses.max_characters`.
 pub const MAX_CHARACTERS: usize = 500;
 /// `configuration.statuses.characters_reserved_per_url`.
@@ -491,10 +493,10 @@ fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let Some(token) = bearer.and_then(|b| inner.tokens.get(b)) else {
-        return Err(error(StatusCode::UNAUTHORIZED, "The access token is invalid"));
+        return Err(fixtures::respond("mastodon/invalid_token", &[]));
     };
     if token.revoked {
-        return Err(error(StatusCode::UNAUTHORIZED, "The access token was revoked"));
+        return Err(fixtures::respond("mastodon/revoked_token", &[]));
     }
     if !token.scopes.iter().any(|s| accepted.contains(&s.as_str())) {
         return Err(error(StatusCode::FORBIDDEN, "This action is outside the authorized scopes"));
@@ -666,9 +668,7 @@ async fn record_and_rate_limit(State(shared): St, request: Request, next: Next) 
         limited
     };
     let mut response = if limited {
-        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-        response.headers_mut().insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        response
+        fixtures::respond("mastodon/rate_limited", &[])
     } else {
         let mut response = next.run(request).await;
         if path.starts_with("/api/") {
@@ -869,7 +869,6 @@ fn client_credentials(headers: &HeaderMap, p: &Map<String, Value>) -> (Option<St
 }
 
 const INVALID_CLIENT: &str = "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.";
-const INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
 
 async fn token(State(shared): St, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     let p = match params(&headers, query.as_deref(), &body) {
@@ -916,18 +915,18 @@ async fn token(State(shared): St, RawQuery(query): RawQuery, headers: HeaderMap,
             );
         };
         let Some(grant) = inner.grants.get(&code) else {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT);
+            return fixtures::respond("mastodon/invalid_grant", &[]);
         };
         let redirect_ok = str_param(&p, "redirect_uri").is_none_or(|uri| uri == grant.redirect_uri);
         if grant.client_id != client_id || !redirect_ok || grant.issued.elapsed() > CODE_LIFETIME {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT);
+            return fixtures::respond("mastodon/invalid_grant", &[]);
         }
         if let Some(challenge) = &grant.code_challenge {
             let Some(verifier) = present(&p, "code_verifier") else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT);
+                return fixtures::respond("mastodon/invalid_grant", &[]);
             };
             if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT);
+                return fixtures::respond("mastodon/invalid_grant", &[]);
             }
         }
         let grant = inner.grants.remove(&code).unwrap();
@@ -936,14 +935,13 @@ async fn token(State(shared): St, RawQuery(query): RawQuery, headers: HeaderMap,
     let access_token = random_token();
     let scope = scopes_string(&scopes);
     inner.tokens.insert(access_token.clone(), Token { client_id, scopes, revoked: false, user });
-    ok_json(
-        StatusCode::OK,
-        json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "scope": scope,
-            "created_at": chrono::Utc::now().timestamp(),
-        }),
+    fixtures::respond(
+        "mastodon/token",
+        &[
+            ("access_token", json!(access_token)),
+            ("scope", json!(scope)),
+            ("created_at", json!(chrono::Utc::now().timestamp())),
+        ],
     )
 }
 
@@ -1298,13 +1296,10 @@ async fn post_status(
     let text = str_param(&p, "status").unwrap_or_default();
     let spoiler_text = str_param(&p, "spoiler_text").unwrap_or_default();
     if text.trim().is_empty() && media_ids.is_empty() {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation failed: Text can't be blank");
+        return fixtures::respond("mastodon/text_blank", &[]);
     }
     if character_count(&text, &spoiler_text) > MAX_CHARACTERS {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"),
-        );
+        return fixtures::respond("mastodon/text_too_long", &[("max_characters", json!(MAX_CHARACTERS))]);
     }
     let visibility = present(&p, "visibility").unwrap_or_else(|| "public".into());
     if !matches!(visibility.as_str(), "public" | "unlisted" | "private" | "direct") {

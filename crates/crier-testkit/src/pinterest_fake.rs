@@ -28,6 +28,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+use crate::fixtures;
+
 pub const CLIENT_ID: &str = "1484362";
 pub const CLIENT_SECRET: &str = "pinterest-test-secret";
 pub const ACCOUNT_ID: &str = "549755885175";
@@ -36,6 +38,8 @@ pub const BOARD_ID: &str = "549755885176";
 pub const BOARD_NAME: &str = "Crier news";
 /// Access tokens last 30 days.
 pub const ACCESS_TOKEN_LIFETIME: i64 = 2_592_000;
+/// What Pinterest documents for a refresh token (a year).
+const REFRESH_TOKEN_LIFETIME: i64 = 31_536_000;
 const REQUIRED_SCOPES: [&str; 2] = ["boards:read", "pins:write"];
 /// The fields Pinterest's register answer names for the upload form.
 const UPLOAD_FIELDS: [&str; 4] = ["key", "policy", "x-amz-signature", "x-amz-credential"];
@@ -189,16 +193,10 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            return Some(error(
-                StatusCode::TOO_MANY_REQUESTS,
-                8,
-                "You have exceeded your rate limit. Try again later.",
-            ));
+            return Some(fixtures::respond("pinterest/rate_limited", &[]));
         }
         let expiry = bearer.and_then(|b| inner.access_tokens.get(&b).copied());
-        expiry
-            .is_none_or(|e| e <= now())
-            .then(|| error(StatusCode::UNAUTHORIZED, 2, "Authentication failed."))
+        expiry.is_none_or(|e| e <= now()).then(|| fixtures::respond("pinterest/unauthorized", &[]))
     });
     let response = match refused.flatten() {
         Some(response) => response,
@@ -238,42 +236,37 @@ async fn token(State(shared): St, headers: HeaderMap, body: Bytes) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let mut inner = shared.lock();
     let access = random_token("pina_");
-    let mut reply = json!({
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_LIFETIME,
-        "scope": "boards:read,pins:read,pins:write,user_accounts:read",
-    });
-    match field("grant_type") {
+    let mut vars = vec![("access_token", json!(access)), ("expires_in", json!(ACCESS_TOKEN_LIFETIME))];
+    let answer = match field("grant_type") {
         "authorization_code" => {
             if inner.grants.remove(field("code")).is_none_or(|uri| uri != field("redirect_uri")) {
                 return error(StatusCode::BAD_REQUEST, 1, "Invalid authorization code.");
             }
             inner.continuous = field("continuous_refresh") == "true";
-            reply["response_type"] = json!("authorization_code");
+            "pinterest/token"
         }
         "refresh_token" => {
             let old = field("refresh_token").to_owned();
             if !inner.refresh_tokens.contains(&old) {
-                return error(StatusCode::BAD_REQUEST, 1, "Invalid refresh token.");
+                return fixtures::respond("pinterest/invalid_refresh_token", &[]);
             }
             if !inner.continuous {
                 // Without continuous refresh the refresh token stays and none is answered.
                 inner.access_tokens.insert(access, now() + ACCESS_TOKEN_LIFETIME);
-                reply["response_type"] = json!("refresh_token");
-                return (StatusCode::OK, axum::Json(reply)).into_response();
+                return fixtures::respond("pinterest/token_refreshed", &vars);
             }
             inner.refresh_tokens.remove(&old);
-            reply["response_type"] = json!("everlasting_refresh");
+            "pinterest/token_everlasting"
         }
         _ => return error(StatusCode::BAD_REQUEST, 1, "Unsupported grant type."),
-    }
+    };
     let refresh = random_token("pinr_");
     inner.refresh_tokens.insert(refresh.clone());
     inner.access_tokens.insert(access, now() + ACCESS_TOKEN_LIFETIME);
-    reply["refresh_token"] = json!(refresh);
-    reply["refresh_token_expires_in"] = json!(31_536_000);
-    (StatusCode::OK, axum::Json(reply)).into_response()
+    vars.push(("refresh_token", json!(refresh)));
+    vars.push(("refresh_token_expires_in", json!(REFRESH_TOKEN_LIFETIME)));
+    vars.push(("refresh_token_expires_at", json!(now() + REFRESH_TOKEN_LIFETIME)));
+    fixtures::respond(answer, &vars)
 }
 
 async fn user_account(State(shared): St) -> Response {
@@ -323,20 +316,27 @@ async fn create_pin(State(shared): St, axum::Json(mut pin): axum::Json<Value>) -
     }
     let too_long = |key: &str, max: usize| pin[key].as_str().is_some_and(|t| t.chars().count() > max);
     if too_long("title", 100) || too_long("description", 500) || too_long("alt_text", 500) {
-        return error(StatusCode::BAD_REQUEST, 1, "Invalid parameters: a field is too long.");
+        let message = json!("Invalid parameters: a field is too long.");
+        return fixtures::respond("pinterest/invalid_pin", &[("message", message)]);
     }
     if let Some(problem) = media_problem(&inner, &pin["media_source"]) {
-        return error(StatusCode::BAD_REQUEST, 1, problem);
+        return fixtures::respond("pinterest/invalid_pin", &[("message", json!(problem))]);
     }
     let id = format!("{}", 813_744_226_137_000_000u64 + inner.pins.len() as u64);
     pin["id"] = json!(id);
     inner.pins.push(pin.clone());
-    let answer = json!({
-        "id": id, "created_at": chrono::Utc::now().to_rfc3339(), "board_id": BOARD_ID,
-        "title": pin["title"], "description": pin["description"], "link": pin["link"],
-        "media": {"media_type": pin["media_source"]["source_type"]},
-    });
-    (StatusCode::CREATED, axum::Json(answer)).into_response()
+    fixtures::respond(
+        "pinterest/pin_created",
+        &[
+            ("id", json!(id)),
+            ("created_at", json!(chrono::Utc::now().to_rfc3339())),
+            ("board_id", json!(BOARD_ID)),
+            ("title", pin["title"].clone()),
+            ("description", pin["description"].clone()),
+            ("link", pin["link"].clone()),
+            ("media_type", pin["media_source"]["source_type"].clone()),
+        ],
+    )
 }
 
 /// `DELETE /v5/pins/{pin_id}`: 204 with no body, or 404 for a Pin that is not there.

@@ -28,6 +28,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+use crate::fixtures;
+
 pub const CLIENT_ID: &str = "crier-reddit-client";
 pub const CLIENT_SECRET: &str = "crier-reddit-secret";
 pub const ACCOUNT_ID: &str = "1w72";
@@ -203,24 +205,12 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({"message": "Too Many Requests", "error": 429})),
-            )
-                .into_response();
-            let headers = response.headers_mut();
-            headers.insert("x-ratelimit-used", "100".parse().unwrap());
-            headers.insert("x-ratelimit-remaining", "0.0".parse().unwrap());
-            headers.insert("x-ratelimit-reset", "300".parse().unwrap());
-            Some(response)
+            Some(fixtures::respond("reddit/rate_limited", &[]))
         } else if bearer
             .and_then(|b| inner.access_tokens.get(&b).copied())
             .is_none_or(|expiry| expiry <= now())
         {
-            Some(
-                (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "Unauthorized", "error": 401})))
-                    .into_response(),
-            )
+            Some(fixtures::respond("reddit/unauthorized", &[]))
         } else {
             None
         }
@@ -286,7 +276,7 @@ async fn token(State(shared): St, headers: HeaderMap, body: String) -> Response 
     let (access, refresh) = match field("grant_type") {
         "authorization_code" => {
             if inner.grants.remove(field("code")).is_none_or(|uri| uri != field("redirect_uri")) {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                return fixtures::respond("reddit/invalid_grant", &[]);
             }
             let refresh = random_token();
             inner.refresh_tokens.insert(refresh.clone());
@@ -295,7 +285,7 @@ async fn token(State(shared): St, headers: HeaderMap, body: String) -> Response 
         "refresh_token" => {
             let old = field("refresh_token").to_owned();
             if !inner.refresh_tokens.contains(&old) {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                return fixtures::respond("reddit/invalid_grant", &[]);
             }
             let refresh = if inner.rotate {
                 inner.refresh_tokens.remove(&old);
@@ -309,14 +299,15 @@ async fn token(State(shared): St, headers: HeaderMap, body: String) -> Response 
         }
         _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     };
-    let reply = json!({
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_LIFETIME,
-        "scope": SCOPES.join(" "),
-        "refresh_token": refresh,
-    });
-    (StatusCode::OK, axum::Json(reply)).into_response()
+    fixtures::respond(
+        "reddit/token",
+        &[
+            ("access_token", json!(access)),
+            ("expires_in", json!(ACCESS_TOKEN_LIFETIME)),
+            ("scope", json!(SCOPES.join(" "))),
+            ("refresh_token", json!(refresh)),
+        ],
+    )
 }
 
 async fn revoke(State(shared): St, headers: HeaderMap, body: String) -> Response {
@@ -340,7 +331,8 @@ async fn me(State(shared): St) -> Response {
 
 fn submit_errors(errors: &[[&str; 3]]) -> Response {
     let errors: Vec<Value> = errors.iter().map(|e| json!(e)).collect();
-    (StatusCode::OK, axum::Json(json!({"json": {"errors": errors}}))).into_response()
+    // Each error is `[code, message, field]`.
+    fixtures::respond("reddit/submit_rejected", &[("errors", json!(errors))])
 }
 
 /// `POST /api/del` with `id` a fullname: `{}`, whether the post was there or was gone already.
@@ -365,13 +357,7 @@ async fn submit(State(shared): St, body: String) -> Response {
     if inner.submit_ratelimited > 0 {
         inner.submit_ratelimited -= 1;
         // The seconds left ride along as `ratelimit`, next to the rounded wait in the message.
-        let errors = json!([[
-            "RATELIMIT",
-            "Looks like you've been doing that a lot. Take a break for 9 minutes before trying again.",
-            "ratelimit",
-        ]]);
-        return (StatusCode::OK, axum::Json(json!({"json": {"ratelimit": 538.4, "errors": errors}})))
-            .into_response();
+        return fixtures::respond("reddit/submit_ratelimit", &[]);
     }
     let sr = field("sr");
     if sr.is_empty() || inner.missing_subreddits.contains(&sr.to_lowercase()) {

@@ -29,6 +29,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+use crate::fixtures;
+
 pub const CLIENT_ID: &str = "4123121235.9872358710";
 pub const CLIENT_SECRET: &str = "e1b9e11dfcd19c1982d5de12921e17e8c";
 pub const TEAM_ID: &str = "T9TK3CUKW";
@@ -206,7 +208,7 @@ fn form_of(body: &[u8]) -> HashMap<String, String> {
 }
 
 fn slack_error(error: &str) -> Response {
-    (StatusCode::OK, axum::Json(json!({"ok": false, "error": error}))).into_response()
+    fixtures::respond("slack/error", &[("error", json!(error))])
 }
 
 /// Records every request; rate-limits the Web API.
@@ -218,12 +220,8 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         inner.rate_limited = inner.rate_limited.saturating_sub(1);
         limited
     };
-    let response = if limited {
-        let body = axum::Json(json!({"ok": false, "error": "ratelimited"}));
-        (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], body).into_response()
-    } else {
-        next.run(request).await
-    };
+    let response =
+        if limited { fixtures::respond("slack/rate_limited", &[]) } else { next.run(request).await };
     let status = response.status().as_u16();
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
@@ -274,33 +272,25 @@ async fn token(State(shared): St, headers: HeaderMap, body: Bytes) -> Response {
         }
         "refresh_token" => {
             if !inner.refresh_tokens.remove(field("refresh_token")) {
-                return slack_error("invalid_refresh_token");
+                return fixtures::respond("slack/invalid_refresh_token", &[]);
             }
         }
         _ => return slack_error("invalid_grant_type"),
     }
     let access = random_token("xoxb-17653672481-");
-    let mut reply = json!({
-        "ok": true,
-        "access_token": access,
-        "token_type": "bot",
-        "scope": "chat:write,files:write,files:read,channels:read,groups:read,channels:join",
-        "bot_user_id": "U0KRQLJ9H",
-        "app_id": "A0KRD7HC3",
-        "team": {"name": TEAM_NAME, "id": TEAM_ID},
-        "enterprise": null,
-        "authed_user": {"id": "U1234"},
-    });
+    let mut vars =
+        vec![("access_token", json!(access)), ("team_name", json!(TEAM_NAME)), ("team_id", json!(TEAM_ID))];
     if inner.rotation {
         let refresh = random_token("xoxe-1-");
         inner.refresh_tokens.insert(refresh.clone());
         inner.access_tokens.insert(access, Some(now() + ACCESS_TOKEN_LIFETIME));
-        reply["refresh_token"] = json!(refresh);
-        reply["expires_in"] = json!(ACCESS_TOKEN_LIFETIME);
+        vars.push(("refresh_token", json!(refresh)));
+        vars.push(("expires_in", json!(ACCESS_TOKEN_LIFETIME)));
+        fixtures::respond("slack/token_rotating", &vars)
     } else {
         inner.access_tokens.insert(access, None);
+        fixtures::respond("slack/token", &vars)
     }
-    (StatusCode::OK, axum::Json(reply)).into_response()
 }
 
 /// The bearer token's standing: `None` when good, else Slack's error name.
@@ -336,7 +326,10 @@ async fn api(State(shared): St, Path(method): Path<String>, headers: HeaderMap, 
     let arg = |name: &str| args[name].as_str().unwrap_or_default().to_owned();
     let mut inner = shared.lock();
     if let Some(problem) = token_problem(&inner, &headers) {
-        return slack_error(problem);
+        return match problem {
+            "token_expired" => fixtures::respond("slack/token_expired", &[]),
+            _ => slack_error(problem),
+        };
     }
     let base = shared.base_url.clone();
     match method.as_str() {
@@ -390,8 +383,9 @@ async fn api(State(shared): St, Path(method): Path<String>, headers: HeaderMap, 
                 thread_ts,
                 files: vec![],
             });
-            ok(
-                json!({"channel": CHANNEL_ID, "ts": ts, "message": {"type": "message", "text": text, "ts": ts}}),
+            fixtures::respond(
+                "slack/message_posted",
+                &[("channel", json!(CHANNEL_ID)), ("ts", json!(ts)), ("text", json!(text))],
             )
         }
         "chat.getPermalink" => {

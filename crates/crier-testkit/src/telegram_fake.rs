@@ -23,6 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
 
+use crate::fixtures;
+
 /// The one bot's token, as @BotFather gives it.
 pub const BOT_TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0";
 pub const BOT_ID: i64 = 123_456_789;
@@ -170,7 +172,7 @@ impl Drop for TelegramFake {
 // Envelope and parameters
 
 fn ok(result: Value) -> Response {
-    (StatusCode::OK, axum::Json(json!({"ok": true, "result": result}))).into_response()
+    fixtures::respond("telegram/ok", &[("result", result)])
 }
 
 fn failure(status: StatusCode, description: &str) -> Response {
@@ -179,7 +181,7 @@ fn failure(status: StatusCode, description: &str) -> Response {
 }
 
 fn bad_request(description: &str) -> Response {
-    failure(StatusCode::BAD_REQUEST, &format!("Bad Request: {description}"))
+    fixtures::respond("telegram/bad_request", &[("description", json!(description))])
 }
 
 /// A request's parameters (query, then the body as JSON, form or multipart) and uploaded files.
@@ -310,18 +312,11 @@ async fn answer(
     {
         let mut inner = shared.lock();
         if token != BOT_TOKEN || inner.revoked {
-            return failure(StatusCode::UNAUTHORIZED, "Unauthorized");
+            return fixtures::respond("telegram/unauthorized", &[]);
         }
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let after = inner.retry_after;
-            let body = json!({
-                "ok": false,
-                "error_code": 429,
-                "description": format!("Too Many Requests: retry after {after}"),
-                "parameters": {"retry_after": after},
-            });
-            return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            return fixtures::respond("telegram/rate_limited", &[("retry_after", json!(inner.retry_after))]);
         }
     }
     let p = match params(query, request).await {
@@ -416,7 +411,7 @@ fn send(shared: &Shared, method: &str, p: &Params) -> Response {
     }
     let mut inner = shared.lock();
     if inner.bot_removed {
-        return failure(StatusCode::FORBIDDEN, "Forbidden: bot is not a member of the channel chat");
+        return fixtures::respond("telegram/bot_removed", &[]);
     }
     if !inner.can_post {
         return bad_request("need administrator rights in the channel chat");

@@ -44,6 +44,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use crate::fixtures;
+
 pub const APP_ID: &str = "990011223344556";
 pub const APP_SECRET: &str = "threads-test-secret";
 pub const USER_ID: &str = "25000000000000001";
@@ -230,11 +232,11 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            Some(graph_error(4, None, "Application request limit reached"))
+            Some(fixtures::respond("threads/rate_limited", &[]))
         } else if inner.expired.contains(&token) {
-            Some(graph_error(190, Some(463), "Error validating access token: Session has expired."))
+            Some(fixtures::respond("threads/expired_token", &[]))
         } else if !matches!(inner.tokens.get(&token), Some((true, _))) {
-            Some(graph_error(190, None, "Invalid OAuth access token - Cannot parse access token"))
+            Some(fixtures::respond("threads/invalid_token", &[]))
         } else {
             None
         }
@@ -284,7 +286,8 @@ async fn code_exchange(State(shared): St, body: Bytes) -> Response {
     }
     let token = random_token("THQ");
     inner.tokens.insert(token.clone(), (false, now()));
-    axum::Json(json!({"access_token": token, "user_id": USER_ID.parse::<u64>().unwrap()})).into_response()
+    let user_id = json!(USER_ID.parse::<u64>().unwrap());
+    fixtures::respond("threads/token_short", &[("access_token", json!(token)), ("user_id", user_id)])
 }
 
 async fn long_lived(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
@@ -298,8 +301,7 @@ async fn long_lived(State(shared): St, Query(query): Query<HashMap<String, Strin
     }
     let token = random_token("THAA");
     inner.tokens.insert(token.clone(), (true, now()));
-    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED}))
-        .into_response()
+    fixtures::respond("threads/token", &[("access_token", json!(token)), ("expires_in", json!(LONG_LIVED))])
 }
 
 async fn refresh(State(shared): St, Query(query): Query<HashMap<String, String>>) -> Response {
@@ -310,7 +312,7 @@ async fn refresh(State(shared): St, Query(query): Query<HashMap<String, String>>
         return graph_error(100, None, "Invalid grant_type");
     }
     if inner.expired.iter().any(|t| t == given) {
-        return graph_error(190, Some(463), "Error validating access token: Session has expired.");
+        return fixtures::respond("threads/expired_token", &[]);
     }
     match inner.tokens.get(given) {
         Some((true, issued)) if now() - issued >= 86_400 => {}
@@ -321,8 +323,7 @@ async fn refresh(State(shared): St, Query(query): Query<HashMap<String, String>>
     }
     let token = random_token("THAA");
     inner.tokens.insert(token.clone(), (true, now()));
-    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED}))
-        .into_response()
+    fixtures::respond("threads/token", &[("access_token", json!(token)), ("expires_in", json!(LONG_LIVED))])
 }
 
 async fn me(State(shared): St) -> Response {
@@ -420,7 +421,7 @@ async fn create_container(State(shared): St, Path(user): Path<String>, body: Byt
                 None => None,
             };
             let Some(file) = fetched else {
-                return graph_error(100, Some(2_207_052), "The media could not be fetched from this uri");
+                return fixtures::respond("threads/media_fetch_failed", &[]);
             };
             vec![file]
         }
@@ -441,7 +442,7 @@ async fn create_container(State(shared): St, Path(user): Path<String>, body: Byt
         _ => return graph_error(100, None, "The parameter media_type is required; TEXT posts need a text"),
     };
     if threads_length(&text) > 500 {
-        return graph_error(100, Some(2207006), "The post text is too long (the limit is 500 characters)");
+        return fixtures::respond("threads/text_too_long", &[]);
     }
     let mut inner = shared.lock();
     let reply_to_id = form.get("reply_to_id").cloned();
@@ -468,11 +469,7 @@ async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Re
     };
     if container.published || container.reads < 2 {
         // Publishing a container that is not FINISHED fails (developers.facebook.com/docs/threads/troubleshooting).
-        return graph_error(
-            24,
-            Some(4279009),
-            "The media is not ready for publishing, please wait for a moment",
-        );
+        return fixtures::respond("threads/media_not_ready", &[]);
     }
     container.published = true;
     let post = Post {
@@ -486,7 +483,7 @@ async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Re
     if inner.posts.last().is_some_and(|p| p.reply_to_id.is_none()) {
         inner.quota_usage += 1;
     }
-    axum::Json(json!({"id": id})).into_response()
+    fixtures::respond("threads/published", &[("id", json!(id))])
 }
 
 async fn limit(

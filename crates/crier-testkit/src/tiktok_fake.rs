@@ -39,6 +39,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::fixtures;
+
 pub const CLIENT_KEY: &str = "awcrier0tiktok0key";
 pub const CLIENT_SECRET: &str = "tiktok-test-secret";
 pub const OPEN_ID: &str = "-000Crier0OpenId";
@@ -74,7 +76,8 @@ struct Inner {
     creator: Value,
     posts: HashMap<String, Post>,
     /// The next API call's error: (HTTP status, code, message).
-    next_error: Option<(u16, String, String)>,
+    /// The fixture the next API call answers.
+    next_error: Option<&'static str>,
     fail_reason: Option<String>,
     requests: Vec<RecordedRequest>,
 }
@@ -158,9 +161,14 @@ impl TikTokFake {
         }
     }
 
-    /// The next API call answers TikTok's error: e.g. `(429, "rate_limit_exceeded", "…")`.
-    pub fn fail_next(&self, status: u16, code: &str, message: &str) {
-        self.shared.lock().next_error = Some((status, code.to_owned(), message.to_owned()));
+    /// The next API call answers 429 `rate_limit_exceeded`.
+    pub fn rate_limit_next(&self) {
+        self.shared.lock().next_error = Some("tiktok/rate_limited");
+    }
+
+    /// The next API call answers 403 `spam_risk_too_many_posts`: the daily post cap is reached.
+    pub fn post_cap_next(&self) {
+        self.shared.lock().next_error = Some("tiktok/spam_risk_too_many_posts");
     }
 
     /// The next post ends `FAILED` with this `fail_reason`.
@@ -222,13 +230,9 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         let expiry = bearer.and_then(|b| inner.access_tokens.get(&b).copied());
         if expiry.is_none_or(|e| e <= now()) {
-            return Some(error(
-                401,
-                "access_token_invalid",
-                "The access token is invalid or not found in the request.",
-            ));
+            return Some(fixtures::respond("tiktok/access_token_invalid", &[("log_id", json!(log_id()))]));
         }
-        inner.next_error.take().map(|(status, code, message)| error(status, &code, &message))
+        inner.next_error.take().map(|answer| fixtures::respond(answer, &[("log_id", json!(log_id()))]))
     });
     let response = match refused.flatten() {
         Some(response) => response,
@@ -297,7 +301,7 @@ async fn token(State(shared): St, body: Bytes) -> Response {
         }
         "refresh_token" => {
             if !inner.refresh_tokens.remove(field("refresh_token")) {
-                return oauth_error("invalid_grant", "Refresh token is invalid or expired.");
+                return fixtures::respond("tiktok/invalid_refresh_token", &[("log_id", json!(log_id()))]);
             }
         }
         _ => return oauth_error("unsupported_grant_type", "Grant type is not supported."),
@@ -306,12 +310,15 @@ async fn token(State(shared): St, body: Bytes) -> Response {
     let refresh = random_token("rft.");
     inner.access_tokens.insert(access.clone(), now() + ACCESS_TOKEN_LIFETIME);
     inner.refresh_tokens.insert(refresh.clone());
-    let reply = json!({
-        "access_token": access, "expires_in": ACCESS_TOKEN_LIFETIME, "open_id": OPEN_ID,
-        "refresh_expires_in": 31_536_000, "refresh_token": refresh,
-        "scope": "user.info.basic,video.publish", "token_type": "Bearer",
-    });
-    (StatusCode::OK, axum::Json(reply)).into_response()
+    fixtures::respond(
+        "tiktok/token",
+        &[
+            ("access_token", json!(access)),
+            ("expires_in", json!(ACCESS_TOKEN_LIFETIME)),
+            ("open_id", json!(OPEN_ID)),
+            ("refresh_token", json!(refresh)),
+        ],
+    )
 }
 
 async fn revoke(State(shared): St, body: Bytes) -> Response {
@@ -363,11 +370,7 @@ async fn init(State(shared): St, axum::Json(body): axum::Json<Value>) -> Respons
     let level = info["privacy_level"].as_str().unwrap_or_default();
     let offered = inner.creator["privacy_level_options"].as_array().unwrap().iter().any(|o| o == level);
     if !offered {
-        return error(
-            400,
-            "privacy_level_option_mismatch",
-            "privacy_level is not one of the creator's options.",
-        );
+        return fixtures::respond("tiktok/privacy_level_option_mismatch", &[("log_id", json!(log_id()))]);
     }
     if source["source"] != "FILE_UPLOAD" {
         return error(400, "invalid_params", "Only FILE_UPLOAD is offered here.");
@@ -379,7 +382,10 @@ async fn init(State(shared): St, axum::Json(body): axum::Json<Value>) -> Respons
     let publish_id = format!("v_pub_file~v2-1.{}", 7_300_000_000u64 + inner.posts.len() as u64);
     inner.posts.insert(publish_id.clone(), Post { init: body.clone(), ..Post::default() });
     let upload_url = format!("{}/upload/{publish_id}?upload_id=7300&upload_token=signed", shared.base_url);
-    answer(json!({"publish_id": publish_id, "upload_url": upload_url}))
+    fixtures::respond(
+        "tiktok/post_initialized",
+        &[("publish_id", json!(publish_id)), ("upload_url", json!(upload_url)), ("log_id", json!(log_id()))],
+    )
 }
 
 /// The upload address: sequential chunks, `Content-Range: bytes first-last/total`.

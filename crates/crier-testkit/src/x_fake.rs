@@ -27,6 +27,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::fixtures;
+
 pub const CLIENT_ID: &str = "crier-x-client";
 pub const CLIENT_SECRET: &str = "crier-x-secret";
 pub const ACCOUNT_ID: &str = "1500000000000000001";
@@ -188,13 +190,7 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
 }
 
 fn invalid_request(detail: &str) -> Response {
-    let body = json!({
-        "errors": [{"message": detail}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": "https://api.twitter.com/2/problems/invalid-request",
-    });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    fixtures::respond("x/invalid_request", &[("message", json!(detail))])
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -217,18 +213,12 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let mut response =
-                problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "Too Many Requests");
-            let headers = response.headers_mut();
-            headers.insert("x-rate-limit-limit", "100".parse().unwrap());
-            headers.insert("x-rate-limit-remaining", "0".parse().unwrap());
-            headers.insert("x-rate-limit-reset", (now() + 900).to_string().parse().unwrap());
-            Some(response)
+            Some(fixtures::respond("x/rate_limited", &[("reset", json!(now() + 900))]))
         } else if bearer
             .and_then(|b| inner.access_tokens.get(&b).copied())
             .is_none_or(|expiry| expiry <= now())
         {
-            Some(problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"))
+            Some(fixtures::respond("x/unauthorized", &[]))
         } else {
             None
         }
@@ -279,18 +269,20 @@ fn basic_auth_ok(headers: &HeaderMap) -> bool {
     headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str())
 }
 
-fn issue_pair(inner: &mut Inner) -> Value {
+fn issue_pair(inner: &mut Inner) -> Response {
     let access = random_token();
     let refresh = random_token();
     inner.access_tokens.insert(access.clone(), now() + ACCESS_TOKEN_LIFETIME);
     inner.refresh_tokens.insert(refresh.clone());
-    json!({
-        "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_LIFETIME,
-        "access_token": access,
-        "scope": SCOPES.join(" "),
-        "refresh_token": refresh,
-    })
+    fixtures::respond(
+        "x/token",
+        &[
+            ("expires_in", json!(ACCESS_TOKEN_LIFETIME)),
+            ("access_token", json!(access)),
+            ("scope", json!(SCOPES.join(" "))),
+            ("refresh_token", json!(refresh)),
+        ],
+    )
 }
 
 async fn token(State(shared): St, headers: HeaderMap, body: String) -> Response {
@@ -321,19 +313,15 @@ async fn token(State(shared): St, headers: HeaderMap, body: String) -> Response 
                     "Value passed for the code verifier or redirect uri was invalid.",
                 );
             }
-            (StatusCode::OK, axum::Json(issue_pair(&mut inner))).into_response()
+            issue_pair(&mut inner)
         }
         "refresh_token" => {
             let token = field("refresh_token").to_owned();
             if !inner.refresh_tokens.remove(&token) {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "Value passed for the token was invalid.",
-                );
+                return fixtures::respond("x/invalid_refresh_token", &[]);
             }
             inner.spent_refresh_tokens.insert(token);
-            (StatusCode::OK, axum::Json(issue_pair(&mut inner))).into_response()
+            issue_pair(&mut inner)
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type not supported"),
     }
@@ -498,17 +486,12 @@ async fn create_tweet(State(shared): St, axum::Json(body): axum::Json<Value>) ->
         return invalid_request("The tweet you are replying to does not exist");
     }
     if !text.is_empty() && inner.tweets.iter().any(|t| t["text"] == text.as_str()) {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "You are not allowed to create a Tweet with duplicate content.",
-        );
+        return fixtures::respond("x/duplicate_post", &[]);
     }
     inner.next_id += 1;
     let id = inner.next_id.to_string();
     inner
         .tweets
         .push(json!({"id": id, "text": text, "media_ids": media_ids, "in_reply_to_tweet_id": reply_to}));
-    let data = json!({"id": id, "text": text, "edit_history_tweet_ids": [id]});
-    (StatusCode::CREATED, axum::Json(json!({"data": data}))).into_response()
+    fixtures::respond("x/post_created", &[("id", json!(id)), ("text", json!(text))])
 }

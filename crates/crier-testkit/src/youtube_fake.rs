@@ -34,6 +34,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::fixtures;
+
 pub const CLIENT_ID: &str = "1234567890-crier.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-youtube-test-secret";
 pub const CHANNEL_ID: &str = "UCcrierTestChannel0000001";
@@ -217,9 +219,14 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
         let mut inner = shared.lock();
         let expiry = bearer.and_then(|b| inner.access_tokens.get(&b).copied());
         if expiry.is_none_or(|e| e <= now()) {
-            return Some(error(401, "authError", "Request had invalid authentication credentials."));
+            return Some(fixtures::respond("youtube/unauthorized", &[]));
         }
-        inner.next_error.take().map(|(status, reason, message)| error(status, &reason, &message))
+        inner.next_error.take().map(|(status, reason, message)| match reason.as_str() {
+            "quotaExceeded" => fixtures::respond("youtube/quota_exceeded", &[]),
+            "uploadLimitExceeded" => fixtures::respond("youtube/upload_limit_exceeded", &[]),
+            "userRateLimitExceeded" => fixtures::respond("youtube/rate_limited", &[]),
+            _ => error(status, &reason, &message),
+        })
     });
     let response = match refused.flatten() {
         Some(response) => response,
@@ -268,10 +275,11 @@ async fn token(State(shared): St, body: Bytes) -> Response {
     }
     let mut inner = shared.lock();
     let access = random_token("ya29.");
-    let mut reply = json!({
-        "access_token": access, "expires_in": ACCESS_TOKEN_LIFETIME, "token_type": "Bearer",
-        "scope": format!("{UPLOAD_SCOPE} https://www.googleapis.com/auth/youtube.readonly"),
-    });
+    let mut reply = vec![
+        ("access_token", json!(access)),
+        ("expires_in", json!(ACCESS_TOKEN_LIFETIME)),
+        ("scope", json!(format!("{UPLOAD_SCOPE} https://www.googleapis.com/auth/youtube.readonly"))),
+    ];
     let new_refresh = match field("grant_type") {
         "authorization_code" => {
             let Some((uri, challenge)) = inner.grants.remove(field("code")) else {
@@ -286,7 +294,7 @@ async fn token(State(shared): St, body: Bytes) -> Response {
         "refresh_token" => {
             let old = field("refresh_token").to_owned();
             if !inner.refresh_tokens.contains(&old) {
-                return oauth_error("invalid_grant", "Token has been expired or revoked.");
+                return fixtures::respond("youtube/invalid_grant", &[]);
             }
             if inner.rotate {
                 inner.refresh_tokens.remove(&old);
@@ -295,13 +303,16 @@ async fn token(State(shared): St, body: Bytes) -> Response {
         }
         _ => return oauth_error("unsupported_grant_type", "Invalid grant_type."),
     };
-    if new_refresh {
+    let answer = if new_refresh {
         let refresh = random_token("1//0g");
         inner.refresh_tokens.insert(refresh.clone());
-        reply["refresh_token"] = json!(refresh);
-    }
+        reply.push(("refresh_token", json!(refresh)));
+        "youtube/token_with_refresh"
+    } else {
+        "youtube/token"
+    };
     inner.access_tokens.insert(access, now() + ACCESS_TOKEN_LIFETIME);
-    (StatusCode::OK, axum::Json(reply)).into_response()
+    fixtures::respond(answer, &reply)
 }
 
 async fn revoke(State(shared): St, body: Bytes) -> Response {
@@ -349,7 +360,7 @@ async fn open_session(
     let description = metadata["snippet"]["description"].as_str().unwrap_or_default();
     let bad = |t: &str| t.contains(['<', '>']);
     if title.trim().is_empty() || title.chars().count() > 100 || bad(title) {
-        return error(400, "invalidTitle", "The request metadata specifies an invalid video title.");
+        return fixtures::respond("youtube/invalid_title", &[]);
     }
     if description.len() > 5000 || bad(description) {
         return error(
