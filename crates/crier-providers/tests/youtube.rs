@@ -1,7 +1,8 @@
 //! The YouTube provider against the fake YouTube of `crier-testkit`: Google's OAuth 2 consent flow
 //! with PKCE and offline access, refresh ahead of expiry, a resumable upload in 256 KiB chunks
 //! (resumed after a partial receipt and a 503), Google's error shape for quota, the daily upload
-//! cap, an expired token and a refused title.
+//! cap, an expired token and a refused title; deleting a video, only where the deployment opted
+//! in (`delete_videos`) and Google granted `youtube.force-ssl`.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
@@ -10,10 +11,11 @@ mod doubles;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, MediaKind, WorkspaceId};
+use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, MediaKind, TargetId, WorkspaceId};
 use crier_providers::youtube::{CHUNK_UNIT, YouTube, YouTubeSettings};
 use crier_providers::{
-    CallbackRequest, ConnectRequest, ConnectStart, Credentials, MediaFile, Platform, Provider, ProviderError,
+    CallbackRequest, ConnectRequest, ConnectStart, Credentials, DeleteRequest, MediaFile, Platform, Provider,
+    ProviderError,
 };
 use crier_testkit::youtube_fake::{self, YouTubeFake};
 use doubles::{MemoryMedia, MemoryVault, pointers, request};
@@ -27,10 +29,17 @@ struct Env {
     media: Arc<MemoryMedia>,
     clock: ManualClock,
     provider: YouTube,
+    platform: Platform,
+    settings: YouTubeSettings,
     workspace: WorkspaceId,
 }
 
 async fn env() -> Env {
+    env_with(false).await
+}
+
+/// With `delete_videos` as `--youtube-delete` sets it.
+async fn env_with(delete_videos: bool) -> Env {
     let fake = YouTubeFake::start().await;
     let vault = Arc::new(MemoryVault::default());
     let media = Arc::new(MemoryMedia::default());
@@ -44,9 +53,12 @@ async fn env() -> Env {
         oauth_base: fake.base_url().into(),
         auth_base: fake.base_url().into(),
         chunk_size: CHUNK_UNIT,
+        delete_videos,
     };
     Env {
-        provider: YouTube::new(platform, settings),
+        provider: YouTube::new(platform.clone(), settings.clone()),
+        platform,
+        settings,
         fake,
         vault,
         media,
@@ -98,6 +110,19 @@ impl Env {
 
     fn tokens(&self, channel: &Channel) -> Value {
         serde_json::from_slice(&self.vault.0.lock().unwrap()[&channel.id]).unwrap()
+    }
+
+    /// The same fake and vault, with the deployment's `delete_videos` set otherwise.
+    fn provider_with(&self, delete_videos: bool) -> YouTube {
+        YouTube::new(self.platform.clone(), YouTubeSettings { delete_videos, ..self.settings.clone() })
+    }
+
+    fn deletes(&self) -> Vec<u16> {
+        let requests = self.fake.requests().into_iter();
+        requests
+            .filter(|r| r.method == "DELETE" && r.path == "/youtube/v3/videos")
+            .map(|r| r.status)
+            .collect()
     }
 
     fn token_calls(&self) -> usize {
@@ -320,4 +345,134 @@ async fn targets_are_checked() {
     assert_eq!((rules.max_images, rules.max_videos), (0, 1));
     let limit = env.provider.text_limit(&channel).unwrap();
     assert_eq!((limit.max, limit.counted_in), (5000, "bytes"));
+}
+
+fn deletion<'a>(channel: &'a Channel, video_id: &'a str) -> DeleteRequest<'a> {
+    DeleteRequest { channel, target_id: TargetId::generate(), provider_post_id: video_id, url: None }
+}
+
+fn scopes(channel: &Channel) -> Vec<&str> {
+    channel.config["granted_scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn with_the_flag_a_video_is_deleted_and_deleting_again_counts_as_deleted() {
+    let env = env_with(true).await;
+    let channel = env.connect().await;
+    let consents = env.fake.consents();
+    assert!(consents[0].split(' ').any(|s| s == youtube_fake::FORCE_SSL_SCOPE), "{consents:?}");
+    assert_eq!(
+        scopes(&channel),
+        [youtube_fake::UPLOAD_SCOPE, youtube_fake::READONLY_SCOPE, youtube_fake::FORCE_SSL_SCOPE],
+        "what Google granted is kept with the channel"
+    );
+    assert!(env.provider.validate_config(&channel.config).is_empty());
+    assert!(env.provider.can_delete(&channel));
+
+    let video = env.video(&pattern(10));
+    let published =
+        env.provider.publish(&request(&channel, "Gone soon", &[video], &Value::Null)).await.unwrap();
+    let id = published.provider_post_id;
+    assert_eq!(env.fake.videos(), [id.as_str()]);
+    env.provider.delete(&deletion(&channel, &id)).await.unwrap();
+    assert!(env.fake.videos().is_empty(), "the video is gone from YouTube");
+    assert_eq!(env.fake.deleted(), [id.as_str()]);
+
+    // Already gone (404 videoNotFound): deleted, as asked.
+    env.provider.delete(&deletion(&channel, &id)).await.unwrap();
+    assert_eq!(env.deletes(), [204, 404]);
+
+    // Google's other refusals keep their reason.
+    env.fake.fail_next(403, "forbidden", "The video that you are trying to delete cannot be deleted.");
+    let err = env.provider.delete(&deletion(&channel, &id)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "forbidden"), "{err:?}");
+    // An id that is not YouTube's never reaches a URL.
+    let err = env.provider.delete(&deletion(&channel, "x&id=other")).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "invalid_provider_post_id"));
+    assert_eq!(env.deletes().len(), 3);
+}
+
+#[tokio::test]
+async fn without_the_flag_connect_does_not_ask_for_force_ssl_and_nothing_is_deleted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let consents = env.fake.consents();
+    assert_eq!(consents, [format!("{} {}", youtube_fake::UPLOAD_SCOPE, youtube_fake::READONLY_SCOPE)]);
+    assert_eq!(scopes(&channel), [youtube_fake::UPLOAD_SCOPE, youtube_fake::READONLY_SCOPE]);
+    assert!(!env.provider.can_delete(&channel));
+    let video = env.video(&pattern(10));
+    let id = env
+        .provider
+        .publish(&request(&channel, "Stays", &[video], &Value::Null))
+        .await
+        .unwrap()
+        .provider_post_id;
+    let err = env.provider.delete(&deletion(&channel, &id)).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Rejected { ref code, .. } if code == "delete_not_granted"),
+        "{err:?}"
+    );
+
+    // Turning the flag on later does not widen channels connected without it; nor channels
+    // connected before Crier kept the granted scopes (`{}`): both must reconnect.
+    let opted_in = env.provider_with(true);
+    assert!(!opted_in.can_delete(&channel));
+    let older = Channel { config: json!({}), ..channel.clone() };
+    assert!(!opted_in.can_delete(&older));
+    assert!(opted_in.validate_config(&older.config).is_empty());
+    assert!(env.deletes().is_empty(), "refused before calling YouTube");
+
+    // YouTube itself refuses a token without force-ssl, as Google answers it.
+    let tokens = env.tokens(&channel);
+    let answer = reqwest::Client::new()
+        .delete(format!("{}/youtube/v3/videos?id={id}", env.fake.base_url()))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    assert!(answer.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["errors"][0]["reason"], "insufficientPermissions");
+    assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
+    // A channel whose config claims more than its token has: Google's refusal, not a refresh.
+    let claimed = json!({"granted_scopes": [youtube_fake::UPLOAD_SCOPE, youtube_fake::FORCE_SSL_SCOPE]});
+    let claiming = Channel { config: claimed, ..channel.clone() };
+    let mut stored = tokens.clone();
+    stored.as_object_mut().unwrap().remove("scope");
+    env.vault.0.lock().unwrap().insert(channel.id, serde_json::to_vec(&stored).unwrap());
+    let exchanges = env.token_calls();
+    let err = opted_in.delete(&deletion(&claiming, &id)).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Rejected { ref code, .. } if code == "delete_not_granted"),
+        "{err:?}"
+    );
+    assert_eq!(env.deletes(), [403, 403], "the direct call, then the provider's");
+    assert_eq!(env.token_calls(), exchanges);
+    assert_eq!(env.fake.videos(), [id]);
+}
+
+#[tokio::test]
+async fn an_expired_token_during_delete_is_refreshed_once() {
+    let env = env_with(true).await;
+    let channel = env.connect().await;
+    let video = env.video(&pattern(10));
+    let id = env
+        .provider
+        .publish(&request(&channel, "Old", &[video], &Value::Null))
+        .await
+        .unwrap()
+        .provider_post_id;
+    env.fake.expire_access_tokens();
+    let exchanges = env.token_calls();
+    // What the worker does: the call, a refresh on AuthExpired, the call again.
+    let err = env.provider.delete(&deletion(&channel, &id)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::AuthExpired { .. }), "{err:?}");
+    env.provider.refresh(&channel).await.unwrap();
+    env.provider.delete(&deletion(&channel, &id)).await.unwrap();
+    assert_eq!(env.token_calls(), exchanges + 1, "one refresh");
+    assert_eq!(env.deletes(), [401, 204]);
+    assert!(env.fake.videos().is_empty());
+    let scope = env.tokens(&channel)["scope"].as_str().unwrap().to_owned();
+    assert!(scope.contains(youtube_fake::FORCE_SSL_SCOPE), "the refresh's scope is kept: {scope}");
 }

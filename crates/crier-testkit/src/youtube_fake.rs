@@ -10,6 +10,12 @@
 //!   `uploadType=resumable` answers a session URI in `Location`; PUTs with `Content-Range` must
 //!   continue exactly where the session stands, every chunk but the last a multiple of 256 KiB;
 //!   `308` with `Range` until the last byte, then the video resource. The chunks are reassembled.
+//! - `DELETE /youtube/v3/videos?id=…` (developers.google.com/youtube/v3/docs/videos/delete):
+//!   `204` and the video is gone; `404 videoNotFound` for a video that is not (or no longer)
+//!   there; a token not granted `youtube.force-ssl`, `youtube` or `youtubepartner` is refused
+//!   `403 insufficientPermissions` as Google does (with `status: PERMISSION_DENIED`,
+//!   `ACCESS_TOKEN_SCOPE_INSUFFICIENT` and `WWW-Authenticate: … error="insufficient_scope"`).
+//!   Tokens carry the scopes asked on the consent page, answered as `scope` by `POST /token`.
 //! - errors as `{"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}`
 //!   (developers.google.com/youtube/v3/docs/errors); `invalidTitle` for a title over 100
 //!   characters or with `<`/`>`, `invalidDescription` likewise for the description.
@@ -19,7 +25,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test support")]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -28,7 +34,7 @@ use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -42,7 +48,15 @@ pub const CHANNEL_ID: &str = "UCcrierTestChannel0000001";
 pub const CHANNEL_TITLE: &str = "Crier Videos";
 pub const CUSTOM_URL: &str = "@crier";
 pub const ACCESS_TOKEN_LIFETIME: i64 = 3599;
-const UPLOAD_SCOPE: &str = "https://www.googleapis.com/auth/youtube.upload";
+pub const UPLOAD_SCOPE: &str = "https://www.googleapis.com/auth/youtube.upload";
+pub const READONLY_SCOPE: &str = "https://www.googleapis.com/auth/youtube.readonly";
+pub const FORCE_SSL_SCOPE: &str = "https://www.googleapis.com/auth/youtube.force-ssl";
+/// The scopes `videos.delete` accepts (developers.google.com/youtube/v3/docs/videos/delete).
+const DELETE_SCOPES: [&str; 3] = [
+    FORCE_SSL_SCOPE,
+    "https://www.googleapis.com/auth/youtube",
+    "https://www.googleapis.com/auth/youtubepartner",
+];
 const UNIT: usize = 256 * 1024;
 
 /// One request the fake answered.
@@ -67,10 +81,16 @@ pub struct Upload {
 }
 
 struct Inner {
-    /// code → (redirect URI, PKCE challenge).
-    grants: HashMap<String, (String, String)>,
-    access_tokens: HashMap<String, i64>,
-    refresh_tokens: HashSet<String>,
+    /// code → (redirect URI, PKCE challenge, scopes consented to).
+    grants: HashMap<String, (String, String, String)>,
+    /// access token → (expiry, scopes).
+    access_tokens: HashMap<String, (i64, String)>,
+    /// refresh token → scopes.
+    refresh_tokens: HashMap<String, String>,
+    /// The `scope` of every consent page shown.
+    consents: Vec<String>,
+    /// Videos deleted, by id.
+    deleted: Vec<String>,
     rotate: bool,
     revoked: Vec<String>,
     uploads: HashMap<String, Upload>,
@@ -97,7 +117,9 @@ impl YouTubeFake {
         let (listener, shared) = crate::fake_server::bind(Inner {
             grants: HashMap::new(),
             access_tokens: HashMap::new(),
-            refresh_tokens: HashSet::new(),
+            refresh_tokens: HashMap::new(),
+            consents: Vec::new(),
+            deleted: Vec::new(),
             rotate: false,
             revoked: Vec::new(),
             uploads: HashMap::new(),
@@ -112,6 +134,7 @@ impl YouTubeFake {
             .route("/token", post(token))
             .route("/revoke", post(revoke))
             .route("/youtube/v3/channels", get(channels))
+            .route("/youtube/v3/videos", delete(delete_video))
             .route("/upload/youtube/v3/videos", post(open_session).put(put_chunk))
             .layer(middleware::from_fn_with_state(shared.clone(), guard))
             .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
@@ -140,7 +163,24 @@ impl YouTubeFake {
     }
 
     pub fn refresh_token_valid(&self, token: &str) -> bool {
-        self.shared.lock().refresh_tokens.contains(token)
+        self.shared.lock().refresh_tokens.contains_key(token)
+    }
+
+    /// The `scope` asked on each consent page shown, in order.
+    pub fn consents(&self) -> Vec<String> {
+        self.shared.lock().consents.clone()
+    }
+
+    /// The ids of the videos uploaded and not deleted.
+    pub fn videos(&self) -> Vec<String> {
+        let inner = self.shared.lock();
+        let ids = inner.uploads.values().filter_map(|u| u.video_id.clone());
+        ids.filter(|id| !inner.deleted.contains(id)).collect()
+    }
+
+    /// The ids of the videos deleted, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.shared.lock().deleted.clone()
     }
 
     /// Refreshes answer a new refresh token and spend the old one (Google may do so).
@@ -148,7 +188,7 @@ impl YouTubeFake {
         self.shared.lock().rotate = true;
     }
 
-    /// The next Data API call (a session's opening or the channel list) fails with Google's
+    /// The next Data API call (a session's opening, the channel list, a deletion) fails with Google's
     /// error shape: e.g. `(403, "quotaExceeded", "…")`.
     pub fn fail_next(&self, status: u16, reason: &str, message: &str) {
         self.shared.lock().next_error = Some((status, reason.to_owned(), message.to_owned()));
@@ -166,7 +206,7 @@ impl YouTubeFake {
 
     /// Every access token issued so far has expired (refresh tokens stay good).
     pub fn expire_access_tokens(&self) {
-        for expiry in self.shared.lock().access_tokens.values_mut() {
+        for (expiry, _) in self.shared.lock().access_tokens.values_mut() {
             *expiry = 0;
         }
     }
@@ -217,7 +257,7 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
         let mut inner = shared.lock();
-        let expiry = bearer.and_then(|b| inner.access_tokens.get(&b).copied());
+        let expiry = bearer.and_then(|b| inner.access_tokens.get(&b).map(|(expiry, _)| *expiry));
         if expiry.is_none_or(|e| e <= now()) {
             return Some(fixtures::respond("youtube/unauthorized", &[]));
         }
@@ -250,8 +290,12 @@ async fn authorize(State(shared): St, Query(query): Query<HashMap<String, String
         return (StatusCode::BAD_REQUEST, "Error 400: invalid_request").into_response();
     }
     let code = random_token("4/0A");
-    let grant = (field("redirect_uri").to_owned(), field("code_challenge").to_owned());
-    shared.lock().grants.insert(code.clone(), grant);
+    let grant =
+        (field("redirect_uri").to_owned(), field("code_challenge").to_owned(), field("scope").to_owned());
+    let mut inner = shared.lock();
+    inner.grants.insert(code.clone(), grant);
+    inner.consents.push(field("scope").to_owned());
+    drop(inner);
     let mut location = url::Url::parse(field("redirect_uri")).unwrap();
     location
         .query_pairs_mut()
@@ -275,43 +319,44 @@ async fn token(State(shared): St, body: Bytes) -> Response {
     }
     let mut inner = shared.lock();
     let access = random_token("ya29.");
-    let mut reply = vec![
-        ("access_token", json!(access)),
-        ("expires_in", json!(ACCESS_TOKEN_LIFETIME)),
-        ("scope", json!(format!("{UPLOAD_SCOPE} https://www.googleapis.com/auth/youtube.readonly"))),
-    ];
-    let new_refresh = match field("grant_type") {
+    let (new_refresh, scope) = match field("grant_type") {
         "authorization_code" => {
-            let Some((uri, challenge)) = inner.grants.remove(field("code")) else {
+            let Some((uri, challenge, scope)) = inner.grants.remove(field("code")) else {
                 return oauth_error("invalid_grant", "Malformed auth code.");
             };
             let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
             if uri != field("redirect_uri") || computed != challenge {
                 return oauth_error("invalid_grant", "Bad Request");
             }
-            true
+            (true, scope)
         }
         "refresh_token" => {
             let old = field("refresh_token").to_owned();
-            if !inner.refresh_tokens.contains(&old) {
+            let Some(scope) = inner.refresh_tokens.get(&old).cloned() else {
                 return fixtures::respond("youtube/invalid_grant", &[]);
-            }
+            };
             if inner.rotate {
                 inner.refresh_tokens.remove(&old);
             }
-            inner.rotate
+            (inner.rotate, scope)
         }
         _ => return oauth_error("unsupported_grant_type", "Invalid grant_type."),
     };
+    // Google answers the granted scopes, space-separated, on both grants.
+    let mut reply = vec![
+        ("access_token", json!(access)),
+        ("expires_in", json!(ACCESS_TOKEN_LIFETIME)),
+        ("scope", json!(scope)),
+    ];
     let answer = if new_refresh {
         let refresh = random_token("1//0g");
-        inner.refresh_tokens.insert(refresh.clone());
+        inner.refresh_tokens.insert(refresh.clone(), scope.clone());
         reply.push(("refresh_token", json!(refresh)));
         "youtube/token_with_refresh"
     } else {
         "youtube/token"
     };
-    inner.access_tokens.insert(access, now() + ACCESS_TOKEN_LIFETIME);
+    inner.access_tokens.insert(access, (now() + ACCESS_TOKEN_LIFETIME, scope));
     fixtures::respond(answer, &reply)
 }
 
@@ -319,7 +364,7 @@ async fn revoke(State(shared): St, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let token = form.get("token").cloned().unwrap_or_default();
     let mut inner = shared.lock();
-    if !inner.refresh_tokens.remove(&token) {
+    if inner.refresh_tokens.remove(&token).is_none() {
         return oauth_error("invalid_token", "Token expired or revoked");
     }
     inner.revoked.push(token);
@@ -443,4 +488,56 @@ async fn put_chunk(
         },
     });
     (StatusCode::OK, axum::Json(answer)).into_response()
+}
+
+/// Google's answer to a token without the scope a method needs (the AIP-193 shape the Data API
+/// answers, with the legacy `errors` list).
+fn insufficient_scope() -> Response {
+    let message = "Request had insufficient authentication scopes.";
+    let body = json!({"error": {
+        "code": 403, "message": message,
+        "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}],
+        "status": "PERMISSION_DENIED",
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "domain": "googleapis.com",
+            "metadata": {"service": "youtube.googleapis.com", "method": "youtube.api.v3.V3DataVideoService.Delete"},
+        }],
+    }});
+    let challenge = format!(
+        "Bearer realm=\"https://accounts.google.com/\", error=\"insufficient_scope\", scope=\"{}\"",
+        DELETE_SCOPES.join(" ")
+    );
+    (StatusCode::FORBIDDEN, [(header::WWW_AUTHENTICATE, challenge)], axum::Json(body)).into_response()
+}
+
+/// `videos.delete`: the bearer was checked by `guard`; its scopes are checked here.
+async fn delete_video(
+    State(shared): St,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let mut inner = shared.lock();
+    let scope = inner.access_tokens.get(bearer).map(|(_, scope)| scope.clone()).unwrap_or_default();
+    if !scope.split(' ').any(|s| DELETE_SCOPES.contains(&s)) {
+        return insufficient_scope();
+    }
+    let Some(id) = query.get("id").filter(|id| !id.is_empty()).cloned() else {
+        return error(400, "missingRequiredParameter", "No filter selected. Expected one of: id");
+    };
+    let exists = inner.uploads.values().any(|u| u.video_id.as_deref() == Some(id.as_str()));
+    if !exists || inner.deleted.contains(&id) {
+        return error(
+            404,
+            "videoNotFound",
+            "The video identified by the <code>id</code> parameter could not be found.",
+        );
+    }
+    inner.deleted.push(id);
+    StatusCode::NO_CONTENT.into_response()
 }

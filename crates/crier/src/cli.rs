@@ -349,6 +349,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
     pub google_client_secret: Option<SecretArg>,
 
+    /// Let posts published to YouTube be deleted from YouTube. Connecting then also asks for the
+    /// `youtube.force-ssl` scope, which Google's consent page presents as seeing, editing and
+    /// permanently deleting the account's videos, ratings, comments and captions: far broader
+    /// than uploading. Only channels connected while this is on can delete; reconnect the others
+    #[arg(long, env = "CRIER_YOUTUBE_DELETE")]
+    pub youtube_delete: bool,
+
     /// Client key of your TikTok app (developers.tiktok.com/apps, with Login Kit and the Content
     /// Posting API's Direct Post); TikTok channels are offered when it and the secret are set
     #[arg(long, env = "CRIER_TIKTOK_CLIENT_KEY")]

@@ -21,9 +21,14 @@
 //! `invalidDescription`…) are refusals, with Google's message kept. YouTube has no idempotency
 //! key: `lookup` answers `Unknowable`. Disconnecting revokes the grant
 //! (developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke).
+//!
+//! Deleting a video (`videos.delete`) needs a scope that manages the whole account, so it is the
+//! deployment's choice ([`YouTubeSettings::delete_videos`]); see [`scopes`].
 
+mod delete;
 mod errors;
 mod oauth;
+mod scopes;
 mod upload;
 
 use async_trait::async_trait;
@@ -31,7 +36,9 @@ use crier_core::Channel;
 use serde::Deserialize;
 
 use crate::platform::Platform;
-use crate::provider::{Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit};
+use crate::provider::{
+    DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
+};
 use crate::{
     CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules,
 };
@@ -62,6 +69,10 @@ pub struct YouTubeSettings {
     pub auth_base: String,
     /// Bytes per upload request, a multiple of [`CHUNK_UNIT`] (rounded down, at least one unit).
     pub chunk_size: usize,
+    /// Ask for `youtube.force-ssl` when connecting, so that published videos can be deleted.
+    /// Google's consent page then says the app may manage the whole YouTube account. Off by
+    /// default; channels are only deletable when they were granted such a scope and this is on.
+    pub delete_videos: bool,
 }
 
 impl std::fmt::Debug for YouTubeSettings {
@@ -72,6 +83,7 @@ impl std::fmt::Debug for YouTubeSettings {
             .field("oauth_base", &self.oauth_base)
             .field("auth_base", &self.auth_base)
             .field("chunk_size", &self.chunk_size)
+            .field("delete_videos", &self.delete_videos)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +98,7 @@ impl YouTubeSettings {
             oauth_base: "https://oauth2.googleapis.com".into(),
             auth_base: "https://accounts.google.com".into(),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            delete_videos: false,
         }
     }
 
@@ -164,12 +177,23 @@ impl Provider for YouTube {
         "youtube"
     }
 
-    /// `{}`: the channel is the account's own.
+    /// `{}`, or `{"granted_scopes": [...]}` as connecting records it: the channel is the
+    /// account's own.
     fn validate_config(&self, config: &serde_json::Value) -> Vec<TargetIssue> {
-        match config.as_object() {
-            Some(map) if map.is_empty() => Vec::new(),
-            _ => vec![TargetIssue::new("", "YouTube channels have no settings")],
+        let Some(map) = config.as_object() else {
+            return vec![TargetIssue::new("", "YouTube channels have no settings")];
+        };
+        let mut issues = Vec::new();
+        for (key, value) in map {
+            let scopes_listed =
+                value.as_array().is_some_and(|list| list.iter().all(serde_json::Value::is_string));
+            if key != scopes::GRANTED_KEY {
+                issues.push(TargetIssue::new(&format!("/{key}"), "YouTube channels have no settings"));
+            } else if !scopes_listed {
+                issues.push(TargetIssue::new(&format!("/{key}"), "a list of the scopes Google granted"));
+            }
         }
+        issues
     }
 
     fn validate_target(&self, _channel: &Channel, text: &str, value: &serde_json::Value) -> Vec<TargetIssue> {
@@ -269,6 +293,16 @@ impl Provider for YouTube {
 
     async fn lookup(&self, _request: &PublishRequest<'_>) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unknowable)
+    }
+
+    /// Only when this deployment opted in and the channel was granted a scope that allows
+    /// `videos.delete` (channels connected before either must reconnect).
+    fn can_delete(&self, channel: &Channel) -> bool {
+        self.settings.delete_videos && scopes::allow_delete(scopes::granted_in(&channel.config))
+    }
+
+    async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
+        self.delete_video(request).await
     }
 }
 

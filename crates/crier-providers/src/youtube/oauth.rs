@@ -6,14 +6,11 @@
 use crier_core::{Channel, ChannelAccount};
 use serde::{Deserialize, Serialize};
 
-use super::YouTube;
 use super::errors::google_error;
+use super::{YouTube, scopes};
 use crate::provider::ProviderError;
 use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
 
-/// Uploading videos, and reading which channel the account has (nothing broader).
-pub(super) const SCOPES: &str =
-    "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly";
 /// A token this close to its expiry is refreshed before use.
 const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 /// Google's access tokens last an hour.
@@ -26,6 +23,10 @@ pub(super) struct Tokens {
     pub refresh_token: String,
     /// When the access token expires (Unix seconds).
     pub expires_at: i64,
+    /// The scopes Google last said the grant has (space-separated), at connect and at each
+    /// refresh that answers them; absent for channels connected before Crier kept them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// The state of a connection in progress, sealed until the user comes back.
@@ -41,6 +42,9 @@ struct TokenReply {
     refresh_token: Option<String>,
     #[serde(default)]
     expires_in: Option<i64>,
+    /// The scopes granted, space-separated.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// `channels.list` with `part=snippet`, the fields Crier uses.
@@ -82,7 +86,7 @@ impl YouTube {
             .append_pair("client_id", &self.settings.client_id)
             .append_pair("redirect_uri", request.callback_url)
             .append_pair("response_type", "code")
-            .append_pair("scope", SCOPES)
+            .append_pair("scope", &scopes::requested(self.settings.delete_videos))
             .append_pair("access_type", "offline")
             .append_pair("prompt", "consent")
             .append_pair("state", request.state)
@@ -117,6 +121,11 @@ impl YouTube {
         }
         let reply: TokenReply = call.json().map_err(ConnectError::unreadable)?;
         let tokens = self.tokens_of(reply, None).map_err(ConnectError::unreadable)?;
+        // What the user actually granted: `can_delete` reads it from the config.
+        let config = match &tokens.scope {
+            Some(scope) => serde_json::json!({ scopes::GRANTED_KEY: scopes::parse(scope) }),
+            None => serde_json::json!({}),
+        };
         // developers.google.com/youtube/v3/docs/channels/list
         let url = self.settings.api("/youtube/v3/channels?part=snippet&mine=true");
         let call = self
@@ -153,7 +162,7 @@ impl YouTube {
                 display_name: Some(channel.snippet.title).filter(|t| !t.trim().is_empty()),
                 avatar_url: avatar,
             },
-            config: serde_json::json!({}),
+            config,
             credentials: Credentials::to_json(&tokens),
         })
     }
@@ -195,7 +204,11 @@ impl YouTube {
             });
         }
         let reply: TokenReply = call.json()?;
-        let fresh = self.tokens_of(reply, Some(&tokens.refresh_token))?;
+        let mut fresh = self.tokens_of(reply, Some(&tokens.refresh_token))?;
+        // Google answers `scope` on refresh too; when it does not, the grant is unchanged.
+        if fresh.scope.is_none() {
+            fresh.scope.clone_from(&tokens.scope);
+        }
         self.platform.vault.replace(channel, &Credentials::to_json(&fresh)).await?;
         Ok(fresh)
     }
@@ -211,6 +224,7 @@ impl YouTube {
             access_token: reply.access_token,
             refresh_token,
             expires_at: self.platform.clock.now().timestamp() + reply.expires_in.unwrap_or(DEFAULT_LIFETIME),
+            scope: reply.scope.filter(|s| !s.trim().is_empty()),
         })
     }
 

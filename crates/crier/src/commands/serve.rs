@@ -142,10 +142,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         _ => anyhow::bail!("--linkedin-client-id and --linkedin-client-secret go together"),
     };
     let youtube = match (&args.google_client_id, &args.google_client_secret) {
-        (Some(id), Some(secret)) => Some(YouTubeSettings::new(id.clone(), secret.0.clone())),
+        (Some(id), Some(secret)) => Some(YouTubeSettings {
+            delete_videos: args.youtube_delete,
+            ..YouTubeSettings::new(id.clone(), secret.0.clone())
+        }),
         (None, None) => None,
         _ => anyhow::bail!("--google-client-id and --google-client-secret go together"),
     };
+    if args.youtube_delete && youtube.is_none() {
+        anyhow::bail!("--youtube-delete needs --google-client-id and --google-client-secret");
+    }
     let tiktok = match (&args.tiktok_client_key, &args.tiktok_client_secret) {
         (Some(key), Some(secret)) => Some(TikTokSettings::new(key.clone(), secret.0.clone())),
         (None, None) => None,
