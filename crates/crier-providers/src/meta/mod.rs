@@ -17,6 +17,7 @@
 
 pub mod facebook;
 pub mod instagram;
+pub(crate) mod poll;
 pub mod signed_request;
 pub mod threads;
 
