@@ -447,3 +447,19 @@ async fn a_video_is_not_mixed_with_images_at_publish_time_either() {
     assert!(matches!(&err, ProviderError::Rejected { code, .. } if code == "invalid_media"), "{err:?}");
     assert!(env.fake.photos().is_empty() && env.fake.videos().is_empty(), "nothing half published");
 }
+
+#[tokio::test]
+async fn a_sign_in_near_its_end_is_renewed_before_a_video_upload() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let before = env.tokens(&channel);
+    env.clock.advance(chrono::Duration::days(55));
+    let id = env.add_video(&video_bytes(12));
+    env.provider.publish(&request(&channel, "Still here", &[id], &Value::Null)).await.unwrap();
+    let after = env.tokens(&channel);
+    assert_ne!(after["user_access_token"], before["user_access_token"]);
+    let now = crier_core::Clock::now(&env.clock).timestamp();
+    assert_eq!(after["user_expires_at"].as_i64().unwrap(), now + facebook_fake::LONG_LIVED);
+    assert_eq!(after["page_access_token"], before["page_access_token"], "the Page token is kept");
+    assert_eq!(env.fake.videos().len(), 1);
+}

@@ -8,7 +8,8 @@
 //! longer documents it and the `graph-video.facebook.com` host it used is deprecated
 //! (developers.facebook.com/docs/video-api/overview).
 //!
-//! The Resumable Upload API takes a *user* token: the long-lived one kept with the Page token.
+//! The Resumable Upload API takes a *user* token: the long-lived one kept with the Page token,
+//! renewed (`fb_exchange_token`) when it ends within a week; once expired, the user reconnects.
 //! Its `file_type` names `video/mp4` only, so MP4 is all Facebook takes here.
 //!
 //! Meta processes the video after it is created; `GET /{video-id}?fields=status,permalink_url`
@@ -131,13 +132,7 @@ impl Facebook {
         tokens: &Tokens,
         id: MediaId,
     ) -> Result<Published, ProviderError> {
-        if tokens.user_expires_at <= self.platform.clock.now().timestamp() {
-            return Err(ProviderError::AuthExpired {
-                message: "video uploads need the Facebook sign-in that connected the Page, and it has \
-                          expired; reconnect the channel"
-                    .into(),
-            });
-        }
+        let tokens = &self.with_fresh_user_token(request.channel, tokens.clone()).await?;
         let file = self.platform.media.load(request.channel.workspace_id, id).await?;
         if file.mime() != VIDEO_TYPE {
             return Err(ProviderError::Rejected {
