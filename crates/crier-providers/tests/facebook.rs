@@ -1,6 +1,7 @@
 //! The Facebook Pages provider against the fake Facebook of `crier-testkit`: Facebook Login and
 //! the long-lived exchange, the Page token read again on refresh, feed posts, photos (one as a
-//! photo post, several attached unpublished), the first comment, and Graph's errors.
+//! photo post, several attached unpublished), videos (the Resumable Upload API in chunks, then
+//! the status read until ready), the first comment, and Graph's errors.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
@@ -8,7 +9,9 @@ mod doubles;
 
 use std::sync::Arc;
 
-use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, MediaKind, WorkspaceId};
+use crier_core::{
+    Channel, ChannelId, ChannelStatus, ManualClock, MediaFacts, MediaId, MediaKind, WorkspaceId,
+};
 use crier_providers::meta::MetaSettings;
 use crier_providers::meta::facebook::Facebook;
 use crier_providers::{
@@ -18,6 +21,9 @@ use crier_providers::{
 use crier_testkit::facebook_fake::{self, FacebookFake};
 use doubles::{CALLBACK, MemoryMedia, MemoryVault, consent, pointers, request};
 use serde_json::{Value, json};
+
+/// Bytes per video chunk here: small, so that a test video goes up in several.
+const VIDEO_CHUNK: usize = 7;
 
 struct Env {
     fake: FacebookFake,
@@ -41,7 +47,7 @@ async fn env() -> Env {
         ..MetaSettings::new(facebook_fake::APP_ID, facebook_fake::APP_SECRET, facebook_fake::VERSION)
     };
     Env {
-        provider: Facebook::new(platform, settings),
+        provider: Facebook::new(platform, settings).with_video_chunk(VIDEO_CHUNK),
         fake,
         vault,
         media,
@@ -106,6 +112,26 @@ impl Env {
         self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes: bytes.to_vec() });
         id
     }
+
+    fn add_video(&self, bytes: &[u8]) -> MediaId {
+        let id = MediaId::generate();
+        let media = doubles::ready_media(
+            self.workspace,
+            id,
+            bytes,
+            "video/mp4".into(),
+            MediaKind::Video,
+            Some("oven.mp4".into()),
+            None,
+        );
+        self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes: bytes.to_vec() });
+        id
+    }
+}
+
+/// Bytes no two chunks of which are alike, so a chunk out of place would show.
+fn video_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
 
 #[tokio::test]
@@ -286,5 +312,154 @@ async fn targets_and_media_are_checked_before_acceptance() {
     assert_eq!(check("x", json!({"first_comment": " "})), ["/options/first_comment"]);
     assert_eq!(check("x", json!({"thread": []})), ["/options"]);
     let rules = env.provider.media_rules(&channel);
-    assert_eq!((rules.max_images, rules.max_videos), (10, 0));
+    assert_eq!((rules.max_images, rules.max_videos), (10, 1));
+}
+
+fn facts(mime: &str, kind: MediaKind, duration_ms: Option<u64>) -> MediaFacts {
+    MediaFacts {
+        mime: mime.into(),
+        kind,
+        width: 1280,
+        height: 720,
+        duration_ms,
+        video_codec: None,
+        audio_codec: None,
+        size: 1_000,
+        sha256: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn images_or_one_video_never_both_are_taken_at_accept_time() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let rules = env.provider.media_rules(&channel);
+    let image = facts("image/jpeg", MediaKind::Image, None);
+    let video = facts("video/mp4", MediaKind::Video, Some(60_000));
+    assert!(rules.check(std::slice::from_ref(&video)).is_empty());
+    assert!(rules.check(&vec![image.clone(); 10]).is_empty());
+
+    let mixed = rules.check(&[image.clone(), video.clone()]);
+    assert_eq!(pointers(&mixed), ["/media"]);
+    assert!(mixed[0].message.contains("not both"), "{}", mixed[0].message);
+    assert_eq!(pointers(&rules.check(&[video.clone(), video.clone()])), ["/media"]);
+    let mov = facts("video/quicktime", MediaKind::Video, Some(60_000));
+    assert_eq!(pointers(&rules.check(&[mov])), ["/media/0"], "the upload API takes MP4 only");
+    let long = facts("video/mp4", MediaKind::Video, Some(240 * 60_000 + 1));
+    assert_eq!(pointers(&rules.check(&[long])), ["/media/0"]);
+    let big = MediaFacts { size: 1024 * 1024 * 1024 + 1, ..video };
+    assert_eq!(pointers(&rules.check(&[big])), ["/media/0"]);
+}
+
+#[tokio::test]
+async fn a_video_goes_up_in_chunks_and_is_published_with_its_description() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let bytes = video_bytes(50);
+    let id = env.add_video(&bytes);
+    let options = json!({"first_comment": "Recipe below"});
+    let published = env.provider.publish(&request(&channel, "Our new oven", &[id], &options)).await.unwrap();
+
+    let videos = env.fake.videos();
+    assert_eq!(videos.len(), 1);
+    let video = &videos[0];
+    assert_eq!(video.bytes, bytes, "the chunks reassemble the file");
+    assert_eq!(video.chunks, 50_usize.div_ceil(VIDEO_CHUNK));
+    assert_eq!((video.file_name.as_str(), video.file_type.as_str()), ("oven.mp4", "video/mp4"));
+    assert_eq!(video.description.as_deref(), Some("Our new oven"));
+    assert_eq!(video.reads, 2, "read while processing, then ready");
+    assert_eq!(published.provider_post_id, video.id);
+    assert_eq!(
+        published.url.as_deref(),
+        Some(format!("https://www.facebook.com/{}/videos/{}/", facebook_fake::PAGE_ID, video.id).as_str())
+    );
+    assert!(env.fake.posts().is_empty() && env.fake.photos().is_empty(), "no feed post besides");
+    assert_eq!(env.fake.comments(), [(video.id.clone(), "Recipe below".to_owned())]);
+
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted(), std::slice::from_ref(&video.id));
+    assert!(env.fake.videos().is_empty());
+}
+
+#[tokio::test]
+async fn a_video_that_fails_processing_is_rejected_with_metas_message() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let id = env.add_video(&video_bytes(20));
+    env.fake.fail_next_video("The video's codec is not supported.");
+    let err = env.provider.publish(&request(&channel, "Broken", &[id], &Value::Null)).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Rejected {
+            code: "video_failed".into(),
+            message: "The video's codec is not supported.".into()
+        }
+    );
+
+    // The upload session takes the user token: past its 60 days, the channel is reconnected.
+    env.clock.advance(chrono::Duration::days(61));
+    let calls = env.fake.requests().len();
+    let err = env.provider.publish(&request(&channel, "Later", &[id], &Value::Null)).await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::AuthExpired { message } if message.contains("reconnect")),
+        "{err:?}"
+    );
+    assert_eq!(env.fake.requests().len(), calls, "nothing sent");
+}
+
+#[tokio::test]
+async fn a_rate_limit_during_the_transfer_waits_for_metas_estimate() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let bytes = video_bytes(30);
+    let id = env.add_video(&bytes);
+    env.fake.rate_limit_transfers(1);
+    let err = env.provider.publish(&request(&channel, "Oven", &[id], &Value::Null)).await.unwrap_err();
+    let now = crier_core::Clock::now(&env.clock);
+    assert_eq!(
+        err,
+        ProviderError::RateLimited { reset: now + chrono::Duration::minutes(facebook_fake::REGAIN_MINUTES) }
+    );
+    let refused = env.fake.requests().into_iter().filter(|r| r.status == 400).collect::<Vec<_>>();
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].method == "POST" && refused[0].path.contains("/upload:"), "{refused:?}");
+    assert!(env.fake.videos().is_empty());
+
+    // The next attempt starts a new session and goes through.
+    env.provider.publish(&request(&channel, "Oven", &[id], &Value::Null)).await.unwrap();
+    assert_eq!(env.fake.videos()[0].bytes, bytes);
+}
+
+#[tokio::test]
+async fn a_video_is_not_mixed_with_images_at_publish_time_either() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let image = env.add_image(b"\xff\xd8 one", None);
+    let video = env.add_video(&video_bytes(10));
+    let err =
+        env.provider.publish(&request(&channel, "Both", &[image, video], &Value::Null)).await.unwrap_err();
+    assert!(matches!(&err, ProviderError::Rejected { code, .. } if code == "invalid_media"), "{err:?}");
+    assert!(env.fake.photos().is_empty() && env.fake.videos().is_empty(), "nothing half published");
+}
+
+#[tokio::test]
+async fn a_sign_in_near_its_end_is_renewed_before_a_video_upload() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let before = env.tokens(&channel);
+    env.clock.advance(chrono::Duration::days(55));
+    let id = env.add_video(&video_bytes(12));
+    env.provider.publish(&request(&channel, "Still here", &[id], &Value::Null)).await.unwrap();
+    let after = env.tokens(&channel);
+    assert_ne!(after["user_access_token"], before["user_access_token"]);
+    let now = crier_core::Clock::now(&env.clock).timestamp();
+    assert_eq!(after["user_expires_at"].as_i64().unwrap(), now + facebook_fake::LONG_LIVED);
+    assert_eq!(after["page_access_token"], before["page_access_token"], "the Page token is kept");
+    assert_eq!(env.fake.videos().len(), 1);
 }

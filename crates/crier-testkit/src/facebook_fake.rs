@@ -10,15 +10,29 @@
 //! - `POST /{version}/{page-id}/feed` (JSON: `message`, `link`, `attached_media`;
 //!   developers.facebook.com/docs/pages-api/posts), `POST /{version}/{page-id}/photos` (multipart
 //!   `source`, `caption`, `published`; developers.facebook.com/docs/graph-api/reference/page/photos/),
-//!   `POST /{version}/{object-id}/comments`, `DELETE /{version}/{post-id}` with the Page token
-//!   (`{"success": true}`; 100 / 33 for a post not there;
-//!   developers.facebook.com/docs/pages-api/posts#delete-a-post).
+//!   `POST /{version}/{object-id}/comments`, `DELETE /{version}/{post-id}` (or `{video-id}`) with
+//!   the Page token (`{"success": true}`; 100 / 33 for a post not there;
+//!   developers.facebook.com/docs/pages-api/posts#delete-a-post);
+//! - videos (developers.facebook.com/docs/video-api/guides/publishing): the Resumable Upload API
+//!   (developers.facebook.com/docs/graph-api/guides/upload) — `POST /{version}/{app-id}/uploads`
+//!   (`file_name`, `file_length`, `file_type`, a user token) → `{"id": "upload:…"}`;
+//!   `POST /{version}/upload:{session}` with `Authorization: OAuth {user token}` and the
+//!   `file_offset` header, the bytes as the body, which must start where the file so far ends and
+//!   not run past `file_length` → `{"h": handle}` once the file is whole, else the session's
+//!   `{"id", "file_offset"}` as `GET /{version}/upload:{session}` answers it (what Meta answers
+//!   to a partial chunk is not documented); then `POST /{version}/{page-id}/videos` (multipart
+//!   `fbuploader_video_file_chunk`, `description`, `title`) → `{"id": video-id}`, and
+//!   `GET /{version}/{video-id}?fields=status,permalink_url`: `processing` at the first read,
+//!   then `ready` (or `error` with the processing phase's `errors`, when told to fail;
+//!   developers.facebook.com/docs/graph-api/reference/video-status).
 //!
 //! Errors are Graph's `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
 //! (developers.facebook.com/docs/graph-api/guides/error-handling), sent with HTTP 400 as Graph
 //! does: 190 for a bad or expired token, 4 for the app's rate limit (with
 //! `X-Business-Use-Case-Usage`, developers.facebook.com/docs/graph-api/overview/rate-limiting), 506
-//! for a duplicate status, 200 for a Page the token may not post to.
+//! for a duplicate status, 200 for a Page the token may not post to, 100 for a bad upload session,
+//! offset or handle, 352 for a file type the upload does not take (as the video references list it,
+//! developers.facebook.com/docs/graph-api/reference/ad-account/advideos/#error-codes).
 //!
 //! Where it is a fake: one app ([`APP_ID`], [`APP_SECRET`]), one user ([`USER_ID`]) managing one
 //! Page ([`PAGE_ID`]); login and Graph share one base URL.
@@ -74,6 +88,34 @@ pub struct Photo {
     pub alt_text: Option<String>,
 }
 
+/// A video created on the Page, with the file uploaded for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Video {
+    pub id: String,
+    pub description: Option<String>,
+    pub title: Option<String>,
+    /// The uploaded file, reassembled from its chunks.
+    pub bytes: Vec<u8>,
+    pub file_name: String,
+    pub file_type: String,
+    /// How many `POST /upload:…` calls carried it.
+    pub chunks: usize,
+    /// Status reads so far.
+    pub reads: usize,
+    /// Why processing fails, when it does.
+    pub fails_with: Option<String>,
+}
+
+/// A Resumable Upload API session.
+struct Upload {
+    file_name: String,
+    file_type: String,
+    length: u64,
+    bytes: Vec<u8>,
+    chunks: usize,
+    handle: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
     pub method: String,
@@ -96,7 +138,13 @@ struct Inner {
     deleted: Vec<String>,
     photos: Vec<Photo>,
     comments: Vec<(String, String)>,
+    uploads: HashMap<String, Upload>,
+    videos: Vec<Video>,
+    /// The next video created fails processing with this message.
+    fail_next_video: Option<String>,
     rate_limited: usize,
+    /// Chunk uploads still to answer with a rate limit.
+    rate_limited_transfers: usize,
     requests: Vec<RecordedRequest>,
 }
 
@@ -119,7 +167,11 @@ impl FacebookFake {
             deleted: Vec::new(),
             photos: Vec::new(),
             comments: Vec::new(),
+            uploads: HashMap::new(),
+            videos: Vec::new(),
+            fail_next_video: None,
             rate_limited: 0,
+            rate_limited_transfers: 0,
             requests: Vec::new(),
         })
         .await;
@@ -127,9 +179,11 @@ impl FacebookFake {
             .route("/{version}/dialog/oauth", get(dialog))
             .route("/{version}/oauth/access_token", get(access_token))
             .route("/{version}/me", get(me))
-            .route("/{version}/{id}", get(page).delete(delete_post))
+            .route("/{version}/{id}", get(node).delete(delete_post).post(transfer))
             .route("/{version}/{id}/feed", post(feed))
             .route("/{version}/{id}/photos", post(photos))
+            .route("/{version}/{id}/uploads", post(start_upload))
+            .route("/{version}/{id}/videos", post(videos))
             .route("/{version}/{id}/comments", post(comment))
             .layer(middleware::from_fn_with_state(shared.clone(), guard))
             .with_state(shared.clone());
@@ -169,6 +223,21 @@ impl FacebookFake {
         self.shared.lock().rate_limited = n;
     }
 
+    /// The next `n` chunk uploads (`POST /upload:…`) answer code 4; other calls go through.
+    pub fn rate_limit_transfers(&self, n: usize) {
+        self.shared.lock().rate_limited_transfers = n;
+    }
+
+    /// The videos created on the Page (deleted ones gone).
+    pub fn videos(&self) -> Vec<Video> {
+        self.shared.lock().videos.clone()
+    }
+
+    /// The next video created fails processing, its status naming `message`.
+    pub fn fail_next_video(&self, message: &str) {
+        self.shared.lock().fail_next_video = Some(message.to_owned());
+    }
+
     /// Every Page token issued so far has expired (user tokens stay good).
     pub fn expire_page_tokens(&self) {
         let mut inner = self.shared.lock();
@@ -204,14 +273,22 @@ fn graph_error(code: i64, subcode: Option<i64>, kind: &str, message: &str) -> Re
     (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error}))).into_response()
 }
 
+/// The token of `Authorization: Bearer …`, or `OAuth …` as the Resumable Upload API's examples
+/// send it.
 fn bearer(request: &Request) -> String {
     request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("OAuth ")))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Code 4 with the usage headers that say when access comes back.
+fn rate_limit() -> Response {
+    let usage = [("page_id", json!(PAGE_ID)), ("regain_minutes", json!(REGAIN_MINUTES))];
+    fixtures::respond("facebook/rate_limited", &usage)
 }
 
 /// Records every request; on Graph calls (not login), checks the version, rate-limits and checks
@@ -232,10 +309,13 @@ async fn guard(State(shared): St, mut request: Request, next: Next) -> Response 
     } else {
         let token = bearer(&request);
         let mut inner = shared.lock();
+        let transfer = method == "POST" && path.contains("/upload:");
         if inner.rate_limited > 0 {
             inner.rate_limited -= 1;
-            let usage = [("page_id", json!(PAGE_ID)), ("regain_minutes", json!(REGAIN_MINUTES))];
-            Some(fixtures::respond("facebook/rate_limited", &usage))
+            Some(rate_limit())
+        } else if transfer && inner.rate_limited_transfers > 0 {
+            inner.rate_limited_transfers -= 1;
+            Some(rate_limit())
         } else if inner.expired.contains(&token) {
             Some(fixtures::respond("facebook/expired_token", &[]))
         } else {
@@ -319,12 +399,19 @@ async fn me(axum::Extension(caller): axum::Extension<Caller>) -> Response {
     axum::Json(json!({"id": USER_ID, "name": USER_NAME})).into_response()
 }
 
-async fn page(
+/// `GET /{id}`: an upload session, a video or the Page.
+async fn node(
     State(shared): St,
     Path((_, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     axum::Extension(caller): axum::Extension<Caller>,
 ) -> Response {
+    if id.starts_with("upload:") {
+        return upload_status(&shared, &id, caller);
+    }
+    if shared.lock().videos.iter().any(|v| v.id == id) {
+        return video_status(&shared, &id, caller);
+    }
     if id != PAGE_ID {
         return graph_error(
             100,
@@ -352,6 +439,14 @@ async fn delete_post(
     axum::Extension(caller): axum::Extension<Caller>,
 ) -> Response {
     let mut inner = shared.lock();
+    if let Some(index) = inner.videos.iter().position(|v| v.id == id) {
+        if caller != Caller::Page {
+            return graph_error(200, None, "OAuthException", "(#200) Permissions error");
+        }
+        inner.videos.remove(index);
+        inner.deleted.push(id);
+        return axum::Json(json!({"success": true})).into_response();
+    }
     let Some(index) = inner.posts.iter().position(|p| p.id == id) else {
         return graph_error(
             100,
@@ -468,10 +563,186 @@ async fn comment(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut inner = shared.lock();
-    if caller != Caller::Page || !inner.posts.iter().any(|p| p.id == id) {
+    let known = inner.posts.iter().any(|p| p.id == id) || inner.videos.iter().any(|v| v.id == id);
+    if caller != Caller::Page || !known {
         return graph_error(100, Some(33), "GraphMethodException", "Unsupported post request.");
     }
     let message = body["message"].as_str().unwrap_or_default().to_owned();
     inner.comments.push((id.clone(), message));
     axum::Json(json!({"id": format!("{id}_{}", inner.comments.len())})).into_response()
+}
+
+/// The file types `POST /{app-id}/uploads` takes (developers.facebook.com/docs/graph-api/guides/upload).
+const UPLOAD_TYPES: [&str; 5] = ["application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4"];
+
+fn bad_upload(message: &str) -> Response {
+    graph_error(100, None, "OAuthException", &format!("(#100) {message}"))
+}
+
+/// `POST /{app-id}/uploads?file_name&file_length&file_type` with a user token.
+async fn start_upload(
+    State(shared): St,
+    Path((_, app)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Response {
+    if app != APP_ID {
+        return graph_error(100, Some(33), "GraphMethodException", "Unsupported post request.");
+    }
+    if caller != Caller::User {
+        return graph_error(
+            190,
+            None,
+            "OAuthException",
+            "An upload session must be started with a user access token",
+        );
+    }
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let Ok(length) = field("file_length").parse::<u64>() else {
+        return bad_upload("The parameter file_length is required");
+    };
+    if length == 0 || field("file_name").is_empty() {
+        return bad_upload("file_name and a file_length above zero are required");
+    }
+    if !UPLOAD_TYPES.contains(&field("file_type")) {
+        return graph_error(
+            352,
+            None,
+            "OAuthException",
+            "(#352) The video file you selected is in a format that we don't support.",
+        );
+    }
+    let session = format!("upload:{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>()));
+    shared.lock().uploads.insert(
+        session.clone(),
+        Upload {
+            file_name: field("file_name").to_owned(),
+            file_type: field("file_type").to_owned(),
+            length,
+            bytes: Vec::new(),
+            chunks: 0,
+            handle: None,
+        },
+    );
+    axum::Json(json!({"id": session})).into_response()
+}
+
+/// `GET /upload:{session}`: how far the file has come.
+fn upload_status(shared: &Shared, id: &str, caller: Caller) -> Response {
+    let inner = shared.lock();
+    match inner.uploads.get(id) {
+        Some(upload) if caller == Caller::User => {
+            axum::Json(json!({"id": id, "file_offset": upload.bytes.len()})).into_response()
+        }
+        _ => bad_upload("Invalid upload session"),
+    }
+}
+
+/// `POST /upload:{session}` with `file_offset` and the chunk's bytes.
+async fn transfer(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = shared.lock();
+    let Some(upload) = inner.uploads.get_mut(&id).filter(|_| caller == Caller::User) else {
+        return bad_upload("Invalid upload session");
+    };
+    let offset = headers.get("file_offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if offset != Some(upload.bytes.len() as u64) {
+        return bad_upload(&format!(
+            "file_offset {offset:?} does not match the bytes received so far ({})",
+            upload.bytes.len()
+        ));
+    }
+    if upload.handle.is_some()
+        || body.is_empty()
+        || upload.bytes.len() as u64 + body.len() as u64 > upload.length
+    {
+        return bad_upload("The chunk does not fit the file_length the session was started with");
+    }
+    upload.bytes.extend_from_slice(&body);
+    upload.chunks += 1;
+    if (upload.bytes.len() as u64) < upload.length {
+        return axum::Json(json!({"id": id, "file_offset": upload.bytes.len()})).into_response();
+    }
+    let handle = format!("2:{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>()));
+    upload.handle = Some(handle.clone());
+    axum::Json(json!({"h": handle})).into_response()
+}
+
+/// `POST /{page-id}/videos` with an uploaded file's handle.
+async fn videos(
+    State(shared): St,
+    Path((_, id)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    mut multipart: Multipart,
+) -> Response {
+    if let Some(refused) = page_only(&id, caller) {
+        return refused;
+    }
+    let mut fields: HashMap<String, String> = HashMap::new();
+    while let Some(field) = multipart.next_field().await.unwrap() {
+        let name = field.name().unwrap_or_default().to_owned();
+        fields.insert(name, field.text().await.unwrap());
+    }
+    let handle = fields.get("fbuploader_video_file_chunk").cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    let Some(session) = inner
+        .uploads
+        .iter()
+        .find(|(_, u)| u.handle.as_deref() == Some(handle.as_str()))
+        .map(|(k, _)| k.clone())
+    else {
+        return bad_upload("Invalid fbuploader_video_file_chunk: not an uploaded file's handle");
+    };
+    let upload = inner.uploads.remove(&session).unwrap();
+    if upload.file_type != "video/mp4" {
+        return graph_error(
+            352,
+            None,
+            "OAuthException",
+            "(#352) The video file you selected is in a format that we don't support.",
+        );
+    }
+    let video_id = format!("{}", 700_000 + inner.videos.len());
+    let fails_with = inner.fail_next_video.take();
+    inner.videos.push(Video {
+        id: video_id.clone(),
+        description: fields.get("description").cloned(),
+        title: fields.get("title").cloned(),
+        bytes: upload.bytes,
+        file_name: upload.file_name,
+        file_type: upload.file_type,
+        chunks: upload.chunks,
+        reads: 0,
+        fails_with,
+    });
+    axum::Json(json!({"id": video_id})).into_response()
+}
+
+/// `GET /{video-id}?fields=status,permalink_url`: processing at the first read, then ready (or
+/// failed).
+fn video_status(shared: &Shared, id: &str, caller: Caller) -> Response {
+    if caller != Caller::Page {
+        return graph_error(200, None, "OAuthException", "(#200) Permissions error");
+    }
+    let mut inner = shared.lock();
+    let video = inner.videos.iter_mut().find(|v| v.id == id).unwrap();
+    video.reads += 1;
+    let complete = json!({"status": "complete"});
+    let status = match (&video.fails_with, video.reads) {
+        (_, 1) => json!({"video_status": "processing", "uploading_phase": complete,
+            "processing_phase": {"status": "in_progress"}, "publishing_phase": {"status": "not_started"}}),
+        (Some(message), _) => json!({"video_status": "error", "uploading_phase": complete,
+            "processing_phase": {"status": "error", "errors": [{"message": message}]},
+            "publishing_phase": {"status": "not_started"}}),
+        (None, _) => json!({"video_status": "ready", "uploading_phase": complete,
+            "processing_phase": complete,
+            "publishing_phase": {"status": "complete", "publish_status": "published"}}),
+    };
+    axum::Json(json!({"id": id, "status": status, "permalink_url": format!("/{PAGE_ID}/videos/{id}/")}))
+        .into_response()
 }

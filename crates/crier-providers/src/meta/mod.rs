@@ -17,6 +17,7 @@
 
 pub mod facebook;
 pub mod instagram;
+pub(crate) mod poll;
 pub mod signed_request;
 pub mod threads;
 
@@ -122,6 +123,24 @@ impl MetaSettings {
             ("code", code),
         ];
         platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await
+    }
+
+    /// `GET /oauth/access_token?grant_type=fb_exchange_token` with a user token that has not
+    /// expired, for a fresh long-lived one: the raw call, for the caller's own error reading.
+    /// developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived
+    pub(crate) async fn renew_user_token(
+        &self,
+        platform: &crate::Platform,
+        token: &str,
+    ) -> Result<PlatformCall, ProviderError> {
+        let url = self.graph("/oauth/access_token");
+        let query = [
+            ("grant_type", "fb_exchange_token"),
+            ("client_id", self.app_id.as_str()),
+            ("client_secret", self.app_secret.as_str()),
+            ("fb_exchange_token", token),
+        ];
+        platform.call(reqwest::Method::GET, &url, |b| b.query(&query)).await
     }
 }
 

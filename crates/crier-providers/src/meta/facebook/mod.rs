@@ -12,7 +12,9 @@
 //! Posts go to `POST /{page-id}/feed` (text, `options.link`;
 //! developers.facebook.com/docs/pages-api/posts); one image to `POST /{page-id}/photos` (the bytes
 //! as multipart `source`, the text as its caption; developers.facebook.com/docs/graph-api/reference/page/photos/);
-//! several images are uploaded unpublished and attached to one feed post (`attached_media`).
+//! several images are uploaded unpublished and attached to one feed post (`attached_media`); one
+//! video goes up through Meta's Resumable Upload API and is published as a Page video
+//! ([`video`]; its id is the post's, `DELETE /{video-id}` deletes it).
 //! `options.first_comment` is then posted as the Page under the post
 //! (developers.facebook.com/docs/graph-api/reference/object/comments/); a comment that fails is
 //! logged, never a reason to post again. Graph has no idempotency
@@ -20,6 +22,7 @@
 
 mod oauth;
 mod post;
+mod video;
 
 use async_trait::async_trait;
 use crier_core::Channel;
@@ -40,6 +43,14 @@ pub const MAX_IMAGES: usize = 10;
 pub const MAX_IMAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// A first comment, in characters.
 pub const MAX_COMMENT: usize = 8_000;
+/// Videos up to 1 GiB: Crier's own media limit by default (`--media-max-bytes`), and the whole
+/// file is held while it goes up; Facebook itself takes up to 10 GB.
+pub const MAX_VIDEO_BYTES: u64 = 1024 * 1024 * 1024;
+/// Videos up to 240 minutes (Facebook's limit for Page videos).
+pub const MAX_VIDEO_DURATION_MS: u64 = 240 * 60 * 1000;
+/// Bytes per `POST /upload:{session}` (Meta names no chunk size; small enough for one request
+/// to finish well within a timeout).
+pub const DEFAULT_VIDEO_CHUNK: usize = 8 * 1024 * 1024;
 
 /// A Facebook channel's settings: the Page it posts to.
 #[derive(Debug, Deserialize)]
@@ -97,11 +108,18 @@ pub fn page_id(raw: &str) -> Result<String, String> {
 pub struct Facebook {
     platform: Platform,
     settings: MetaSettings,
+    /// Bytes per video upload chunk.
+    video_chunk: usize,
 }
 
 impl Facebook {
     pub fn new(platform: Platform, settings: MetaSettings) -> Self {
-        Self { platform, settings }
+        Self { platform, settings, video_chunk: DEFAULT_VIDEO_CHUNK }
+    }
+
+    /// Another chunk size for video uploads (at least one byte; tests use small ones).
+    pub fn with_video_chunk(self, bytes: usize) -> Self {
+        Self { video_chunk: bytes.max(1), ..self }
     }
 
     fn failure(&self, call: &PlatformCall) -> ProviderError {
@@ -155,15 +173,20 @@ impl Provider for Facebook {
         Some(TextLimit { max: MAX_TEXT, counted_in: "characters" })
     }
 
-    /// Up to ten images (JPEG, PNG, GIF, BMP, TIFF; 4 MB each); no video (Facebook's resumable
-    /// video upload is not implemented).
+    /// Up to ten images (JPEG, PNG, GIF, BMP, TIFF; 4 MB each), or one video (MP4, the only video
+    /// type Meta's Resumable Upload API names; 1 GiB, 240 minutes), never both.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: MAX_IMAGES,
+            max_videos: 1,
+            allow_mixed: false,
             image_types: ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"]
                 .map(String::from)
                 .to_vec(),
+            video_types: vec![video::VIDEO_TYPE.to_owned()],
             max_image_bytes: Some(MAX_IMAGE_BYTES),
+            max_video_bytes: Some(MAX_VIDEO_BYTES),
+            max_video_duration_ms: Some(MAX_VIDEO_DURATION_MS),
             ..MediaRules::default()
         }
     }
@@ -187,7 +210,7 @@ impl Provider for Facebook {
         })?;
         let page = Self::page_of(request.channel)?;
         let tokens: oauth::Tokens = self.platform.vault.open(request.channel).await?.parse()?;
-        let published = self.create_post(request, &page, &tokens.page_access_token, &parsed).await?;
+        let published = self.create_post(request, &page, &tokens, &parsed).await?;
         if let Some(comment) = parsed.first_comment.as_deref() {
             // The post is up: a failed comment must not make the worker post it again.
             if let Err(err) =
@@ -218,7 +241,9 @@ impl Provider for Facebook {
     }
 
     /// `DELETE /{post-id}` with the Page token (developers.facebook.com/docs/pages-api/posts#delete-a-post;
-    /// the photos of a post of several stay on the Page). A post already gone (404, or Graph's
+    /// the photos of a post of several stay on the Page); a video post's id is the video's, and
+    /// `DELETE /{video-id}` deletes it (developers.facebook.com/docs/graph-api/reference/video/#Deleting).
+    /// A post already gone (404, or Graph's
     /// code 100 subcode 33: "does not exist") counts as deleted.
     async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
         let id = request.provider_post_id;

@@ -16,9 +16,11 @@ use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connect
 pub(super) const SCOPES: &str = "pages_show_list,pages_read_engagement,pages_manage_posts";
 /// Long-lived user tokens last about 60 days.
 const USER_TOKEN_LIFETIME: i64 = 60 * 86_400;
+/// A user token this close to its end is renewed before a video upload needs it.
+const USER_TOKEN_MARGIN: i64 = 7 * 86_400;
 
 /// What is sealed for a Facebook channel.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct Tokens {
     pub page_access_token: String,
     /// The long-lived user token the Page token was read with (to read it again).
@@ -163,6 +165,45 @@ impl Facebook {
             return Err(self.failure(&call));
         }
         call.json()
+    }
+
+    /// The tokens with a user token good for a video upload (the Resumable Upload API takes a
+    /// user token, not the Page's): renewed and stored first when it ends within a week; an
+    /// expired or refused one means reconnecting.
+    pub(super) async fn with_fresh_user_token(
+        &self,
+        channel: &Channel,
+        tokens: Tokens,
+    ) -> Result<Tokens, ProviderError> {
+        let reconnect = |why: &str| ProviderError::AuthExpired {
+            message: format!(
+                "video uploads need the Facebook sign-in that connected the Page, and {why}; reconnect the channel"
+            ),
+        };
+        let now = self.platform.clock.now().timestamp();
+        if tokens.user_expires_at <= now {
+            return Err(reconnect("it has expired"));
+        }
+        if tokens.user_expires_at > now + USER_TOKEN_MARGIN {
+            return Ok(tokens);
+        }
+        let call = self.settings.renew_user_token(&self.platform, &tokens.user_access_token).await?;
+        if !call.ok() {
+            return Err(match self.failure(&call) {
+                ProviderError::AuthExpired { message } | ProviderError::Rejected { message, .. } => {
+                    reconnect(&format!("Meta refused to renew it: {message}"))
+                }
+                other => other,
+            });
+        }
+        let fresh: TokenReply = call.json()?;
+        let tokens = Tokens {
+            user_access_token: fresh.access_token,
+            user_expires_at: now + fresh.expires_in.unwrap_or(USER_TOKEN_LIFETIME),
+            ..tokens
+        };
+        self.platform.vault.replace(channel, &Credentials::to_json(&tokens)).await?;
+        Ok(tokens)
     }
 
     /// The Page token read again with the long-lived user token, and stored.

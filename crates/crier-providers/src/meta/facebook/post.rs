@@ -1,11 +1,13 @@
 //! Publishing to a Page: text and link to the feed, one image as a photo post, several images
-//! uploaded unpublished and attached to one feed post, then the optional first comment.
+//! uploaded unpublished and attached to one feed post, one video as a video post
+//! ([`super::video`]), then the optional first comment.
 
-use crier_core::MediaId;
+use crier_core::{MediaId, MediaKind};
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::oauth::Tokens;
 use super::{Facebook, FacebookOptions};
 use crate::provider::{ProviderError, PublishRequest, Published};
 
@@ -22,10 +24,21 @@ impl Facebook {
         &self,
         request: &PublishRequest<'_>,
         page: &str,
-        token: &str,
+        tokens: &Tokens,
         options: &FacebookOptions,
     ) -> Result<Published, ProviderError> {
+        let token = tokens.page_access_token.as_str();
+        let videos = self.videos_among(request).await?;
         let post_id = match request.media {
+            [one] if videos == 1 => return self.video(request, page, tokens, *one).await,
+            _ if videos > 0 => {
+                // Refused when the post was accepted (`media_rules`); a post changed since is
+                // refused here rather than half published.
+                return Err(ProviderError::Rejected {
+                    code: "invalid_media".into(),
+                    message: "a Facebook post takes up to ten images or one video, not both".into(),
+                });
+            }
             [] => self.feed(page, token, request.text, options.link.as_deref(), &[]).await?,
             [one] => {
                 let photo = self.photo(request, page, token, *one, true).await?;
@@ -40,6 +53,18 @@ impl Facebook {
             }
         };
         Ok(Published { url: Some(format!("https://www.facebook.com/{post_id}")), provider_post_id: post_id })
+    }
+
+    /// How many of the post's media are videos.
+    async fn videos_among(&self, request: &PublishRequest<'_>) -> Result<usize, ProviderError> {
+        let mut videos = 0;
+        for id in request.media {
+            let media = self.platform.media.describe(request.channel.workspace_id, *id).await?;
+            if media.facts.as_ref().is_some_and(|f| f.kind == MediaKind::Video) {
+                videos += 1;
+            }
+        }
+        Ok(videos)
     }
 
     /// `POST /{page-id}/feed` (developers.facebook.com/docs/pages-api/posts#publish-posts), with

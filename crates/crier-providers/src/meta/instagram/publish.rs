@@ -9,19 +9,9 @@ use serde::Deserialize;
 
 use super::Instagram;
 use crate::meta::GraphError;
+use crate::meta::poll::{self, Step};
 use crate::platform::PlatformCall;
 use crate::provider::{ProviderError, PublishRequest, Published};
-
-/// Waits between status reads of a container: about 30 s in all (Meta suggests reading once a
-/// minute for at most five; a reel still processing is retried, not waited for here).
-const POLL_BACKOFF: [Duration; 6] = [
-    Duration::from_millis(250),
-    Duration::from_millis(750),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-    Duration::from_secs(8),
-    Duration::from_secs(15),
-];
 
 /// Graph's errors as for Facebook ([`crate::meta::failure`]), and Instagram's own: code 9 with
 /// subcode 2207042 is the account's daily publishing limit
@@ -203,34 +193,31 @@ impl Instagram {
 
     /// `GET /{ig-container-id}?fields=status_code,status`
     /// (developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container),
-    /// until `FINISHED`, for about 30 seconds.
+    /// until `FINISHED`, for about 30 seconds ([`crate::meta::poll`]; a reel still processing is
+    /// retried, not waited for here).
     async fn wait_finished(&self, token: &str, container: &str) -> Result<(), ProviderError> {
         let url = self.settings.graph(&format!("/{container}"));
-        let fields = [("fields", "status_code,status")];
-        for wait in std::iter::once(Duration::ZERO).chain(POLL_BACKOFF) {
-            tokio::time::sleep(wait).await;
+        let (url, fields) = (&url, [("fields", "status_code,status")]);
+        let finished = poll::until_done(|| async move {
             let call = self
                 .platform
-                .call(reqwest::Method::GET, &url, |b| b.bearer_auth(token).query(&fields))
+                .call(reqwest::Method::GET, url, |b| b.bearer_auth(token).query(&fields))
                 .await?;
             if !call.ok() {
                 return Err(self.failure(&call));
             }
             let status: Status = call.json()?;
             match status.status_code.as_deref() {
-                Some("FINISHED" | "PUBLISHED") => return Ok(()),
-                Some("ERROR" | "EXPIRED") => {
-                    return Err(ProviderError::Rejected {
-                        code: "container_failed".into(),
-                        message: status
-                            .status
-                            .unwrap_or_else(|| "Instagram could not prepare the media".into()),
-                    });
-                }
-                _ => {}
+                Some("FINISHED" | "PUBLISHED") => Ok(Step::Done(())),
+                Some("ERROR" | "EXPIRED") => Err(ProviderError::Rejected {
+                    code: "container_failed".into(),
+                    message: status.status.unwrap_or_else(|| "Instagram could not prepare the media".into()),
+                }),
+                _ => Ok(Step::Pending),
             }
-        }
-        Err(ProviderError::Retryable {
+        })
+        .await?;
+        finished.ok_or_else(|| ProviderError::Retryable {
             after: Some(Duration::from_secs(60)),
             message: "Instagram had not finished preparing the media after 30 seconds".into(),
         })
