@@ -1,6 +1,7 @@
 //! The LinkedIn provider against the fake LinkedIn of `crier-testkit`: the 3-legged consent flow
 //! with OpenID Connect's userinfo, programmatic refresh, posts in the little text format, images
-//! through the Images API, LinkedIn's errors and daily throttles.
+//! through the Images API, a video through the Videos API (parts, finalize, processing),
+//! LinkedIn's errors and daily throttles.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
@@ -8,7 +9,9 @@ mod doubles;
 
 use std::sync::Arc;
 
-use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, MediaKind, WorkspaceId};
+use crier_core::{
+    Channel, ChannelId, ChannelStatus, ManualClock, MediaFacts, MediaId, MediaKind, WorkspaceId,
+};
 use crier_providers::linkedin::{LinkedIn, LinkedInSettings};
 use crier_providers::{
     CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Lookup, MediaFile, Platform, Provider,
@@ -96,18 +99,43 @@ impl Env {
     }
 
     fn add_image(&self, bytes: &[u8], alt: Option<&str>) -> MediaId {
+        self.add_media(bytes, "image/png", MediaKind::Image, alt)
+    }
+
+    fn add_video(&self, bytes: &[u8], alt: Option<&str>) -> MediaId {
+        self.add_media(bytes, "video/mp4", MediaKind::Video, alt)
+    }
+
+    fn add_media(&self, bytes: &[u8], mime: &str, kind: MediaKind, alt: Option<&str>) -> MediaId {
         let id = MediaId::generate();
-        let media = doubles::ready_media(
-            self.workspace,
-            id,
-            bytes,
-            "image/png".into(),
-            MediaKind::Image,
-            None,
-            alt.map(str::to_owned),
-        );
+        let media =
+            doubles::ready_media(self.workspace, id, bytes, mime.into(), kind, None, alt.map(str::to_owned));
         self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes: bytes.to_vec() });
         id
+    }
+
+    /// The paths the fake answered for `method`, in order.
+    fn paths(&self, method: &str) -> Vec<String> {
+        self.fake.requests().into_iter().filter(|r| r.method == method).map(|r| r.path).collect()
+    }
+}
+
+/// `len` bytes no two parts of which are alike, so a part sent twice or out of order shows.
+fn video_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 7 + i / 4096) % 251) as u8).collect()
+}
+
+fn facts(kind: MediaKind, mime: &str, size: u64, duration_ms: Option<u64>) -> MediaFacts {
+    MediaFacts {
+        mime: mime.into(),
+        kind,
+        width: 1280,
+        height: 720,
+        duration_ms,
+        video_codec: None,
+        audio_codec: None,
+        size,
+        sha256: String::new(),
     }
 }
 
@@ -303,6 +331,155 @@ async fn targets_are_checked_after_escaping() {
     assert!(check(&"(".repeat(1500), Value::Null).is_empty());
     assert_eq!(check("x", json!({"visibility": "LOGGED_IN"})), ["/options/visibility"]);
     assert_eq!(check("x", json!({"thread": []})), ["/options"]);
-    assert_eq!(env.provider.media_rules(&channel).max_videos, 0);
+    assert_eq!(env.provider.media_rules(&channel).max_videos, 1);
     assert_eq!(env.provider.text_limit(&channel).unwrap().max, 3000);
+}
+
+#[tokio::test]
+async fn a_video_goes_up_in_parts_is_waited_for_and_the_post_names_it() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let bytes = video_bytes(2 * linkedin_fake::VIDEO_PART_BYTES + 12_345);
+    let video = env.add_video(&bytes, Some("Launch day"));
+    let published =
+        env.provider.publish(&request(&channel, "Our launch (video)", &[video], &Value::Null)).await.unwrap();
+
+    let posts = env.fake.posts();
+    assert_eq!(posts.len(), 1);
+    let media = &posts[0].body["content"]["media"];
+    let urn = media["id"].as_str().unwrap();
+    assert!(urn.starts_with("urn:li:video:"), "{media}");
+    assert_eq!(media["title"], "Launch day");
+    assert!(posts[0].body["content"].get("multiImage").is_none());
+    let uploaded = env.fake.video(urn).unwrap();
+    assert_eq!(uploaded.len(), bytes.len());
+    assert!(uploaded == bytes, "the parts put back together are the file");
+    assert_eq!(published.provider_post_id, posts[0].urn);
+
+    // Three parts, each PUT once; the video polled while PROCESSING, and the post only after.
+    let puts = env.paths("PUT");
+    assert_eq!(puts.len(), 3, "{puts:?}");
+    assert!(puts.iter().all(|p| p.starts_with("/video-uploads/")), "{puts:?}");
+    let calls: Vec<(String, String)> = env
+        .fake
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .filter(|(_, p)| p.starts_with("/rest/"))
+        .collect();
+    let status_path = format!("/rest/videos/{}", urn.replace(':', "%3A"));
+    let polls = calls.iter().filter(|(m, p)| m == "GET" && *p == status_path).count();
+    assert_eq!(polls, 2, "PROCESSING once, then AVAILABLE: {calls:?}");
+    let last_poll = calls.iter().rposition(|(m, _)| m == "GET").unwrap();
+    let post = calls.iter().position(|(m, p)| m == "POST" && p == "/rest/posts").unwrap();
+    assert!(last_poll < post, "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|(m, p)| m == "POST" && p == "/rest/videos").count(),
+        2,
+        "initialize, finalize"
+    );
+
+    // A video post is deleted like any other.
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted_posts(), [published.provider_post_id.as_str()]);
+}
+
+#[tokio::test]
+async fn a_small_video_goes_up_in_one_part_without_a_title() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let bytes = video_bytes(80_000);
+    let video = env.add_video(&bytes, None);
+    env.provider.publish(&request(&channel, "Short one", &[video], &Value::Null)).await.unwrap();
+    let posts = env.fake.posts();
+    let media = &posts[0].body["content"]["media"];
+    assert!(media.get("title").is_none(), "{media}");
+    assert_eq!(env.fake.video(media["id"].as_str().unwrap()).unwrap(), bytes);
+    assert_eq!(env.paths("PUT").len(), 1);
+}
+
+#[tokio::test]
+async fn a_video_linkedin_cannot_process_is_rejected_and_nothing_is_posted() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.fake.fail_video_processing();
+    let video = env.add_video(&video_bytes(100_000), None);
+    let err = env.provider.publish(&request(&channel, "Broken", &[video], &Value::Null)).await.unwrap_err();
+    let ProviderError::Rejected { code, message } = err else { panic!("{err:?}") };
+    assert_eq!(code, "video_processing_failed");
+    assert!(
+        message.contains("could not process the video") && message.contains("PROCESSING_FAILED"),
+        "{message}"
+    );
+    assert!(env.fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn a_throttle_during_a_part_upload_waits_until_midnight_utc() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let video = env.add_video(&video_bytes(linkedin_fake::VIDEO_PART_BYTES + 100_000), None);
+    env.fake.rate_limit_part_uploads(1);
+    let err =
+        env.provider.publish(&request(&channel, "Throttled", &[video], &Value::Null)).await.unwrap_err();
+    let ProviderError::RateLimited { reset } = err else { panic!("{err:?}") };
+    let now = crier_core::Clock::now(&env.clock);
+    assert!(reset > now && reset - now <= chrono::Duration::days(1), "{reset}");
+    assert_eq!(reset.format("%H:%M:%S").to_string(), "00:00:00");
+    assert!(env.fake.posts().is_empty());
+    assert_eq!(env.paths("PUT").len(), 1, "the upload stops at the refused part");
+    // The next attempt starts over and goes through.
+    env.provider.publish(&request(&channel, "Throttled", &[video], &Value::Null)).await.unwrap();
+    assert_eq!(env.fake.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_token_during_a_video_upload_is_auth_expired() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.fake.expire_access_tokens();
+    let video = env.add_video(&video_bytes(100_000), None);
+    let err = env.provider.publish(&request(&channel, "Late", &[video], &Value::Null)).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::AuthExpired { ref message } if message.contains("has expired")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn images_with_a_video_are_refused_at_acceptance() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let rules = env.provider.media_rules(&channel);
+    let image = facts(MediaKind::Image, "image/jpeg", 100_000, None);
+    let video = |mime: &str, size: u64, ms: u64| facts(MediaKind::Video, mime, size, Some(ms));
+    let mp4 = video("video/mp4", 5_000_000, 60_000);
+    assert!(rules.check(std::slice::from_ref(&mp4)).is_empty());
+    assert!(rules.check(&vec![image.clone(); 20]).is_empty());
+    let mixed = rules.check(&[image.clone(), mp4.clone()]);
+    assert_eq!(pointers(&mixed), ["/media"]);
+    assert!(mixed[0].message.contains("images or a video, not both"), "{}", mixed[0].message);
+    assert_eq!(pointers(&rules.check(&[mp4.clone(), mp4.clone()])), ["/media"], "one video");
+    assert_eq!(pointers(&rules.check(&vec![image.clone(); 21])), ["/media"], "twenty images");
+    assert_eq!(pointers(&rules.check(&[video("video/quicktime", 5_000_000, 60_000)])), ["/media/0"]);
+    assert_eq!(pointers(&rules.check(&[video("video/mp4", 5_000_000, 2_000)])), ["/media/0"], "3 s at least");
+    assert_eq!(pointers(&rules.check(&[video("video/mp4", 5_000_000, 1_800_001)])), ["/media/0"], "30 min");
+    assert_eq!(pointers(&rules.check(&[video("video/mp4", 500_000_001, 60_000)])), ["/media/0"], "500 MB");
+
+    // Had it got past acceptance, publishing refuses it before uploading anything.
+    let one = env.add_image(b"\x89PNG", None);
+    let clip = env.add_video(&video_bytes(100_000), None);
+    let err = env.provider.publish(&request(&channel, "Both", &[one, clip], &Value::Null)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "media_mixed"), "{err:?}");
+    // And a video under LinkedIn's 75 KB floor, which the rules cannot say.
+    let tiny = env.add_video(&video_bytes(1_000), None);
+    let err = env.provider.publish(&request(&channel, "Tiny", &[tiny], &Value::Null)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "video_too_small"), "{err:?}");
+    assert!(env.paths("PUT").is_empty() && env.fake.posts().is_empty());
 }

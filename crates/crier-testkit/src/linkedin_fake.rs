@@ -3,16 +3,21 @@
 //! consent page (`/oauth/v2/authorization`, answered at once as if the member agreed), the token
 //! endpoint (`/oauth/v2/accessToken`, the app's credentials in the body; 60-day tokens, and a
 //! refresh token only when programmatic refresh is on), OpenID Connect's `GET /v2/userinfo`, the
-//! Images API (`POST /rest/images?action=initializeUpload`, then `PUT` to the upload URL) and
-//! `POST /rest/posts` (201 with `x-restli-id`) and `DELETE /rest/posts/{encoded urn}` (204, or 404
-//! for a post not there), all of which need `LinkedIn-Version` and
-//! `X-Restli-Protocol-Version: 2.0.0`. Errors are `{"status", "serviceErrorCode", "code",
-//! "message"}`: 401 expired or revoked tokens, 429 daily throttles (no `Retry-After`), 422 a
-//! duplicate post. The commentary is read as LinkedIn's little text format: an unescaped reserved
-//! character cuts the rendered post there, as LinkedIn does.
+//! Images API (`POST /rest/images?action=initializeUpload`, then `PUT` to the upload URL), the
+//! Videos API (learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api:
+//! `POST /rest/videos?action=initializeUpload` cutting the file into 4 MiB parts, a `PUT` per part
+//! answered with an `etag`, `POST /rest/videos?action=finalizeUpload` checking the etags and that
+//! the parts add up to the file, `GET /rest/videos/{encoded urn}` answering `PROCESSING` once, then
+//! `AVAILABLE`, or `PROCESSING_FAILED` when told to fail), `POST /rest/posts` (201 with
+//! `x-restli-id`) and `DELETE /rest/posts/{encoded urn}` (204, or 404 for a post not there), all of
+//! which need `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`. Errors are `{"status",
+//! "serviceErrorCode", "code", "message"}`: 401 expired or revoked tokens, 429 daily throttles (no
+//! `Retry-After`), 422 a duplicate post. The commentary is read as LinkedIn's little text format:
+//! an unescaped reserved character cuts the rendered post there, as LinkedIn does.
 //!
 //! Where it is a fake: one app ([`CLIENT_ID`], [`CLIENT_SECRET`]) and one member ([`MEMBER_SUB`]);
-//! API, consent and uploads share one base URL.
+//! API, consent and uploads share one base URL; a post may only name a video once it is
+//! `AVAILABLE` (stricter than LinkedIn is known to be, so a client that does not wait is caught).
 
 #![expect(clippy::unwrap_used, reason = "test support")]
 
@@ -21,7 +26,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -39,6 +44,8 @@ pub const MEMBER_NAME: &str = "Ada Crier";
 /// Access tokens last 60 days.
 pub const ACCESS_TOKEN_LIFETIME: i64 = 5_184_000;
 const RESERVED: &str = "\\|{}@[]()<>#*_~";
+/// The Videos API's part size: every part but the last is 4 MiB.
+pub const VIDEO_PART_BYTES: usize = 4 * 1024 * 1024;
 
 /// A post the fake holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,10 +74,36 @@ struct Inner {
     programmatic_refresh: bool,
     /// Image URNs and the bytes uploaded for them.
     images: HashMap<String, Option<Vec<u8>>>,
+    /// Video URNs and their uploads.
+    videos: HashMap<String, Video>,
+    /// Videos finalized from now on fail processing.
+    fail_video_processing: bool,
+    /// The next part uploads answer 429.
+    rate_limited_parts: usize,
     posts: Vec<Post>,
     deleted_posts: Vec<String>,
     rate_limited: usize,
     requests: Vec<RecordedRequest>,
+}
+
+/// A video being uploaded or processed.
+struct Video {
+    size: usize,
+    upload_token: String,
+    /// Each part's byte range and, once uploaded, its bytes and etag.
+    parts: Vec<VideoPart>,
+    status: &'static str,
+    /// Status polls still answered `PROCESSING` before the outcome.
+    processing_polls: usize,
+    failing: bool,
+    /// The parts reassembled at `finalizeUpload`.
+    bytes: Option<Vec<u8>>,
+}
+
+struct VideoPart {
+    first_byte: usize,
+    last_byte: usize,
+    uploaded: Option<(Vec<u8>, String)>,
 }
 
 type Shared = crate::fake_server::Shared<Inner>;
@@ -92,6 +125,9 @@ impl LinkedInFake {
             revoked: HashSet::new(),
             programmatic_refresh: false,
             images: HashMap::new(),
+            videos: HashMap::new(),
+            fail_video_processing: false,
+            rate_limited_parts: 0,
             posts: Vec::new(),
             deleted_posts: Vec::new(),
             rate_limited: 0,
@@ -106,6 +142,10 @@ impl LinkedInFake {
             .route("/rest/posts", post(create_post))
             .route("/rest/posts/{urn}", delete(delete_post))
             .route("/dms-uploads/{id}", put(upload))
+            .route("/rest/videos", post(video_action))
+            .route("/rest/videos/{urn}", get(video_status))
+            .route("/video-uploads/{id}/{part}", put(upload_part))
+            .layer(DefaultBodyLimit::max(2 * VIDEO_PART_BYTES))
             .layer(middleware::from_fn_with_state(shared.clone(), guard))
             .with_state(shared.clone());
         let task = crate::fake_server::serve(listener, router);
@@ -134,6 +174,21 @@ impl LinkedInFake {
     /// The bytes uploaded for an image URN.
     pub fn image(&self, urn: &str) -> Option<Vec<u8>> {
         self.shared.lock().images.get(urn).cloned().flatten()
+    }
+
+    /// The bytes of a finalized video, its parts put back together.
+    pub fn video(&self, urn: &str) -> Option<Vec<u8>> {
+        self.shared.lock().videos.get(urn).and_then(|v| v.bytes.clone())
+    }
+
+    /// Videos finalized from now on end `PROCESSING_FAILED` (after one `PROCESSING`).
+    pub fn fail_video_processing(&self) {
+        self.shared.lock().fail_video_processing = true;
+    }
+
+    /// The next `n` video part uploads answer 429 (a throttle).
+    pub fn rate_limit_part_uploads(&self, n: usize) {
+        self.shared.lock().rate_limited_parts = n;
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -426,13 +481,20 @@ async fn create_post(State(shared): St, headers: HeaderMap, axum::Json(body): ax
     let many = body["content"]["multiImage"]["images"].as_array().map(|images| {
         images.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
     });
-    let images: Vec<String> = single.into_iter().chain(many.into_iter().flatten()).collect();
-    if images.iter().any(|urn| inner.images.get(urn).is_none_or(Option::is_none)) {
+    let media: Vec<String> = single.into_iter().chain(many.into_iter().flatten()).collect();
+    let unusable = media.iter().any(|urn| {
+        if urn.starts_with("urn:li:video:") {
+            inner.videos.get(urn).is_none_or(|v| v.status != "AVAILABLE")
+        } else {
+            inner.images.get(urn).is_none_or(Option::is_none)
+        }
+    });
+    if unusable {
         return api_error(
             StatusCode::BAD_REQUEST,
             None,
             None,
-            "Image is not uploaded or does not belong to the author",
+            "Media is not uploaded and processed, or does not belong to the author",
         );
     }
     if let Some(earlier) =
@@ -443,4 +505,179 @@ async fn create_post(State(shared): St, headers: HeaderMap, axum::Json(body): ax
     let urn = format!("urn:li:share:{}", 7_200_000_000_000_000_000u64 + inner.posts.len() as u64);
     inner.posts.push(Post { urn: urn.clone(), rendered: render(&commentary), body, version });
     (StatusCode::CREATED, [("x-restli-id", urn.as_str())]).into_response()
+}
+
+/// `POST /rest/videos?action=initializeUpload` or `?action=finalizeUpload`.
+async fn video_action(
+    State(shared): St,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Err(refusal) = version_of(&headers) {
+        return *refusal;
+    }
+    match query.get("action").map(String::as_str) {
+        Some("initializeUpload") => initialize_video(&shared, &body["initializeUploadRequest"]),
+        Some("finalizeUpload") => finalize_video(&shared, &body["finalizeUploadRequest"]),
+        _ => api_error(StatusCode::BAD_REQUEST, None, None, "Unknown action"),
+    }
+}
+
+/// The video's URN and, for each 4 MiB part, its byte range and upload URL.
+fn initialize_video(shared: &Shared, request: &Value) -> Response {
+    if request["owner"].as_str() != Some(LinkedInFake::author().as_str()) {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            Some(100),
+            Some("ACCESS_DENIED"),
+            "Accessing this video resource is forbidden. Please check your permissions for this resource",
+        );
+    }
+    let Some(size) = request["fileSizeBytes"].as_u64().filter(|n| *n > 0).map(|n| n as usize) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "/initializeUploadRequest/fileSizeBytes :: required",
+        );
+    };
+    if !request["uploadCaptions"].is_boolean() || !request["uploadThumbnail"].is_boolean() {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "uploadCaptions and uploadThumbnail are required",
+        );
+    }
+    let mut inner = shared.lock();
+    let id = format!("C5F10AQ{:06}", inner.videos.len() + 1);
+    let urn = format!("urn:li:video:{id}");
+    let parts: Vec<VideoPart> = (0..size)
+        .step_by(VIDEO_PART_BYTES)
+        .map(|first_byte| VideoPart {
+            first_byte,
+            last_byte: (first_byte + VIDEO_PART_BYTES).min(size) - 1,
+            uploaded: None,
+        })
+        .collect();
+    let instructions: Vec<Value> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            json!({
+                "uploadUrl": format!("{}/video-uploads/{id}/{i}", shared.base_url),
+                "firstByte": part.first_byte,
+                "lastByte": part.last_byte,
+            })
+        })
+        .collect();
+    // A single-part upload has an empty token.
+    let upload_token = if parts.len() > 1 { random_token("") } else { String::new() };
+    inner.videos.insert(
+        urn.clone(),
+        Video {
+            size,
+            upload_token: upload_token.clone(),
+            parts,
+            status: "WAITING_UPLOAD",
+            processing_polls: 1,
+            failing: false,
+            bytes: None,
+        },
+    );
+    let value = json!({
+        "uploadUrlsExpireAt": (now() + 86_400) * 1000,
+        "video": urn,
+        "uploadInstructions": instructions,
+        "uploadToken": upload_token,
+    });
+    (StatusCode::OK, axum::Json(json!({"value": value}))).into_response()
+}
+
+/// One part's bytes, exactly its range's length; answered with the etag `finalizeUpload` wants.
+async fn upload_part(State(shared): St, Path((id, part)): Path<(String, usize)>, body: Bytes) -> Response {
+    let mut inner = shared.lock();
+    if inner.rate_limited_parts > 0 {
+        inner.rate_limited_parts -= 1;
+        let message = "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.";
+        return api_error(StatusCode::TOO_MANY_REQUESTS, None, None, message);
+    }
+    let Some(slot) = inner.videos.get_mut(&format!("urn:li:video:{id}")).and_then(|v| v.parts.get_mut(part))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if body.len() != slot.last_byte - slot.first_byte + 1 {
+        let message = format!("part {part} must be bytes {}..={}", slot.first_byte, slot.last_byte);
+        return api_error(StatusCode::BAD_REQUEST, None, None, &message);
+    }
+    let etag = format!("/ambry-video/signedId/{}", random_token(""));
+    slot.uploaded = Some((body.to_vec(), etag.clone()));
+    (StatusCode::OK, [(header::ETAG, etag)]).into_response()
+}
+
+/// Every part uploaded, named by its etag in order, adding up to the size announced.
+fn finalize_video(shared: &Shared, request: &Value) -> Response {
+    let mut inner = shared.lock();
+    let failing = inner.fail_video_processing;
+    let urn = request["video"].as_str().unwrap_or_default();
+    let Some(video) = inner.videos.get_mut(urn) else {
+        return api_error(StatusCode::NOT_FOUND, None, None, &format!("Not Found: {urn}"));
+    };
+    if request["uploadToken"].as_str() != Some(video.upload_token.as_str()) {
+        return api_error(StatusCode::BAD_REQUEST, None, None, "Invalid uploadToken");
+    }
+    let sent: Vec<&str> = request["uploadedPartIds"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let uploaded: Option<Vec<&(Vec<u8>, String)>> = video.parts.iter().map(|p| p.uploaded.as_ref()).collect();
+    let Some(uploaded) = uploaded else {
+        return api_error(StatusCode::BAD_REQUEST, None, None, "Not all parts of the video are uploaded");
+    };
+    if sent != uploaded.iter().map(|(_, etag)| etag.as_str()).collect::<Vec<_>>() {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "uploadedPartIds do not match the uploaded parts",
+        );
+    }
+    let bytes: Vec<u8> = uploaded.iter().flat_map(|(bytes, _)| bytes.iter().copied()).collect();
+    if bytes.len() != video.size {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "The uploaded parts do not add up to fileSizeBytes",
+        );
+    }
+    video.bytes = Some(bytes);
+    video.status = "PROCESSING";
+    video.failing = failing;
+    StatusCode::OK.into_response()
+}
+
+/// `GET /rest/videos/{encoded urn}`: `PROCESSING` for the first poll after finalizing, then
+/// `AVAILABLE` (or `PROCESSING_FAILED`).
+async fn video_status(State(shared): St, headers: HeaderMap, Path(urn): Path<String>) -> Response {
+    if let Err(refusal) = version_of(&headers) {
+        return *refusal;
+    }
+    let mut inner = shared.lock();
+    let Some(video) = inner.videos.get_mut(&urn) else {
+        return api_error(StatusCode::NOT_FOUND, None, None, &format!("Not Found: {urn}"));
+    };
+    if video.status == "PROCESSING" {
+        if video.processing_polls > 0 {
+            video.processing_polls -= 1;
+        } else {
+            video.status = if video.failing { "PROCESSING_FAILED" } else { "AVAILABLE" };
+        }
+    }
+    let mut body = json!({"owner": LinkedInFake::author(), "id": urn, "status": video.status});
+    if video.status == "AVAILABLE" {
+        body["downloadUrl"] = json!(format!("{}/video-downloads/{urn}", shared.base_url));
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
 }

@@ -10,7 +10,9 @@
 //! with the `LinkedIn-Version` header; the text is the post's `commentary`, in LinkedIn's "little"
 //! text format, so its reserved characters are backslash-escaped ([`escape_little`]) and the
 //! 3,000-character limit counts the escaped text. Images go through the Images API
-//! (`initializeUpload`, then a `PUT` of the bytes), one as `media`, two to twenty as `multiImage`.
+//! (`initializeUpload`, then a `PUT` of the bytes), one as `media`, two to twenty as `multiImage`;
+//! one video (never beside images) through the Videos API (`initializeUpload`, a `PUT` per part,
+//! `finalizeUpload`, then polls until LinkedIn has processed it; see `video.rs`) as `media`.
 //!
 //! Errors are `{"status", "serviceErrorCode", "code", "message"}`; 401 is an expired or revoked
 //! token, 429 a throttle whose daily limits reset at midnight UTC
@@ -19,6 +21,8 @@
 
 mod oauth;
 mod post;
+mod upload;
+mod video;
 
 use async_trait::async_trait;
 use crier_core::{Channel, Timestamp};
@@ -212,11 +216,20 @@ impl Provider for LinkedIn {
         Some(TextLimit { max: MAX_TEXT, counted_in: "characters" })
     }
 
-    /// Up to twenty images (JPEG, PNG, GIF); no video (LinkedIn's Videos API is not implemented).
+    /// Up to twenty images (JPEG, PNG, GIF), or one MP4 video alone: LinkedIn's "Video File
+    /// Size Specifications" (videos-api) give 3 seconds to 30 minutes and 75 KB to 500 MB (under
+    /// Crier's own default limit of 1 GiB, so LinkedIn's holds; the 75 KB floor is checked when
+    /// publishing, as these rules have no smallest size).
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: MAX_IMAGES,
+            max_videos: 1,
+            allow_mixed: false,
             image_types: ["image/jpeg", "image/png", "image/gif"].map(String::from).to_vec(),
+            video_types: vec!["video/mp4".to_owned()],
+            max_video_bytes: Some(video::MAX_VIDEO_BYTES),
+            min_video_duration_ms: Some(video::MIN_VIDEO_MS),
+            max_video_duration_ms: Some(video::MAX_VIDEO_MS),
             ..MediaRules::default()
         }
     }
