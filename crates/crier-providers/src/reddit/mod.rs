@@ -6,9 +6,9 @@
 //! Posts are `POST /api/submit` (reddit.com/dev/api#POST_api_submit): a self post (the text is
 //! its body) or a link post (`options.url`), with `options.title` (required), `nsfw`, `spoiler`
 //! and `flair_id`. A post with images is an image post (one image) or a gallery (2 to 20), the
-//! text its body; see [`media`] for the upload and [`websocket`] for how an image post's id comes
-//! back. Video is not implemented (Reddit's video posts need a poster image and report through
-//! the same websocket after transcoding), so `media_rules` take images only.
+//! text its body; see `media.rs` for the upload and `websocket.rs` for how an image post's id
+//! comes back. Video is not implemented (Reddit's video posts need a poster image and report
+//! through the same websocket after transcoding), so `media_rules` take images only.
 //!
 //! Reddit offers no idempotency key, so an interrupted publish cannot be told apart from one that
 //! went through: `lookup` answers `Unknowable`. Every request carries the deployment's

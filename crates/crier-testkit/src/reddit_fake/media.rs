@@ -151,7 +151,8 @@ pub(super) async fn upload(State(shared): St, headers: HeaderMap, mut multipart:
     let location = asset.url(&shared.base_url);
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{location}</Location>\
-         <Bucket>reddit-uploaded-media</Bucket><Key>{key}</Key><ETag>\"0cc175b9c0f1b6a831c399e269772661\"</ETag></PostResponse>"
+         <Bucket>reddit-uploaded-media</Bucket><Key>{key}</Key>\
+         <ETag>\"0cc175b9c0f1b6a831c399e269772661\"</ETag></PostResponse>"
     );
     (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
 }

@@ -8,7 +8,7 @@
 //! `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (seconds), `RATELIMIT` and
 //! `SUBREDDIT_NOEXIST` in the submit answer's `errors`.
 //!
-//! Image posts and galleries: see [`media`] (the upload lease, an S3-like upload, `kind=image`
+//! Image posts and galleries: see `media.rs` (the upload lease, an S3-like upload, `kind=image`
 //! with its websocket, `/api/submit_gallery_post.json`).
 //!
 //! Where it is a fake: one app ([`CLIENT_ID`], [`CLIENT_SECRET`]) and one account; the consent,
