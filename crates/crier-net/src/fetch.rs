@@ -167,6 +167,12 @@ impl OutboundClient {
     pub fn policy(&self) -> &OutboundPolicy {
         &self.policy
     }
+
+    /// Checks a URL under this client's policy and resolver without calling it, for a connection
+    /// made by other means (Reddit's websocket): the caller must connect to `pinned` only.
+    pub async fn check(&self, url: &str) -> Result<CheckedUrl, Refusal> {
+        check_url(url, &self.policy, self.resolver.as_ref()).await
+    }
 }
 
 /// reqwest errors name the URL, which may carry a user's token in its query: leave it out.

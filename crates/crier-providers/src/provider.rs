@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crier_core::{AttemptId, Channel, MediaId, TargetId, Timestamp};
+use crier_core::{AttemptId, Channel, MediaFacts, MediaId, TargetId, Timestamp};
 
 use crate::connect::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection};
 use crate::meta::signed_request::CallbackError;
@@ -79,6 +79,11 @@ pub enum ProviderError {
     /// The platform refused this post for good.
     #[error("rejected ({code}): {message}")]
     Rejected { code: String, message: String },
+    /// The platform took the request but never said whether the post was made (Reddit's image
+    /// posts report over a websocket that stayed silent): the target is `unknown`, never resent
+    /// on its own, as for an interrupted attempt that `lookup` cannot account for.
+    #[error("outcome unknown: {message}")]
+    OutcomeUnknown { message: String },
 }
 
 /// Whether an attempt whose outcome was lost (a crash) actually published.
@@ -162,6 +167,18 @@ pub trait Provider: Send + Sync {
     /// Checks one target against the platform's limits (text as the platform counts it, options).
     fn validate_target(&self, channel: &Channel, text: &str, options: &serde_json::Value)
     -> Vec<TargetIssue>;
+
+    /// Checks a target's options against the post's media, where one depends on the other
+    /// (Reddit: a link post carries no images). Called at accept time with the media's facts,
+    /// after `validate_target` and `media_rules`. The default: no such dependency.
+    fn validate_with_media(
+        &self,
+        _channel: &Channel,
+        _options: &serde_json::Value,
+        _media: &[MediaFacts],
+    ) -> Vec<TargetIssue> {
+        Vec::new()
+    }
 
     /// The text limit, as the platform counts it (for agents and the dashboard's counters).
     fn text_limit(&self, _channel: &Channel) -> Option<TextLimit> {

@@ -1,17 +1,21 @@
 //! The Reddit provider against the fake Reddit of `crier-testkit`: the OAuth2 consent flow,
-//! refresh ahead of expiry, self and link posts, Reddit's errors and rate limits, revocation.
+//! refresh ahead of expiry, self and link posts, image posts and galleries (upload lease, upload,
+//! websocket), Reddit's errors and rate limits, revocation.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
 mod doubles;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, WorkspaceId};
+use crier_core::{
+    Channel, ChannelId, ChannelStatus, ManualClock, MediaFacts, MediaId, MediaKind, WorkspaceId,
+};
 use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::{
-    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Credentials, Lookup, Platform, Provider,
-    ProviderError,
+    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Credentials, Lookup, MediaFile, Platform,
+    Provider, ProviderError,
 };
 use crier_testkit::reddit_fake::{self, RedditFake};
 use doubles::{CALLBACK, MemoryMedia, MemoryVault, consent, pointers, request};
@@ -22,6 +26,7 @@ const USER_AGENT: &str = "linux:crier-test:1.0 (by /u/crier_test)";
 struct Env {
     fake: RedditFake,
     vault: Arc<MemoryVault>,
+    media: Arc<MemoryMedia>,
     clock: ManualClock,
     provider: Reddit,
     workspace: WorkspaceId,
@@ -31,7 +36,8 @@ async fn env() -> Env {
     let fake = RedditFake::start().await;
     let vault = Arc::new(MemoryVault::default());
     let clock = ManualClock::starting_now();
-    let loopback = doubles::loopback_platform(vault.clone(), Arc::new(MemoryMedia::default()));
+    let media = Arc::new(MemoryMedia::default());
+    let loopback = doubles::loopback_platform(vault.clone(), media.clone());
     let platform = Platform { clock: Arc::new(clock.clone()), ..loopback };
     let settings = RedditSettings {
         client_id: reddit_fake::CLIENT_ID.into(),
@@ -39,8 +45,16 @@ async fn env() -> Env {
         user_agent: USER_AGENT.into(),
         api_base: fake.base_url().into(),
         auth_base: fake.base_url().into(),
+        media_wait: Duration::from_secs(2),
     };
-    Env { provider: Reddit::new(platform, settings), fake, vault, clock, workspace: WorkspaceId::generate() }
+    Env {
+        provider: Reddit::new(platform, settings),
+        fake,
+        vault,
+        media,
+        clock,
+        workspace: WorkspaceId::generate(),
+    }
 }
 
 impl Env {
@@ -84,6 +98,22 @@ impl Env {
 
     fn tokens(&self, channel: &Channel) -> Value {
         serde_json::from_slice(&self.vault.0.lock().unwrap()[&channel.id]).unwrap()
+    }
+
+    fn add_media(&self, bytes: &[u8], mime: &str) -> MediaId {
+        let id = MediaId::generate();
+        let kind = if mime.starts_with("video/") { MediaKind::Video } else { MediaKind::Image };
+        let media = doubles::ready_media(self.workspace, id, bytes, mime.into(), kind, None, None);
+        self.media.0.lock().unwrap().insert(id, MediaFile { media, bytes: bytes.to_vec() });
+        id
+    }
+
+    fn add_image(&self, bytes: &[u8]) -> MediaId {
+        self.add_media(bytes, "image/png")
+    }
+
+    fn calls_to(&self, path: &str) -> Vec<u16> {
+        self.fake.requests().iter().filter(|r| r.path == path).map(|r| r.status).collect()
     }
 
     fn token_calls(&self) -> usize {
@@ -308,9 +338,182 @@ async fn targets_are_checked() {
     assert_eq!(check("", json!({"title": "L", "kind": "image"})), ["/options/kind"]);
     assert_eq!(check("", json!({"title": "L", "sticky": true})), ["/options"]);
     assert_eq!(env.provider.text_limit(&channel).unwrap().max, 40_000);
-    assert_eq!(env.provider.media_rules(&channel), crier_providers::MediaRules::default());
 
     let err = env.provider.publish(&request(&channel, "", &[], &json!({}))).await.unwrap_err();
     assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "invalid_options"), "{err:?}");
     assert!(env.fake.submissions().is_empty());
+}
+
+#[tokio::test]
+async fn one_image_is_an_image_post_reported_on_the_websocket() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let image = env.add_image(b"\x89PNG one");
+    let options = json!({"title": "A chart", "spoiler": true, "flair_id": "f-1"});
+    let published =
+        env.provider.publish(&request(&channel, "What it shows.", &[image], &options)).await.unwrap();
+
+    let submissions = env.fake.submissions();
+    assert_eq!(submissions.len(), 1);
+    let post = &submissions[0];
+    assert_eq!(post["kind"], "image");
+    assert_eq!(post["sr"], "rust");
+    assert_eq!(post["title"], "A chart");
+    assert_eq!(post["text"], "What it shows.", "the text is the post's body");
+    assert_eq!(post["spoiler"], "true");
+    assert_eq!(post["flair_id"], "f-1");
+    let asset = env.fake.asset_at(&post["url"]).expect("the url names the uploaded asset");
+    assert_eq!(env.fake.uploaded(&asset).unwrap(), b"\x89PNG one", "the bytes reached the bucket");
+    assert_eq!(published.provider_post_id, format!("t3_{}", post["id"]), "the id from the websocket");
+    assert!(published.url.as_deref().unwrap().contains(&format!("/comments/{}/", post["id"])));
+    assert_eq!(env.calls_to("/s3"), [201], "uploaded once, without Reddit's token");
+    assert_eq!(env.fake.requests().iter().filter(|r| r.path.starts_with("/ws/")).count(), 1);
+
+    // The id is a real one: the post can be deleted with it.
+    let delete = crier_providers::DeleteRequest {
+        channel: &channel,
+        target_id: crier_core::TargetId::generate(),
+        provider_post_id: &published.provider_post_id,
+        url: published.url.as_deref(),
+    };
+    env.provider.delete(&delete).await.unwrap();
+    assert_eq!(env.fake.deleted(), [published.provider_post_id.as_str()]);
+}
+
+#[tokio::test]
+async fn several_images_are_a_gallery() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let images: Vec<MediaId> =
+        [&b"GIF89a one"[..], b"\xff\xd8 two", b"\x89PNG three"].iter().map(|b| env.add_image(b)).collect();
+    let options = json!({"title": "Three views", "nsfw": true});
+    let published = env.provider.publish(&request(&channel, "Body", &images, &options)).await.unwrap();
+
+    let submissions = env.fake.submissions();
+    assert_eq!(submissions.len(), 1);
+    let post = &submissions[0];
+    assert_eq!(post["kind"], "gallery");
+    assert_eq!(post["text"], "Body");
+    assert_eq!(post["nsfw"], "true");
+    assert_eq!(post["api_type"], "json");
+    let uploaded: Vec<Vec<u8>> =
+        post["media_ids"].split(',').map(|id| env.fake.uploaded(id).unwrap()).collect();
+    assert_eq!(uploaded, [&b"GIF89a one"[..], b"\xff\xd8 two", b"\x89PNG three"], "in the post's order");
+    assert_eq!(published.provider_post_id, format!("t3_{}", post["id"]));
+    assert!(published.url.unwrap().starts_with("https://www.reddit.com/r/rust/comments/"));
+    assert_eq!(env.calls_to("/api/submit"), Vec::<u16>::new(), "a gallery has its own endpoint");
+    assert!(!env.fake.requests().iter().any(|r| r.path.starts_with("/ws/")), "answered at once");
+}
+
+fn facts(mime: &str, size: u64) -> MediaFacts {
+    MediaFacts {
+        mime: mime.into(),
+        kind: if mime.starts_with("video/") { MediaKind::Video } else { MediaKind::Image },
+        width: 800,
+        height: 600,
+        duration_ms: mime.starts_with("video/").then_some(5000),
+        video_codec: None,
+        audio_codec: None,
+        size,
+        sha256: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn media_reddit_cannot_take_is_refused_at_accept_time() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let rules = env.provider.media_rules(&channel);
+    assert!(rules.check(&[facts("image/jpeg", 1000), facts("image/gif", 19_000_000)]).is_empty());
+    assert!(rules.check(&vec![facts("image/png", 1000); 20]).is_empty());
+    let refused = |media: &[MediaFacts]| {
+        pointers(&rules.check(media)).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(refused(&[facts("image/webp", 1000)]), ["/media/0"], "not a type Reddit's upload takes");
+    assert_eq!(refused(&[facts("image/png", 20_000_001)]), ["/media/0"], "over 20 MB");
+    assert_eq!(refused(&vec![facts("image/png", 1000); 21]), ["/media"], "a gallery takes 20");
+    let video = rules.check(&[facts("video/mp4", 1000)]);
+    assert_eq!(pointers(&video), ["/media"]);
+    assert!(video[0].message.contains("no videos"), "{}", video[0].message);
+
+    // A link or self post carries no images: the kind is Crier's to choose from the count.
+    let image = [facts("image/png", 1000)];
+    let with = |options: Value| {
+        let issues = env.provider.validate_with_media(&channel, &options, &image);
+        pointers(&issues).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let link = json!({"title": "L", "kind": "link", "url": "https://x.example"});
+    assert_eq!(with(link.clone()), ["/options/kind"]);
+    assert_eq!(with(json!({"title": "S", "kind": "self"})), ["/options/kind"]);
+    assert!(with(json!({"title": "I"})).is_empty());
+    assert!(env.provider.validate_with_media(&channel, &link, &[]).is_empty(), "a link post alone is fine");
+
+    // Reaching publish anyway, nothing is uploaded.
+    let id = env.add_image(b"\x89PNG");
+    let err = env.provider.publish(&request(&channel, "", &[id], &link)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Rejected { ref code, .. } if code == "invalid_options"), "{err:?}");
+    let webp = env.add_media(b"RIFF....WEBP", "image/webp");
+    let err =
+        env.provider.publish(&request(&channel, "", &[webp], &json!({"title": "W"}))).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Rejected { ref code, .. } if code == "media_unsupported"),
+        "{err:?}"
+    );
+    assert!(env.calls_to("/api/media/asset.json").is_empty());
+    assert!(env.fake.submissions().is_empty());
+}
+
+#[tokio::test]
+async fn a_rate_limited_upload_lease_waits_for_reddits_reset() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let image = env.add_image(b"\x89PNG");
+    env.fake.rate_limit_next(1);
+    let err =
+        env.provider.publish(&request(&channel, "", &[image], &json!({"title": "T"}))).await.unwrap_err();
+    let ProviderError::RateLimited { reset } = err else { panic!("{err:?}") };
+    assert_eq!(reset.timestamp(), env.clock.now_secs() + 300, "x-ratelimit-reset is seconds from now");
+    assert_eq!(env.calls_to("/api/media/asset.json"), [429]);
+    assert!(env.calls_to("/s3").is_empty());
+    assert!(env.fake.submissions().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_token_during_an_upload_is_refreshed_once() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let images = [env.add_image(b"\x89PNG a"), env.add_image(b"\x89PNG b")];
+    env.fake.expire_access_tokens();
+    let options = json!({"title": "Two"});
+    let err = env.provider.publish(&request(&channel, "", &images, &options)).await.unwrap_err();
+    assert!(matches!(err, ProviderError::AuthExpired { .. }), "{err:?}");
+    assert_eq!(env.calls_to("/api/media/asset.json"), [401]);
+    env.provider.refresh(&channel).await.unwrap();
+    assert_eq!(env.token_calls(), 2, "the code exchange, then one refresh");
+    env.provider.publish(&request(&channel, "", &images, &options)).await.unwrap();
+    assert_eq!(env.calls_to("/api/media/asset.json"), [401, 200, 200]);
+    assert_eq!(env.fake.submissions().len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_websocket_leaves_the_outcome_unknown_and_a_failed_one_is_a_refusal() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let image = env.add_image(b"\x89PNG");
+    let options = json!({"title": "Quiet"});
+    env.fake.silent_websocket(true);
+    let started = std::time::Instant::now();
+    let err = env.provider.publish(&request(&channel, "", &[image], &options)).await.unwrap_err();
+    let ProviderError::OutcomeUnknown { message } = err else { panic!("{err:?}") };
+    assert!(message.contains("said nothing for 2 s"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded by media_wait");
+    assert_eq!(env.fake.submissions().len(), 1, "the post was made: unknown, never a made-up id");
+
+    env.fake.silent_websocket(false);
+    env.fake.fail_media_posts(true);
+    let err = env.provider.publish(&request(&channel, "", &[image], &options)).await.unwrap_err();
+    let ProviderError::Rejected { code, message } = err else { panic!("{err:?}") };
+    assert_eq!(code, "media_post_failed");
+    assert!(message.contains("could not be processed"), "{message}");
+    assert_eq!(env.fake.submissions().len(), 1);
 }

@@ -106,6 +106,9 @@ impl Worker {
                 DeletionOutcome::Failed { code: "channel_needs_reauth".into(), message }
             }
             Err(ProviderError::Rejected { code, message }) => DeletionOutcome::Failed { code, message },
+            Err(ProviderError::OutcomeUnknown { message }) => {
+                DeletionOutcome::Failed { code: "outcome_unknown".into(), message }
+            }
         })
     }
 }

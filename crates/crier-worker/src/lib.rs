@@ -376,6 +376,8 @@ impl Worker {
             }
             Err(ProviderError::AuthExpired { message }) => AttemptOutcome::NeedsReauth { message },
             Err(ProviderError::Rejected { code, message }) => AttemptOutcome::Failed { code, message },
+            // Never resent on its own: the post may be there.
+            Err(ProviderError::OutcomeUnknown { message }) => AttemptOutcome::Unknown { message },
         }
     }
 

@@ -274,6 +274,12 @@ async fn build_post(state: &AppState, tenant: &Tenant, input: &PostIn) -> ApiRes
                         format!("target {i} ({channel_id}, {}): {}", channel.provider, issue.message),
                     ));
                 }
+                for issue in provider.validate_with_media(channel, &options, &media) {
+                    errors.push(FieldError::new(
+                        at(&issue.pointer),
+                        format!("target {i} ({channel_id}): {}", issue.message),
+                    ));
+                }
                 for issue in provider.validate_target(channel, text, &options) {
                     // A problem with the shared text is reported at /text, naming the target.
                     let pointer = if issue.pointer == "/text" && target.text.is_none() {

@@ -21,6 +21,7 @@ use crier_providers::mastodon::Mastodon;
 use crier_providers::meta::facebook::Facebook;
 use crier_providers::meta::threads::Threads;
 use crier_providers::meta::{DEFAULT_GRAPH_VERSION, MetaSettings};
+use crier_providers::reddit::{Reddit, RedditSettings};
 use crier_providers::sandbox::Sandbox;
 use crier_providers::telegram::{Telegram, TelegramSettings};
 use crier_testkit::{Backend, TestDb};
@@ -129,6 +130,10 @@ impl Server {
                 .with(Arc::new(Telegram::new(platform.clone(), TelegramSettings::default())))
                 .with(Arc::new(Facebook::new(platform.clone(), meta_settings())))
                 .with(Arc::new(Threads::new(platform.clone(), meta_settings())))
+                .with(Arc::new(Reddit::new(
+                    platform.clone(),
+                    RedditSettings::new("id", "secret", "test:crier:1"),
+                )))
                 .with(Arc::new(Discord::new(platform, DiscordSettings::default()))),
         );
         let state = state.with_providers(providers.clone());
@@ -184,6 +189,7 @@ impl Server {
             // beside its own Instagram account id.
             config: match provider {
                 "facebook" => json!({"page_id": "555"}),
+                "reddit" => json!({"subreddit": "rust"}),
                 "instagram" => {
                     json!({"page_id": "555", "ig_user_id": format!("1784{account_id}"), "meta_user_id": account_id})
                 }

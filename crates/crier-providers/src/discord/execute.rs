@@ -49,6 +49,9 @@ fn scrub_error(err: ProviderError, token: &str) -> ProviderError {
         ProviderError::AuthExpired { message } => {
             ProviderError::AuthExpired { message: scrub(&message, token) }
         }
+        ProviderError::OutcomeUnknown { message } => {
+            ProviderError::OutcomeUnknown { message: scrub(&message, token) }
+        }
         limited @ ProviderError::RateLimited { .. } => limited,
     }
 }

@@ -5,29 +5,48 @@
 //!
 //! Posts are `POST /api/submit` (reddit.com/dev/api#POST_api_submit): a self post (the text is
 //! its body) or a link post (`options.url`), with `options.title` (required), `nsfw`, `spoiler`
-//! and `flair_id`. No media: Reddit's media upload goes through an upload lease and a websocket
-//! that reports processing, which Crier does not implement, so `media_rules` take none.
+//! and `flair_id`. A post with images is an image post (one image) or a gallery (2 to 20), the
+//! text its body; see `media.rs` for the upload and `websocket.rs` for how an image post's id
+//! comes back. Video is not implemented (Reddit's video posts need a poster image and report
+//! through the same websocket after transcoding), so `media_rules` take images only.
 //!
 //! Reddit offers no idempotency key, so an interrupted publish cannot be told apart from one that
 //! went through: `lookup` answers `Unknowable`. Every request carries the deployment's
 //! User-Agent, as Reddit's API rules require.
 
+mod media;
 mod oauth;
+mod websocket;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
-use crier_core::Channel;
+use crier_core::{Channel, MediaFacts};
 use serde::Deserialize;
 
 use crate::platform::{Platform, PlatformCall};
 use crate::provider::{
     DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
 };
-use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials};
+use crate::{
+    CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connection, Credentials, MediaRules,
+};
 
 /// A self post's body, in characters.
 pub const MAX_TEXT: usize = 40_000;
 /// A title, in characters.
 pub const MAX_TITLE: usize = 300;
+/// Images in a gallery: "we will only allow 20 images per Image Gallery"
+/// (reddit.com/r/modnews/comments/hisodw, the gallery launch).
+pub const MAX_IMAGES: usize = 20;
+/// Reddit takes images up to 20 MB (GIFs up to 100 MB when uploaded in the web page; Crier keeps
+/// one limit, the images' own): techcrunch.com/2016/05/25/reddit-image-uploads.
+pub const MAX_IMAGE_BYTES: u64 = 20_000_000;
+/// The types Reddit's media upload takes for image posts (PRAW's `_upload_media` type table:
+/// png, jpeg, gif).
+pub const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/gif"];
+/// How long an image post's websocket may stay silent before its outcome counts as unknown.
+pub const MEDIA_WAIT: Duration = Duration::from_secs(60);
 
 /// Crier's Reddit app, from the deployment's settings.
 #[derive(Clone)]
@@ -40,6 +59,10 @@ pub struct RedditSettings {
     pub api_base: String,
     /// `https://www.reddit.com` (the consent page and token endpoint; overridable for tests).
     pub auth_base: String,
+    /// How long to wait on an image post's websocket ([`MEDIA_WAIT`]; shorter in tests). The
+    /// worker's own bound on a publish (half its lease) may end the wait sooner, with the same
+    /// outcome: unknown.
+    pub media_wait: Duration,
 }
 
 impl std::fmt::Debug for RedditSettings {
@@ -66,6 +89,7 @@ impl RedditSettings {
             user_agent: user_agent.into(),
             api_base: "https://oauth.reddit.com".into(),
             auth_base: "https://www.reddit.com".into(),
+            media_wait: MEDIA_WAIT,
         }
     }
 
@@ -75,6 +99,12 @@ impl RedditSettings {
 
     fn auth(&self, path: &str) -> String {
         format!("{}{path}", self.auth_base.trim_end_matches('/'))
+    }
+
+    /// Whether the API is reached over plain http: only a fake's loopback base is; then, and
+    /// only then, the upload target and websocket Reddit names may be plain too.
+    fn plain_http(&self) -> bool {
+        self.api_base.starts_with("http://")
     }
 }
 
@@ -122,6 +152,8 @@ struct RedditOptions {
 /// A post's options, checked: the title, and the link for a link post.
 struct Submission {
     title: String,
+    /// The `kind` the target named, if any: a post with media names none ([`media_conflict`]).
+    named_kind: Option<String>,
     link: Option<String>,
     nsfw: bool,
     spoiler: bool,
@@ -147,6 +179,7 @@ fn submission(value: &serde_json::Value, text: &str) -> Result<Submission, Vec<T
             format!("{title_chars} characters; Reddit allows {MAX_TITLE} in a title"),
         ));
     }
+    let named_kind = parsed.kind.clone();
     let link = match parsed.kind.as_deref().unwrap_or("self") {
         "self" => {
             if parsed.url.is_some() {
@@ -186,7 +219,57 @@ fn submission(value: &serde_json::Value, text: &str) -> Result<Submission, Vec<T
     if !issues.is_empty() {
         return Err(issues);
     }
-    Ok(Submission { title, link, nsfw: parsed.nsfw, spoiler: parsed.spoiler, flair_id: parsed.flair_id })
+    Ok(Submission {
+        title,
+        named_kind,
+        link,
+        nsfw: parsed.nsfw,
+        spoiler: parsed.spoiler,
+        flair_id: parsed.flair_id,
+    })
+}
+
+/// A post with images is an image post or a gallery, whose kind Crier chooses from the count: a
+/// target that names `link` or `self` asked for a post that carries no images.
+fn media_conflict(named_kind: Option<&str>, media: usize) -> Option<TargetIssue> {
+    let kind = named_kind.filter(|_| media > 0)?;
+    Some(TargetIssue::new(
+        "/options/kind",
+        format!(
+            "a Reddit `{kind}` post carries no images; leave `kind` out to post them (one image makes an \
+             image post, 2 to {MAX_IMAGES} a gallery), or post without media"
+        ),
+    ))
+}
+
+/// Reddit's `{"json": {"errors": [[code, message, field]], ...}}` as a `ProviderError`: a
+/// `RATELIMIT` carries its wait (the answer's `ratelimit` seconds, else the one its message
+/// names), anything else is a refusal for good. `None` when there is no error.
+fn json_errors(body: &serde_json::Value, now: crier_core::Timestamp) -> Option<ProviderError> {
+    let first = body["json"]["errors"].as_array().and_then(|e| e.first())?;
+    let code = first[0].as_str().unwrap_or("SUBMIT_ERROR").to_owned();
+    let message = first[1].as_str().unwrap_or_default().to_owned();
+    let field = first[2].as_str().filter(|f| !f.is_empty());
+    if code == "RATELIMIT" {
+        let stated = body["json"]["ratelimit"].as_f64().filter(|s| s.is_finite() && *s > 0.0);
+        #[expect(clippy::cast_possible_truncation, reason = "seconds, clamped to a day")]
+        let stated = stated.map(|s| chrono::Duration::seconds(s.min(86_400.0).ceil() as i64));
+        let wait = stated.or_else(|| named_wait(&message)).unwrap_or_else(|| chrono::Duration::minutes(10));
+        return Some(ProviderError::RateLimited { reset: now + wait });
+    }
+    let message = match field {
+        Some(field) => format!("{message} ({field})"),
+        None => message,
+    };
+    Some(ProviderError::Rejected { code, message })
+}
+
+/// The post id in a post's address (`…/comments/{id}/{slug}/`), as a fullname `t3_{id}`.
+fn fullname_in(url: &str) -> Option<String> {
+    let rest = url.split("/comments/").nth(1)?;
+    let id = rest.split(['/', '?', '#']).next()?;
+    let valid = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
+    valid.then(|| format!("t3_{id}"))
 }
 
 /// `try again in 9 minutes`, `take a break for 5 minutes`, `...30 seconds`: the wait Reddit names.
@@ -204,6 +287,19 @@ fn named_wait(message: &str) -> Option<chrono::Duration> {
             _ => None,
         }
     })
+}
+
+/// The fields every `/api/submit` form carries (reddit.com/dev/api#POST_api_submit).
+fn common_form<'a>(subreddit: &'a str, post: &'a Submission) -> Vec<(&'static str, &'a str)> {
+    let yes_no = |b: bool| if b { "true" } else { "false" };
+    vec![
+        ("api_type", "json"),
+        ("sr", subreddit),
+        ("title", &post.title),
+        ("sendreplies", "true"),
+        ("nsfw", yes_no(post.nsfw)),
+        ("spoiler", yes_no(post.spoiler)),
+    ]
 }
 
 impl Reddit {
@@ -254,15 +350,7 @@ impl Reddit {
         post: &Submission,
         access_token: &str,
     ) -> Result<Published, ProviderError> {
-        let yes_no = |b: bool| if b { "true" } else { "false" };
-        let mut form: Vec<(&str, &str)> = vec![
-            ("api_type", "json"),
-            ("sr", subreddit),
-            ("title", &post.title),
-            ("sendreplies", "true"),
-            ("nsfw", yes_no(post.nsfw)),
-            ("spoiler", yes_no(post.spoiler)),
-        ];
+        let mut form = common_form(subreddit, post);
         match &post.link {
             Some(url) => form.extend([("kind", "link"), ("url", url.as_str())]),
             None => form.extend([("kind", "self"), ("text", text)]),
@@ -280,24 +368,8 @@ impl Reddit {
             return Err(self.failure(&call));
         }
         let body: serde_json::Value = call.json()?;
-        if let Some(first) = body["json"]["errors"].as_array().and_then(|e| e.first()) {
-            let code = first[0].as_str().unwrap_or("SUBMIT_ERROR").to_owned();
-            let message = first[1].as_str().unwrap_or_default().to_owned();
-            let field = first[2].as_str().filter(|f| !f.is_empty());
-            if code == "RATELIMIT" {
-                // The answer's `ratelimit` (seconds, where given), else the wait the message names.
-                let stated = body["json"]["ratelimit"].as_f64().filter(|s| s.is_finite() && *s > 0.0);
-                #[expect(clippy::cast_possible_truncation, reason = "seconds, clamped to a day")]
-                let stated = stated.map(|s| chrono::Duration::seconds(s.min(86_400.0).ceil() as i64));
-                let wait =
-                    stated.or_else(|| named_wait(&message)).unwrap_or_else(|| chrono::Duration::minutes(10));
-                return Err(ProviderError::RateLimited { reset: self.platform.clock.now() + wait });
-            }
-            let message = match field {
-                Some(field) => format!("{message} ({field})"),
-                None => message,
-            };
-            return Err(ProviderError::Rejected { code, message });
+        if let Some(err) = json_errors(&body, self.platform.clock.now()) {
+            return Err(err);
         }
         let data = &body["json"]["data"];
         let name = data["name"].as_str().or_else(|| data["id"].as_str()).ok_or_else(|| {
@@ -350,7 +422,28 @@ impl Provider for Reddit {
         Some(TextLimit { max: MAX_TEXT, counted_in: "characters" })
     }
 
-    // `media_rules` is the default (none): see the module's documentation.
+    fn validate_with_media(
+        &self,
+        _channel: &Channel,
+        options: &serde_json::Value,
+        media: &[MediaFacts],
+    ) -> Vec<TargetIssue> {
+        // Options Reddit cannot read are `validate_target`'s to report.
+        let kind = options.get("kind").and_then(|k| k.as_str());
+        media_conflict(kind, media.len()).into_iter().collect()
+    }
+
+    /// Images only: JPEG, PNG or GIF up to 20 MB, one (an image post) or up to 20 (a gallery).
+    /// No video: Crier does not implement Reddit's video posts.
+    fn media_rules(&self, _channel: &Channel) -> MediaRules {
+        MediaRules {
+            max_images: MAX_IMAGES,
+            max_videos: 0,
+            image_types: IMAGE_TYPES.map(String::from).to_vec(),
+            max_image_bytes: Some(MAX_IMAGE_BYTES),
+            ..MediaRules::default()
+        }
+    }
 
     async fn connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
         self.start_connect(request)
@@ -384,11 +477,8 @@ impl Provider for Reddit {
                 .collect::<Vec<_>>()
                 .join("; "),
         })?;
-        if !request.media.is_empty() {
-            return Err(ProviderError::Rejected {
-                code: "media_unsupported".into(),
-                message: "Crier posts no media to Reddit".into(),
-            });
+        if let Some(issue) = media_conflict(post.named_kind.as_deref(), request.media.len()) {
+            return Err(ProviderError::Rejected { code: "invalid_options".into(), message: issue.message });
         }
         let config: RedditConfig = serde_json::from_value(request.channel.config.clone()).map_err(|err| {
             ProviderError::Rejected {
@@ -396,8 +486,20 @@ impl Provider for Reddit {
                 message: format!("the channel's settings: {err}"),
             }
         })?;
+        if request.media.is_empty() {
+            let tokens = self.usable_tokens(request.channel).await?;
+            return self.submit(&config.subreddit, request.text, &post, &tokens.access_token).await;
+        }
+        let files = self.load_images(request).await?;
         let tokens = self.usable_tokens(request.channel).await?;
-        self.submit(&config.subreddit, request.text, &post, &tokens.access_token).await
+        match files.as_slice() {
+            [one] => {
+                self.submit_image(&config.subreddit, request.text, &post, one, &tokens.access_token).await
+            }
+            many => {
+                self.submit_gallery(&config.subreddit, request.text, &post, many, &tokens.access_token).await
+            }
+        }
     }
 
     /// Trades the refresh token for a new access token, stored at once.
@@ -451,6 +553,26 @@ mod tests {
         assert!(subreddit_name("ab").is_err());
         assert!(subreddit_name("a".repeat(22).as_str()).is_err());
         assert!(subreddit_name("no-dash").is_err());
+    }
+
+    #[test]
+    fn post_ids_are_read_from_addresses() {
+        let url = "https://www.reddit.com/r/rust/comments/1a2b3c/hello_world/";
+        assert_eq!(fullname_in(url).as_deref(), Some("t3_1a2b3c"));
+        assert_eq!(fullname_in("https://www.reddit.com/r/rust/comments/x9?a=b").as_deref(), Some("t3_x9"));
+        assert_eq!(fullname_in("https://www.reddit.com/r/rust/"), None);
+        assert_eq!(fullname_in("https://www.reddit.com/r/rust/comments//"), None);
+        assert_eq!(fullname_in("https://www.reddit.com/r/rust/comments/A-B/"), None);
+    }
+
+    #[test]
+    fn media_conflicts_with_a_named_kind() {
+        assert!(media_conflict(None, 3).is_none());
+        assert!(media_conflict(Some("link"), 0).is_none());
+        let issue = media_conflict(Some("link"), 1).unwrap();
+        assert_eq!(issue.pointer, "/options/kind");
+        assert!(issue.message.contains("`link` post carries no images"), "{}", issue.message);
+        assert!(media_conflict(Some("self"), 2).is_some());
     }
 
     #[test]

@@ -71,7 +71,9 @@ struct ChannelInfo {
 /// A failure while connecting: Slack's refusal is the user's to fix, its trouble is not.
 fn connect_error(err: ProviderError) -> ConnectError {
     match err {
-        ProviderError::Retryable { message, .. } => ConnectError::Unavailable { message },
+        ProviderError::Retryable { message, .. } | ProviderError::OutcomeUnknown { message } => {
+            ConnectError::Unavailable { message }
+        }
         ProviderError::RateLimited { reset } => {
             ConnectError::Unavailable { message: format!("Slack is rate limiting Crier until {reset}") }
         }

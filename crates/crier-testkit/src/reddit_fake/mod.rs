@@ -8,12 +8,19 @@
 //! `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (seconds), `RATELIMIT` and
 //! `SUBREDDIT_NOEXIST` in the submit answer's `errors`.
 //!
-//! Where it is a fake: one app ([`CLIENT_ID`], [`CLIENT_SECRET`]) and one account; the consent
-//! and the API share one base URL. Knobs: [`RedditFake::rate_limit_next`],
-//! [`RedditFake::submit_ratelimit_next`], [`RedditFake::expire_access_tokens`],
-//! [`RedditFake::rotate_refresh_tokens`], [`RedditFake::remove_subreddit`].
+//! Image posts and galleries: see `media.rs` (the upload lease, an S3-like upload, `kind=image`
+//! with its websocket, `/api/submit_gallery_post.json`).
+//!
+//! Where it is a fake: one app ([`CLIENT_ID`], [`CLIENT_SECRET`]) and one account; the consent,
+//! the API, the upload target and the websocket share one base URL. Knobs:
+//! [`RedditFake::rate_limit_next`], [`RedditFake::submit_ratelimit_next`],
+//! [`RedditFake::expire_access_tokens`], [`RedditFake::rotate_refresh_tokens`],
+//! [`RedditFake::remove_subreddit`], [`RedditFake::silent_websocket`],
+//! [`RedditFake::fail_media_posts`].
 
 #![expect(clippy::unwrap_used, reason = "test support")]
+
+mod media;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -62,6 +69,12 @@ struct Inner {
     rate_limited: usize,
     submit_ratelimited: usize,
     requests: Vec<RecordedRequest>,
+    /// Upload leases by asset id.
+    assets: HashMap<String, media::Asset>,
+    /// What each image post's websocket will say, by its token.
+    sockets: HashMap<String, Value>,
+    silent_websocket: bool,
+    fail_media_posts: bool,
 }
 
 type Shared = crate::fake_server::Shared<Inner>;
@@ -89,6 +102,10 @@ impl RedditFake {
             rate_limited: 0,
             submit_ratelimited: 0,
             requests: Vec::new(),
+            assets: HashMap::new(),
+            sockets: HashMap::new(),
+            silent_websocket: false,
+            fail_media_posts: false,
         })
         .await;
         let router = Router::new()
@@ -98,6 +115,10 @@ impl RedditFake {
             .route("/api/v1/me", get(me))
             .route("/api/submit", post(submit))
             .route("/api/del", post(delete_post))
+            .route("/api/media/asset.json", post(media::lease))
+            .route("/s3", post(media::upload))
+            .route("/ws/{token}", get(media::socket))
+            .route("/api/submit_gallery_post.json", post(media::submit_gallery))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found", "error": 404})))
             })
@@ -163,6 +184,27 @@ impl RedditFake {
         self.shared.lock().missing_subreddits.insert(name.to_lowercase());
     }
 
+    /// The bytes uploaded for an asset, if its upload arrived.
+    pub fn uploaded(&self, asset_id: &str) -> Option<Vec<u8>> {
+        self.shared.lock().assets.get(asset_id).and_then(|a| a.bytes.clone())
+    }
+
+    /// The asset whose upload address (`action/key`) this is.
+    pub fn asset_at(&self, url: &str) -> Option<String> {
+        let inner = self.shared.lock();
+        inner.assets.iter().find(|(_, a)| a.url(&self.shared.base_url) == url).map(|(id, _)| id.clone())
+    }
+
+    /// Image posts' websockets accept and then say nothing.
+    pub fn silent_websocket(&self, silent: bool) {
+        self.shared.lock().silent_websocket = silent;
+    }
+
+    /// Image posts are taken, then reported `failed` on their websocket (and not made).
+    pub fn fail_media_posts(&self, fail: bool) {
+        self.shared.lock().fail_media_posts = fail;
+    }
+
     /// Revokes a refresh token as the user would from their app preferences.
     pub fn revoke(&self, token: &str) {
         self.shared.lock().refresh_tokens.remove(token);
@@ -194,7 +236,11 @@ async fn guard(State(shared): St, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let user_agent =
         request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let api = !matches!(path.as_str(), "/api/v1/authorize" | "/api/v1/access_token" | "/api/v1/revoke_token");
+    // The upload target (S3) and the websocket are other hosts at Reddit: no bearer there.
+    let api = !matches!(
+        path.as_str(),
+        "/api/v1/authorize" | "/api/v1/access_token" | "/api/v1/revoke_token" | "/s3"
+    ) && !path.starts_with("/ws/");
     let refused = if api {
         let bearer = request
             .headers()
@@ -374,15 +420,22 @@ async fn submit(State(shared): St, body: String) -> Response {
         "self" => {}
         "link" if field("url").starts_with("http") => {}
         "link" => return submit_errors(&[["BAD_URL", "you should check that url", "url"]]),
+        "image" => return media::submit_image(&shared, &mut inner, form),
         _ => return submit_errors(&[["INVALID_OPTION", "that option is not valid", "kind"]]),
     }
+    let (id, url) = new_post(&mut inner, &sr, &title);
+    form.insert("id".into(), id.clone());
+    inner.submissions.push(form);
+    let data = json!({"url": url, "drafts_count": 0, "id": id, "name": format!("t3_{id}")});
+    (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": data}}))).into_response()
+}
+
+/// A new post's id and address.
+fn new_post(inner: &mut Inner, sr: &str, title: &str) -> (String, String) {
     inner.next_id += 1;
     let id = format!("{:x}", inner.next_id);
     let slug: String =
         title.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     let url = format!("https://www.reddit.com/r/{sr}/comments/{id}/{slug}/");
-    form.insert("id".into(), id.clone());
-    inner.submissions.push(form);
-    let data = json!({"url": url, "drafts_count": 0, "id": id, "name": format!("t3_{id}")});
-    (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": data}}))).into_response()
+    (id, url)
 }
