@@ -81,10 +81,20 @@ fn every_fixture_parses_and_names_its_doc_source() {
 #[test]
 fn every_fixture_is_used_by_a_fake() {
     let src = crate_dir().join("src");
+    // A fake is `src/x_fake.rs`, or a folder `src/x_fake/` of files.
     let fakes: String = std::fs::read_dir(&src)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.file_name().unwrap().to_str().unwrap().ends_with("_fake.rs"))
+        .flat_map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if name.ends_with("_fake.rs") {
+                vec![path]
+            } else if name.ends_with("_fake") && path.is_dir() {
+                std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()).collect()
+            } else {
+                Vec::new()
+            }
+        })
         .map(|path| std::fs::read_to_string(path).unwrap())
         .collect();
     assert!(!fakes.is_empty(), "{}", Path::new(&src).display());
