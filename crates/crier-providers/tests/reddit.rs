@@ -246,6 +246,17 @@ async fn rate_limits_carry_reddits_wait() {
 }
 
 #[tokio::test]
+async fn a_post_accepted_without_its_name_is_of_unknown_outcome_not_resent() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.fake.answer_unnamed_next(1);
+    let err =
+        env.provider.publish(&request(&channel, "", &[], &json!({"title": "Hello"}))).await.unwrap_err();
+    assert!(matches!(err, ProviderError::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(env.fake.submissions().len(), 1, "the post was made once, and nothing was resent");
+}
+
+#[tokio::test]
 async fn an_expired_token_is_auth_expired_then_refreshed() {
     let env = env().await;
     let channel = env.connect().await;

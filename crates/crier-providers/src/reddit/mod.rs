@@ -372,14 +372,18 @@ impl Reddit {
             return Err(err);
         }
         let data = &body["json"]["data"];
-        let name = data["name"].as_str().or_else(|| data["id"].as_str()).ok_or_else(|| {
-            ProviderError::Retryable {
-                after: None,
-                message: "Reddit accepted the post without naming it".into(),
-            }
+        // The fullname (`t3_…`), which `delete` needs, or the bare id it is made from.
+        let name = data["name"].as_str().map(str::to_owned).or_else(|| {
+            data["id"]
+                .as_str()
+                .map(|id| if id.starts_with("t3_") { id.to_owned() } else { format!("t3_{id}") })
+        });
+        // Accepted without a name, the post may well be there: resending could post it twice.
+        let name = name.ok_or_else(|| ProviderError::OutcomeUnknown {
+            message: "Reddit accepted the post without naming it".into(),
         })?;
         Ok(Published {
-            provider_post_id: name.to_owned(),
+            provider_post_id: name,
             url: data["url"].as_str().filter(|u| !u.is_empty()).map(str::to_owned),
         })
     }

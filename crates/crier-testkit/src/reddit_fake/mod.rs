@@ -68,6 +68,7 @@ struct Inner {
     next_id: u64,
     rate_limited: usize,
     submit_ratelimited: usize,
+    unnamed: usize,
     requests: Vec<RecordedRequest>,
     /// Upload leases by asset id.
     assets: HashMap<String, media::Asset>,
@@ -101,6 +102,7 @@ impl RedditFake {
             next_id: 0x1a2b3c,
             rate_limited: 0,
             submit_ratelimited: 0,
+            unnamed: 0,
             requests: Vec::new(),
             assets: HashMap::new(),
             sockets: HashMap::new(),
@@ -165,6 +167,11 @@ impl RedditFake {
     /// The next `n` submissions answer 200 with a `RATELIMIT` error (538.4 seconds, "9 minutes").
     pub fn submit_ratelimit_next(&self, n: usize) {
         self.shared.lock().submit_ratelimited = n;
+    }
+
+    /// The next `n` submissions are made but answered without their id, name or address.
+    pub fn answer_unnamed_next(&self, n: usize) {
+        self.shared.lock().unnamed = n;
     }
 
     /// Every access token issued so far has expired (refresh tokens stay good).
@@ -426,6 +433,11 @@ async fn submit(State(shared): St, body: String) -> Response {
     let (id, url) = new_post(&mut inner, &sr, &title);
     form.insert("id".into(), id.clone());
     inner.submissions.push(form);
+    if inner.unnamed > 0 {
+        inner.unnamed -= 1;
+        return (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": {"drafts_count": 0}}})))
+            .into_response();
+    }
     let data = json!({"url": url, "drafts_count": 0, "id": id, "name": format!("t3_{id}")});
     (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": data}}))).into_response()
 }
