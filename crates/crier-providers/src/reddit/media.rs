@@ -197,22 +197,8 @@ impl Reddit {
         if !text.is_empty() {
             form.push(("text", text));
         }
-        if let Some(flair) = &post.flair_id {
-            form.push(("flair_id", flair));
-        }
         // reddit.com/dev/api#POST_api_submit (`kind` image, as PRAW's `submit_image` sends it).
-        let url = self.settings.api("/api/submit");
-        let call = self
-            .platform
-            .call(reqwest::Method::POST, &url, |b| self.authed(b, access_token).form(&form))
-            .await?;
-        if !call.ok() {
-            return Err(self.failure(&call));
-        }
-        let body: serde_json::Value = call.json()?;
-        if let Some(err) = json_errors(&body, self.platform.clock.now()) {
-            return Err(err);
-        }
+        let body = self.submit_form(form, post, access_token).await?;
         // Newer PRAW reads the socket from the submission's answer; older, from the lease.
         let socket = body["json"]["data"]["websocket_url"]
             .as_str()

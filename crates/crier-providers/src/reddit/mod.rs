@@ -343,6 +343,32 @@ impl Reddit {
         }
     }
 
+    /// `POST /api/submit` (reddit.com/dev/api#POST_api_submit) with `form` and the post's flair:
+    /// Reddit's answer, once neither the status nor its `json.errors` say it failed.
+    async fn submit_form<'a>(
+        &self,
+        mut form: Vec<(&'a str, &'a str)>,
+        post: &'a Submission,
+        access_token: &str,
+    ) -> Result<serde_json::Value, ProviderError> {
+        if let Some(flair) = &post.flair_id {
+            form.push(("flair_id", flair));
+        }
+        let url = self.settings.api("/api/submit");
+        let call = self
+            .platform
+            .call(reqwest::Method::POST, &url, |b| self.authed(b, access_token).form(&form))
+            .await?;
+        if !call.ok() {
+            return Err(self.failure(&call));
+        }
+        let body: serde_json::Value = call.json()?;
+        match json_errors(&body, self.platform.clock.now()) {
+            Some(err) => Err(err),
+            None => Ok(body),
+        }
+    }
+
     async fn submit(
         &self,
         subreddit: &str,
@@ -355,22 +381,7 @@ impl Reddit {
             Some(url) => form.extend([("kind", "link"), ("url", url.as_str())]),
             None => form.extend([("kind", "self"), ("text", text)]),
         }
-        if let Some(flair) = &post.flair_id {
-            form.push(("flair_id", flair));
-        }
-        // reddit.com/dev/api#POST_api_submit
-        let url = self.settings.api("/api/submit");
-        let call = self
-            .platform
-            .call(reqwest::Method::POST, &url, |b| self.authed(b, access_token).form(&form))
-            .await?;
-        if !call.ok() {
-            return Err(self.failure(&call));
-        }
-        let body: serde_json::Value = call.json()?;
-        if let Some(err) = json_errors(&body, self.platform.clock.now()) {
-            return Err(err);
-        }
+        let body = self.submit_form(form, post, access_token).await?;
         let data = &body["json"]["data"];
         // The fullname (`t3_…`), which `delete` needs, or the bare id it is made from.
         let name = data["name"].as_str().map(str::to_owned).or_else(|| {
