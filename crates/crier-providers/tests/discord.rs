@@ -284,6 +284,24 @@ async fn a_deleted_webhook_needs_a_reconnect() {
     assert_eq!(env.fake.requests().len(), requests);
 }
 
+/// A webhook's token never expires and Discord offers no renewal, so `refresh` (called by the
+/// worker only after Discord refused the webhook) calls nothing, changes nothing and asks for a
+/// new webhook.
+#[tokio::test]
+async fn refresh_has_nothing_to_renew_and_asks_for_a_new_webhook() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let stored = env.vault.0.lock().unwrap()[&channel.id].clone();
+    let requests = env.fake.requests().len();
+    let refreshed = env.provider.refresh(&channel).await;
+    let Err(err @ ProviderError::AuthExpired { .. }) = &refreshed else { panic!("{refreshed:?}") };
+    assert!(err.to_string().contains("reconnect"), "{err}");
+    assert_eq!(env.fake.requests().len(), requests, "nothing sent to Discord");
+    assert_eq!(env.vault.0.lock().unwrap()[&channel.id], stored, "the stored webhook is untouched");
+    env.provider.publish(&request(&channel, "still here", &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.fake.messages().len(), 1, "the webhook still works");
+}
+
 #[tokio::test]
 async fn a_refused_message_is_rejected_with_discords_words() {
     let env = env().await;

@@ -257,6 +257,24 @@ async fn a_revoked_token_or_a_removed_bot_needs_a_reconnect() {
     assert!(matches!(refreshed, Err(ProviderError::AuthExpired { .. })), "{refreshed:?}");
 }
 
+/// A bot token never expires and the Bot API has no way to renew one, so `refresh` (called by
+/// the worker only after Telegram refused the token) calls nothing, changes nothing and asks for
+/// a reconnect with a new token.
+#[tokio::test]
+async fn refresh_has_nothing_to_renew_and_asks_for_a_reconnect() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let stored = env.vault.0.lock().unwrap()[&channel.id].clone();
+    let requests = env.fake.requests().len();
+    let refreshed = env.provider.refresh(&channel).await;
+    let Err(err @ ProviderError::AuthExpired { .. }) = &refreshed else { panic!("{refreshed:?}") };
+    assert!(err.to_string().contains("reconnect"), "{err}");
+    assert_eq!(env.fake.requests().len(), requests, "nothing sent to Telegram");
+    assert_eq!(env.vault.0.lock().unwrap()[&channel.id], stored, "the stored token is untouched");
+    env.provider.publish(&request(&channel, "still here", &[], &Value::Null)).await.unwrap();
+    assert_eq!(env.fake.messages().len(), 1, "the token still works");
+}
+
 #[tokio::test]
 async fn a_refused_message_is_rejected_with_telegrams_words() {
     let env = env().await;

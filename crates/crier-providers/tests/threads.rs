@@ -324,3 +324,16 @@ async fn media_go_by_their_public_links_one_or_as_a_carousel() {
     assert!(media(3).is_empty(), "replies carry no media");
     assert_eq!(linked.server.fetches(), 4);
 }
+
+/// Meta's own limit (code 4, `threads/rate_limited`) without a usage estimate waits Meta's
+/// rolling hour, and no container is published.
+#[tokio::test]
+async fn metas_rate_limit_without_an_estimate_waits_the_rolling_hour() {
+    let env = env().await;
+    let channel = env.connect().await;
+    env.fake.rate_limit_next(1);
+    let err = env.provider.publish(&request(&channel, "one more", &[], &Value::Null)).await.unwrap_err();
+    let now = crier_core::Clock::now(&env.clock);
+    assert_eq!(err, ProviderError::RateLimited { reset: now + chrono::Duration::hours(1) });
+    assert!(env.fake.posts().is_empty());
+}
