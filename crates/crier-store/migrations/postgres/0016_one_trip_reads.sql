@@ -1,6 +1,6 @@
--- One round trip, not three, for the hottest tenant statements of the accept path (see
--- docs/PERFORMANCE.md). Inside PgStore::tenant_tx a statement costs BEGIN + set_config, the
--- statement and COMMIT. Each function below sets crier.workspace_id itself, local to the
+-- One round trip, not three, for the hottest tenant statements (the accept path, and the
+-- sandbox's record of a publish; see docs/PERFORMANCE.md). Inside PgStore::tenant_tx a
+-- statement costs BEGIN + set_config, the statement and COMMIT. Each function below sets crier.workspace_id itself, local to the
 -- transaction it runs in (the statement's own, when called outside one), then does its work.
 -- They run as the caller (SECURITY INVOKER, the default), so row-level security still applies
 -- exactly as in tenant_tx: the workspace named is the only one visible.
@@ -47,5 +47,20 @@ BEGIN
         ON CONFLICT (workspace_id, key) DO NOTHING;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     RETURN inserted = 1;
+END
+$$;
+
+-- The sandbox's record of one publish (PgStore::record_sandbox_delivery), committed
+-- asynchronously: see the comment there for why that is safe for this record alone.
+CREATE FUNCTION crier_record_sandbox_delivery(
+    workspace uuid, channel uuid, delivery uuid, target uuid, attempt uuid, delivered_text text,
+    delivered_media jsonb, at timestamptz
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('crier.workspace_id', workspace::text, true);
+    PERFORM set_config('synchronous_commit', 'off', true);
+    INSERT INTO sandbox_deliveries (workspace_id, channel_id, id, target_id, attempt_id, text, media, delivered_at)
+        VALUES (workspace, channel, delivery, target, attempt, delivered_text, delivered_media, at);
 END
 $$;

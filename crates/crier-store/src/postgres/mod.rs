@@ -109,21 +109,10 @@ impl PgStore {
     /// A transaction bound to one workspace: row-level security shows it that workspace's rows
     /// only, and audit appends in it are serialised per workspace by an advisory lock.
     async fn tenant_tx(&self, workspace: WorkspaceId) -> StoreResult<Transaction<'static, Postgres>> {
-        self.tenant_tx_with(workspace, "").await
-    }
-
-    /// `tenant_tx`, with `extra` (a constant statement, e.g. a `SET LOCAL`) in the same round trip.
-    async fn tenant_tx_with(
-        &self,
-        workspace: WorkspaceId,
-        extra: &'static str,
-    ) -> StoreResult<Transaction<'static, Postgres>> {
         // One round trip: BEGIN and the setting go as one simple query. Formatting the value into
         // the SQL is safe here: a UUID's text form is hex digits and dashes only.
-        let begin = format!(
-            "BEGIN; SELECT set_config('crier.workspace_id', '{}', true); {extra}",
-            workspace.as_uuid()
-        );
+        let begin =
+            format!("BEGIN; SELECT set_config('crier.workspace_id', '{}', true);", workspace.as_uuid());
         self.pool.begin_with(begin).await.map_err(map_sqlx)
     }
 

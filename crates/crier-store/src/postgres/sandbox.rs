@@ -2,9 +2,11 @@ use async_trait::async_trait;
 use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId, Timestamp, WorkspaceId};
 
 use super::PgStore;
-use crate::binds_publishing::insert_sandbox_delivery;
 use crate::error::map_sqlx;
-use crate::rows_publishing::{SandboxRow, sql};
+use crate::rows::DbTime;
+use crate::rows_publishing::{SandboxRow, db_json, sql};
+
+const RECORD_DELIVERY: &str = "SELECT crier_record_sandbox_delivery($1, $2, $3, $4, $5, $6, $7, $8)";
 
 #[async_trait]
 impl SandboxStore for PgStore {
@@ -13,9 +15,21 @@ impl SandboxStore for PgStore {
         // worker's synchronous commit that finishes the attempt comes later and flushes this
         // record with it; if the database crashed before that, the attempt is still open and
         // reconciliation finds the record missing and publishes again, still exactly once.
-        let mut tx = self.tenant_tx_with(delivery.workspace_id, "SET LOCAL synchronous_commit = off").await?;
-        insert_sandbox_delivery!(delivery).execute(&mut *tx).await.map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)
+        // One round trip: migration 0016's function sets the workspace and the asynchronous
+        // commit for its own statement, then inserts.
+        sqlx::query(RECORD_DELIVERY)
+            .bind(delivery.workspace_id.as_uuid())
+            .bind(delivery.channel_id.as_uuid())
+            .bind(delivery.id)
+            .bind(delivery.target_id.as_uuid())
+            .bind(delivery.attempt_id.as_uuid())
+            .bind(delivery.text.as_str())
+            .bind(db_json(&crate::rows_media::media_ids_json(&delivery.media)))
+            .bind(DbTime(delivery.delivered_at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
     }
 
     async fn delete_sandbox_delivery(
