@@ -14,6 +14,9 @@ pub struct MediaRules {
     pub max_images: usize,
     /// Most videos on one post (0: the platform takes no videos).
     pub max_videos: usize,
+    /// Most files on one post, images and videos together, where that is fewer than
+    /// `max_images + max_videos` (an Instagram carousel: 10 of either or both); `None`: no such bound.
+    pub max_items: Option<usize>,
     /// Whether images and videos may be on the same post.
     pub allow_mixed: bool,
     /// A post must carry at least one media (Instagram, TikTok, YouTube).
@@ -47,6 +50,7 @@ impl Default for MediaRules {
         Self {
             max_images: 0,
             max_videos: 0,
+            max_items: None,
             allow_mixed: false,
             media_required: false,
             image_types: Vec::new(),
@@ -103,6 +107,20 @@ impl MediaRules {
                     0 => "this platform takes no videos".to_owned(),
                     n => format!("{videos} videos; this platform takes at most {n}"),
                 },
+            ));
+        }
+        // Said only where neither kind is over its own count already.
+        if let Some(max) = self.max_items
+            && media.len() > max
+            && images <= self.max_images
+            && videos <= self.max_videos
+        {
+            issues.push(TargetIssue::new(
+                "/media",
+                format!(
+                    "{} files; this platform takes at most {max} images and videos together",
+                    media.len()
+                ),
             ));
         }
         if images > 0 && videos > 0 && !self.allow_mixed {
@@ -265,6 +283,21 @@ mod tests {
         assert_eq!(pointers(&rules.check(&[])), ["/media"]);
         assert_eq!(pointers(&rules.check(&vec![image(1, 1, 1); 3])), ["/media"]);
         assert!(rules.check(&vec![image(1, 1, 1); 2]).is_empty());
+    }
+
+    #[test]
+    fn images_and_videos_together_are_held_to_the_total() {
+        let rules = MediaRules {
+            max_images: 3,
+            max_videos: 3,
+            max_items: Some(4),
+            allow_mixed: true,
+            ..MediaRules::default()
+        };
+        assert!(rules.check(&[image(1, 1, 1), video(1000), image(1, 1, 1), video(1000)]).is_empty());
+        let issues = rules.check(&[image(1, 1, 1), video(1000), image(1, 1, 1), video(1000), video(1000)]);
+        assert_eq!(pointers(&issues), ["/media"]);
+        assert!(issues[0].message.contains("5 files"), "{}", issues[0].message);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Instagram provider against the fake Instagram API of `crier-testkit`: connecting through
 //! Facebook Login and the Page's Instagram account, renewing the long-lived token, publishing an
-//! image and a carousel (the fake fetches each media link over HTTP), the publishing limit,
+//! image and a carousel of images and videos (the fake fetches each media link over HTTP), the publishing limit,
 //! Graph's errors, and the limits checked before acceptance.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
@@ -100,16 +100,16 @@ impl Env {
     }
 
     fn add(&self, bytes: Vec<u8>, mime: &str, alt: Option<&str>) -> MediaId {
+        self.add_kind(bytes, mime, MediaKind::Image, alt)
+    }
+
+    fn add_video(&self, bytes: &[u8], mime: &str) -> MediaId {
+        self.add_kind(bytes.to_vec(), mime, MediaKind::Video, None)
+    }
+
+    fn add_kind(&self, bytes: Vec<u8>, mime: &str, kind: MediaKind, alt: Option<&str>) -> MediaId {
         let id = MediaId::generate();
-        let media = ready_media(
-            self.workspace,
-            id,
-            &bytes,
-            mime.into(),
-            MediaKind::Image,
-            None,
-            alt.map(str::to_owned),
-        );
+        let media = ready_media(self.workspace, id, &bytes, mime.into(), kind, None, alt.map(str::to_owned));
         self.files.0.lock().unwrap().insert(id, MediaFile { media, bytes });
         id
     }
@@ -192,6 +192,54 @@ async fn several_images_are_one_carousel_in_their_order() {
     let fetched: Vec<Vec<u8>> = posts[0].media.iter().map(|m| m.bytes.clone()).collect();
     assert_eq!(fetched, [jpeg(1), jpeg(2), jpeg(3)]);
     assert_eq!(env.linked.server.fetches(), 3);
+}
+
+#[tokio::test]
+async fn a_carousel_mixes_images_and_a_video_item_each_finished_first() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let first = env.add(jpeg(1), "image/jpeg", Some("the first loaf"));
+    let clip = env.add_video(b"mp4 clip of the oven", "video/mp4");
+    let last = env.add(jpeg(3), "image/jpeg", None);
+    let media = [first, clip, last];
+    env.provider.publish(&request(&channel, "From the oven", &media, &Value::Null)).await.unwrap();
+    let posts = env.fake.posts();
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.media_type, "CAROUSEL");
+    assert_eq!(post.caption, "From the oven");
+    let kinds: Vec<&str> = post.media.iter().map(|m| m.media_type.as_str()).collect();
+    assert_eq!(kinds, ["IMAGE", "VIDEO", "IMAGE"], "the video is a carousel item, not a reel");
+    let types: Vec<&str> = post.media.iter().map(|m| m.content_type.as_str()).collect();
+    assert_eq!(types, ["image/jpeg", "video/mp4", "image/jpeg"]);
+    assert_eq!(post.media[1].bytes, b"mp4 clip of the oven");
+    assert_eq!(post.media[0].alt_text.as_deref(), Some("the first loaf"));
+    // Three item containers, each read until FINISHED (the video takes a read more), and only then
+    // the carousel container (the fake refuses an unfinished child).
+    let requests = env.fake.requests();
+    let creations: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.path.ends_with("/media"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(creations.len(), 4, "three items and the carousel");
+    let reads_before_carousel =
+        requests[..creations[3]].iter().filter(|r| r.method == "GET" && r.path.contains("/1791")).count();
+    assert_eq!(reads_before_carousel, 2 + 3 + 2, "each item polled until FINISHED first");
+}
+
+#[tokio::test]
+async fn a_carousel_video_instagram_cannot_read_is_refused_with_metas_code() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let image = env.add(jpeg(1), "image/jpeg", None);
+    let webm = env.add_video(b"webm clip", "video/webm");
+    let err = env.provider.publish(&request(&channel, "hi", &[image, webm], &Value::Null)).await.unwrap_err();
+    let ProviderError::Rejected { code, message } = err else { panic!("{err:?}") };
+    assert_eq!(code, "meta_352");
+    assert!(message.contains("subcode 2207026"), "{message}");
+    assert!(env.fake.posts().is_empty());
 }
 
 #[tokio::test]
@@ -310,7 +358,35 @@ async fn targets_and_media_are_checked_before_acceptance() {
     let reel = |w, h, ms| facts(MediaKind::Video, "video/mp4", w, h, Some(ms));
     assert!(rules.check(&[reel(1080, 1920, 30_000)]).is_empty(), "a 9:16 reel is fine");
     assert_eq!(pointers(&rules.check(&[reel(1080, 1920, 2_000)])), ["/media/0"], "three seconds at least");
-    assert_eq!(pointers(&rules.check(&[reel(1080, 1920, 30_000), image(100, 100)])), ["/media"]);
+    let with_media = |media: &[MediaFacts]| {
+        let mut issues = rules.check(media);
+        issues.extend(env.provider.validate_with_media(&channel, &Value::Null, media));
+        pointers(&issues).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    // A carousel mixes images and videos, ten at most in all.
+    let mixed = [image(1080, 1080), reel(1080, 1350, 30_000), image(1080, 1350)];
+    assert!(with_media(&mixed).is_empty(), "images and a 4:5 video of 30 s");
+    let mut eleven = vec![image(1080, 1080); 6];
+    eleven.extend(vec![reel(1080, 1080, 10_000); 5]);
+    assert_eq!(with_media(&eleven), ["/media"], "ten items at most, images and videos together");
+    assert!(with_media(&eleven[1..]).is_empty(), "ten are fine");
+    // A carousel's video is held to 60 s, 100 MB and 4:5 to 16:9, narrower than a reel's.
+    assert!(with_media(&[reel(1080, 1920, 90_000)]).is_empty(), "alone, a long 9:16 video is a reel");
+    let issues = env.provider.validate_with_media(
+        &channel,
+        &Value::Null,
+        &[image(1080, 1080), reel(1080, 1920, 90_000)],
+    );
+    assert_eq!(pointers(&issues), ["/media/1", "/media/1"], "{issues:?}");
+    assert!(issues.iter().any(|i| i.message.contains("90.0 s")), "{issues:?}");
+    assert!(issues.iter().any(|i| i.message.contains("aspect ratio 0.56:1")), "{issues:?}");
+    assert!(issues.iter().all(|i| i.message.starts_with("in a carousel")), "{issues:?}");
+    let big = MediaFacts { size: 150 * 1024 * 1024, ..reel(1080, 1080, 10_000) };
+    assert_eq!(with_media(&[image(1080, 1080), big]), ["/media/1"], "100 MB at most in a carousel");
+    // A kind Instagram does not take is refused, alone or in a carousel.
+    let webm = facts(MediaKind::Video, "video/webm", 1080, 1080, Some(10_000));
+    assert_eq!(with_media(std::slice::from_ref(&webm)), ["/media/0"]);
+    assert_eq!(with_media(&[image(1080, 1080), webm]), ["/media/1"], "said once");
 
     // Without a public URL there is no way to hand Instagram the media: refused at the door.
     let bare = doubles::loopback_platform(env.vault.clone(), env.files.clone());

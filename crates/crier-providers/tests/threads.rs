@@ -10,7 +10,9 @@ mod doubles;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crier_core::{Channel, ChannelId, ChannelStatus, ManualClock, MediaId, WorkspaceId};
+use crier_core::{
+    Channel, ChannelId, ChannelStatus, ManualClock, MediaFacts, MediaId, MediaKind, WorkspaceId,
+};
 use crier_providers::meta::MetaSettings;
 use crier_providers::meta::threads::Threads;
 use crier_providers::{
@@ -281,28 +283,47 @@ async fn texts_are_counted_with_emoji_as_utf8_bytes() {
     assert!(env.provider.notices(&channel)[0].contains("--public-url"));
 }
 
+/// A Threads provider whose media have public links (a `--public-url` Crier).
+struct Linked {
+    provider: Threads,
+    files: Arc<MemoryMedia>,
+    linked: Arc<doubles::LinkedMedia>,
+    workspace: WorkspaceId,
+}
+
+impl Linked {
+    async fn start(env: &Env) -> Self {
+        let files = Arc::new(MemoryMedia::default());
+        let linked = Arc::new(doubles::LinkedMedia::start(files.clone()).await);
+        let platform = Platform {
+            media: linked.clone(),
+            ..doubles::loopback_platform(env.vault.clone(), files.clone())
+        };
+        let settings = MetaSettings {
+            threads_base: env.fake.base_url().into(),
+            threads_auth_base: env.fake.base_url().into(),
+            ..MetaSettings::new(threads_fake::APP_ID, threads_fake::APP_SECRET, "v24.0")
+        };
+        Self { provider: Threads::new(platform, settings), files, linked, workspace: env.workspace }
+    }
+
+    fn add(&self, bytes: &[u8], mime: &str, kind: MediaKind) -> MediaId {
+        let id = MediaId::generate();
+        let media = doubles::ready_media(self.workspace, id, bytes, mime.into(), kind, None, None);
+        self.files.0.lock().unwrap().insert(id, crier_providers::MediaFile { media, bytes: bytes.to_vec() });
+        id
+    }
+}
+
 #[tokio::test]
 async fn media_go_by_their_public_links_one_or_as_a_carousel() {
     let env = env().await;
     let channel = env.connect().await;
-    let files = Arc::new(MemoryMedia::default());
-    let linked = Arc::new(doubles::LinkedMedia::start(files.clone()).await);
-    let platform =
-        Platform { media: linked.clone(), ..doubles::loopback_platform(env.vault.clone(), files.clone()) };
-    let settings = MetaSettings {
-        threads_base: env.fake.base_url().into(),
-        threads_auth_base: env.fake.base_url().into(),
-        ..MetaSettings::new(threads_fake::APP_ID, threads_fake::APP_SECRET, "v24.0")
-    };
-    let provider = Threads::new(platform, settings);
+    let with_links = Linked::start(&env).await;
+    let add = |bytes: &[u8], mime: &str, kind| with_links.add(bytes, mime, kind);
+    let (provider, linked) = (&with_links.provider, &with_links.linked);
     assert!(provider.media_rules(&channel).unavailable.is_none());
     assert!(provider.notices(&channel).is_empty());
-    let add = |bytes: &[u8], mime: &str, kind| {
-        let id = MediaId::generate();
-        let media = doubles::ready_media(env.workspace, id, bytes, mime.into(), kind, None, None);
-        files.0.lock().unwrap().insert(id, crier_providers::MediaFile { media, bytes: bytes.to_vec() });
-        id
-    };
     let image = add(b"png one", "image/png", crier_core::MediaKind::Image);
     provider.publish(&request(&channel, "with a picture", &[image], &Value::Null)).await.unwrap();
     let video = add(b"mp4 clip", "video/mp4", crier_core::MediaKind::Video);
@@ -336,4 +357,91 @@ async fn metas_rate_limit_without_an_estimate_waits_the_rolling_hour() {
     let now = crier_core::Clock::now(&env.clock);
     assert_eq!(err, ProviderError::RateLimited { reset: now + chrono::Duration::hours(1) });
     assert!(env.fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn a_carousel_mixes_images_and_videos_each_item_finished_first() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let with_links = Linked::start(&env).await;
+    let clip = with_links.add(b"mp4 clip", "video/mp4", MediaKind::Video);
+    let photo = with_links.add(b"png photo", "image/png", MediaKind::Image);
+    let film = with_links.add(b"mov film", "video/quicktime", MediaKind::Video);
+    let media = [clip, photo, film];
+    let published = with_links
+        .provider
+        .publish(&request(&channel, "a mixed carousel", &media, &Value::Null))
+        .await
+        .unwrap();
+    let posts = env.fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].id, published.provider_post_id);
+    assert_eq!(posts[0].text, "a mixed carousel");
+    assert_eq!(posts[0].media_types, ["VIDEO", "IMAGE", "VIDEO"], "in the post's order");
+    let types: Vec<&str> = posts[0].media.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["video/mp4", "image/png", "video/quicktime"]);
+    assert_eq!(posts[0].media[2].1, b"mov film");
+    // Three item containers, each read until FINISHED (a video a read more than an image), then
+    // the carousel container (the fake refuses an unfinished child).
+    let requests = env.fake.requests();
+    let creations: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.path.ends_with("/threads"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(creations.len(), 4, "three items and the carousel");
+    let reads =
+        requests[..creations[3]].iter().filter(|r| r.method == "GET" && r.path.contains("/1790")).count();
+    assert_eq!(reads, 3 + 2 + 3, "each item polled until FINISHED first");
+}
+
+#[tokio::test]
+async fn a_carousel_video_threads_cannot_process_is_rejected_with_its_error_message() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let with_links = Linked::start(&env).await;
+    let photo = with_links.add(b"png photo", "image/png", MediaKind::Image);
+    let webm = with_links.add(b"webm clip", "video/webm", MediaKind::Video);
+    let err = with_links
+        .provider
+        .publish(&request(&channel, "hi", &[photo, webm], &Value::Null))
+        .await
+        .unwrap_err();
+    let ProviderError::Rejected { code, message } = err else { panic!("{err:?}") };
+    assert_eq!(code, "container_failed");
+    assert_eq!(message, "FAILED_PROCESSING_VIDEO");
+    assert!(env.fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn carousels_of_up_to_twenty_images_and_videos_are_checked_before_acceptance() {
+    let env = env().await;
+    let channel = env.connect().await;
+    let with_links = Linked::start(&env).await;
+    let rules = with_links.provider.media_rules(&channel);
+    let facts = |kind, mime: &str| MediaFacts {
+        mime: mime.into(),
+        kind,
+        width: 1080,
+        height: 1350,
+        duration_ms: (kind == MediaKind::Video).then_some(30_000),
+        video_codec: None,
+        audio_codec: None,
+        size: 1000,
+        sha256: String::new(),
+    };
+    let image = facts(MediaKind::Image, "image/jpeg");
+    let video = facts(MediaKind::Video, "video/mp4");
+    let mut twenty = vec![image.clone(); 10];
+    twenty.extend(vec![video.clone(); 10]);
+    assert!(rules.check(&twenty).is_empty(), "twenty images and videos in any mix");
+    twenty.push(video.clone());
+    let issues = rules.check(&twenty);
+    assert_eq!(pointers(&issues), ["/media"], "{issues:?}");
+    assert!(issues[0].message.contains("21 files"), "{}", issues[0].message);
+    let webm = facts(MediaKind::Video, "video/webm");
+    assert_eq!(pointers(&rules.check(&[image.clone(), webm])), ["/media/1"], "MP4 or MOV only");
+    let long = MediaFacts { duration_ms: Some(301_000), ..video };
+    assert_eq!(pointers(&rules.check(&[image, long])), ["/media/1"], "five minutes at most");
 }

@@ -504,7 +504,7 @@ async fn feed(
     }
     let post_id = format!("{PAGE_ID}_{}", 900_000 + inner.posts.len());
     inner.posts.push(Post { id: post_id.clone(), message, link, photos: attached });
-    axum::Json(json!({"id": post_id})).into_response()
+    fixtures::respond("facebook/post_created", &[("post_id", json!(post_id))])
 }
 
 async fn photos(
@@ -543,7 +543,7 @@ async fn photos(
         alt_text: fields.get("alt_text_custom").cloned(),
     });
     if !published {
-        return axum::Json(json!({"id": photo_id})).into_response();
+        return fixtures::respond("facebook/photo_uploaded", &[("photo_id", json!(photo_id))]);
     }
     let post_id = format!("{PAGE_ID}_{}", 900_000 + inner.posts.len());
     let post = Post {
@@ -553,7 +553,7 @@ async fn photos(
         photos: vec![photo_id.clone()],
     };
     inner.posts.push(post);
-    axum::Json(json!({"id": photo_id, "post_id": post_id})).into_response()
+    fixtures::respond("facebook/photo_posted", &[("photo_id", json!(photo_id)), ("post_id", json!(post_id))])
 }
 
 async fn comment(

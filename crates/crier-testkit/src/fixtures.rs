@@ -40,6 +40,9 @@ fixtures![
     "facebook/expired_token",
     "facebook/invalid_token",
     "facebook/not_page_admin",
+    "facebook/photo_posted",
+    "facebook/photo_uploaded",
+    "facebook/post_created",
     "facebook/rate_limited",
     "facebook/token",
     "instagram/expired_token",
@@ -55,6 +58,7 @@ fixtures![
     "linkedin/expired_token",
     "linkedin/invalid_refresh_token",
     "linkedin/invalid_token",
+    "linkedin/post_created",
     "linkedin/rate_limited",
     "linkedin/revoked_token",
     "linkedin/token",
@@ -75,9 +79,11 @@ fixtures![
     "pinterest/token_refreshed",
     "pinterest/unauthorized",
     "reddit/invalid_grant",
+    "reddit/media_submitted",
     "reddit/rate_limited",
     "reddit/submit_ratelimit",
     "reddit/submit_rejected",
+    "reddit/submitted",
     "reddit/token",
     "reddit/unauthorized",
     "slack/error",
@@ -123,6 +129,7 @@ fixtures![
     "youtube/token_with_refresh",
     "youtube/unauthorized",
     "youtube/upload_limit_exceeded",
+    "youtube/video_inserted",
 ];
 
 /// One recorded answer.

@@ -10,13 +10,18 @@
 //! - `GET /{version}/{page-id}?fields=instagram_business_account{…}`,
 //!   developers.facebook.com/docs/instagram-platform/instagram-api-with-facebook-login/get-started;
 //! - `POST /{version}/{ig-user-id}/media` (form: `image_url` and `alt_text`, or `media_type=REELS`
-//!   and `video_url`, `is_carousel_item`, or `media_type=CAROUSEL` and `children`; `caption`):
-//!   the fake fetches each URL over HTTP, as Meta's cURL does, and keeps the bytes and content
-//!   type; a fetch that fails or is not a JPEG image answers 9004 / 2207052,
+//!   and `video_url`, or `media_type=CAROUSEL` and `children`; `caption`): the fake fetches each
+//!   URL over HTTP, as Meta's cURL does, and keeps the bytes and content type; a fetch that fails
+//!   or is not a JPEG image answers 9004 / 2207052, a video not MP4 or MOV 352 / 2207026,
 //!   developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media
 //!   and …/reference/error-codes;
-//! - `GET /{version}/{container-id}?fields=status_code` (`IN_PROGRESS` on the first read, then
-//!   `FINISHED`), developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container;
+//! - carousels (developers.facebook.com/docs/instagram-platform/content-publishing#carousel-posts):
+//!   item containers are `is_carousel_item=true` with an `image_url`, or `media_type=VIDEO` and a
+//!   `video_url` (`VIDEO` is for carousel items only, and a reel cannot be one), without a
+//!   caption; the `CAROUSEL` container names 2 to 10 distinct items in `children`, each of which
+//!   must already have been read `FINISHED` and be in no other carousel;
+//! - `GET /{version}/{container-id}?fields=status_code` (`IN_PROGRESS` on the first read, two
+//!   reads for a video, then `FINISHED`), developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container;
 //! - `POST /{version}/{ig-user-id}/media_publish` (form: `creation_id`; a container not yet
 //!   `FINISHED` answers 9007 / 2207027, a used-up quota 9 / 2207042),
 //!   …/reference/ig-user/media_publish;
@@ -68,6 +73,8 @@ pub const REGAIN_MINUTES: i64 = 12;
 /// One fetched file of a container.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fetched {
+    /// How it was sent: `IMAGE`, `REELS`, or `VIDEO` (a carousel's video).
+    pub media_type: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
     pub alt_text: Option<String>,
@@ -98,7 +105,17 @@ struct Container {
     media: Vec<Fetched>,
     carousel_item: bool,
     reads: usize,
+    /// The read from which it is `FINISHED` (a video takes longer than an image).
+    finished_at: usize,
+    /// Named by a carousel container already.
+    in_carousel: bool,
     published: bool,
+}
+
+impl Container {
+    fn finished(&self) -> bool {
+        self.reads >= self.finished_at
+    }
 }
 
 struct Inner {
@@ -309,10 +326,10 @@ async fn object(
     }
     if let Some(container) = inner.containers.get_mut(&id) {
         container.reads += 1;
-        let status = match (container.published, container.reads) {
+        let status = match (container.published, container.finished()) {
             (true, _) => "PUBLISHED",
-            (false, 1) => "IN_PROGRESS",
-            _ => "FINISHED",
+            (false, false) => "IN_PROGRESS",
+            (false, true) => "FINISHED",
         };
         return axum::Json(json!({"id": id, "status_code": status})).into_response();
     }
@@ -353,20 +370,47 @@ async fn create_container(
     }
     let carousel_item = form.get("is_carousel_item").is_some_and(|v| v == "true");
     let media_type = form.get("media_type").cloned().unwrap_or_else(|| "IMAGE".into());
+    // `VIDEO` is a carousel's video; a reel cannot be in a carousel; a carousel item has no
+    // caption of its own, and a carousel is not an item.
+    let misplaced = match media_type.as_str() {
+        "VIDEO" => !carousel_item,
+        "REELS" | "CAROUSEL" => carousel_item,
+        _ => false,
+    };
+    if misplaced {
+        return graph_error(
+            100,
+            None,
+            &format!("media_type {media_type} with is_carousel_item={carousel_item}"),
+        );
+    }
+    if carousel_item && form.contains_key("caption") {
+        return graph_error(100, None, "The parameter caption is not supported on carousel items");
+    }
     let media = match media_type.as_str() {
         "CAROUSEL" => {
-            let inner = shared.lock();
-            let children: Vec<&str> =
-                form.get("children").map(|c| c.split(',').collect()).unwrap_or_default();
+            let mut inner = shared.lock();
+            let children: Vec<String> =
+                form.get("children").map(|c| c.split(',').map(str::to_owned).collect()).unwrap_or_default();
             if !(2..=10).contains(&children.len()) {
-                return graph_error(100, None, "A carousel takes 2 to 10 children");
+                return graph_error(100, Some(2_207_028), "A carousel takes 2 to 10 children");
             }
             let mut media = Vec::new();
-            for child in children {
+            for (i, child) in children.iter().enumerate() {
                 match inner.containers.get(child) {
-                    Some(c) if c.carousel_item && c.reads >= 2 => media.extend(c.media.clone()),
-                    _ => return graph_error(100, None, "A child is not a finished carousel item"),
+                    Some(c)
+                        if c.carousel_item
+                            && c.finished()
+                            && !c.in_carousel
+                            && !children[..i].contains(child) =>
+                    {
+                        media.extend(c.media.clone())
+                    }
+                    _ => return graph_error(100, None, "A child is not a finished carousel item of its own"),
                 }
+            }
+            for child in &children {
+                inner.containers.get_mut(child).unwrap().in_carousel = true;
             }
             media
         }
@@ -384,16 +428,28 @@ async fn create_container(
                 let message = json!("Only photo or video can be accepted as media type.");
                 return fixtures::respond("instagram/media_fetch_failed", &[("message", message)]);
             }
-            vec![Fetched { content_type, bytes, alt_text: form.get("alt_text").cloned() }]
+            if media_type != "IMAGE" && !matches!(content_type.as_str(), "video/mp4" | "video/quicktime") {
+                return graph_error(352, Some(2_207_026), "The video format is not supported");
+            }
+            let alt_text = form.get("alt_text").cloned();
+            vec![Fetched { media_type: media_type.clone(), content_type, bytes, alt_text }]
         }
         _ => return graph_error(100, None, "Invalid media_type"),
     };
     let mut inner = shared.lock();
     let id = format!("1791{:08}", inner.containers.len() + 1);
-    inner.containers.insert(
-        id.clone(),
-        Container { media_type, caption, media, carousel_item, reads: 0, published: false },
-    );
+    let finished_at = if matches!(media_type.as_str(), "VIDEO" | "REELS") { 3 } else { 2 };
+    let container = Container {
+        media_type,
+        caption,
+        media,
+        carousel_item,
+        reads: 0,
+        finished_at,
+        in_carousel: false,
+        published: false,
+    };
+    inner.containers.insert(id.clone(), container);
     axum::Json(json!({"id": id})).into_response()
 }
 
@@ -409,7 +465,7 @@ async fn publish(State(shared): St, Path((_, user)): Path<(String, String)>, bod
     else {
         return graph_error(100, Some(33), "The creation_id does not name a container");
     };
-    if container.published || container.reads < 2 {
+    if container.published || !container.finished() {
         return fixtures::respond("instagram/media_not_ready", &[]);
     }
     container.published = true;

@@ -504,7 +504,7 @@ async fn create_post(State(shared): St, headers: HeaderMap, axum::Json(body): ax
     }
     let urn = format!("urn:li:share:{}", 7_200_000_000_000_000_000u64 + inner.posts.len() as u64);
     inner.posts.push(Post { urn: urn.clone(), rendered: render(&commentary), body, version });
-    (StatusCode::CREATED, [("x-restli-id", urn.as_str())]).into_response()
+    fixtures::respond("linkedin/post_created", &[("urn", json!(urn))])
 }
 
 /// `POST /rest/videos?action=initializeUpload` or `?action=finalizeUpload`.

@@ -9,9 +9,13 @@
 //!   expires_in}`; a token under a day old is not refreshed),
 //!   developers.facebook.com/docs/threads/get-started/long-lived-tokens;
 //! - `GET /v1.0/me`, `POST /v1.0/{user-id}/threads` (form: media_type, text, reply_to_id;
-//!   `IMAGE` + `image_url` or `VIDEO` + `video_url`, fetched over HTTP as Meta does, a failed
-//!   fetch answering 100 / 2207052; `is_carousel_item`; `CAROUSEL` + `children`),
-//!   `GET /v1.0/{container-id}?fields=status` (`IN_PROGRESS` on the first read, then `FINISHED`),
+//!   `IMAGE` + `image_url` or `VIDEO` + `video_url`, each required with its type, fetched over
+//!   HTTP as Meta does, a failed fetch answering 100 / 2207052; `is_carousel_item`;
+//!   `CAROUSEL` + `children`: 2 to 20 distinct item containers, each already read `FINISHED` and
+//!   in no other carousel, developers.facebook.com/docs/threads/posts#carousel-posts),
+//!   `GET /v1.0/{container-id}?fields=status,error_message` (`IN_PROGRESS` on the first read, two
+//!   for a video, then `FINISHED`; a video that is not MP4 or MOV ends `ERROR` with
+//!   `FAILED_PROCESSING_VIDEO`),
 //!   `POST /v1.0/{user-id}/threads_publish` (form: creation_id), `GET /v1.0/{media-id}?fields=permalink`,
 //!   developers.facebook.com/docs/threads/posts;
 //! - `DELETE /v1.0/{media-id}` (`{"success": true, "deleted_id"}`; 100 / 33 for a post not there,
@@ -60,6 +64,8 @@ pub struct Post {
     pub reply_to_id: Option<String>,
     /// The fetched files (content type, bytes), a carousel's in order.
     pub media: Vec<(String, Vec<u8>)>,
+    /// How each file was sent (`IMAGE` or `VIDEO`), in the same order.
+    pub media_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +79,22 @@ struct Container {
     text: String,
     reply_to_id: Option<String>,
     media: Vec<(String, Vec<u8>)>,
+    media_types: Vec<String>,
     carousel_item: bool,
     reads: usize,
+    /// The read from which it is `FINISHED` (a video takes longer than an image).
+    finished_at: usize,
+    /// Why processing failed (`ERROR`), as Threads' `error_message` names it.
+    error: Option<&'static str>,
+    /// Named by a carousel container already.
+    in_carousel: bool,
     published: bool,
+}
+
+impl Container {
+    fn finished(&self) -> bool {
+        self.error.is_none() && self.reads >= self.finished_at
+    }
 }
 
 struct Inner {
@@ -342,10 +361,13 @@ async fn object(
     let mut inner = shared.lock();
     if let Some(container) = inner.containers.get_mut(&id) {
         container.reads += 1;
-        let status = match (container.published, container.reads) {
+        if let Some(error) = container.error {
+            return axum::Json(json!({"id": id, "status": "ERROR", "error_message": error})).into_response();
+        }
+        let status = match (container.published, container.finished()) {
             (true, _) => "PUBLISHED",
-            (false, 1) => "IN_PROGRESS",
-            _ => "FINISHED",
+            (false, false) => "IN_PROGRESS",
+            (false, true) => "FINISHED",
         };
         return axum::Json(json!({"id": id, "status": status})).into_response();
     }
@@ -412,32 +434,57 @@ async fn create_container(State(shared): St, Path(user): Path<String>, body: Byt
     }
     let text = form.get("text").cloned().unwrap_or_default();
     let carousel_item = form.get("is_carousel_item").is_some_and(|v| v == "true");
-    let media = match form.get("media_type").map(String::as_str) {
-        Some("TEXT") if !text.is_empty() => Vec::new(),
-        Some(kind @ ("IMAGE" | "VIDEO")) => {
+    let media_type = form.get("media_type").cloned().unwrap_or_default();
+    if carousel_item && !matches!(media_type.as_str(), "IMAGE" | "VIDEO") {
+        return graph_error(100, None, "A carousel item is an IMAGE or a VIDEO");
+    }
+    let mut error = None;
+    let (media, media_types) = match media_type.as_str() {
+        "TEXT" if !text.is_empty() => (Vec::new(), Vec::new()),
+        kind @ ("IMAGE" | "VIDEO") => {
             let key = if kind == "IMAGE" { "image_url" } else { "video_url" };
-            let fetched = match form.get(key) {
-                Some(url) => fetch(url).await,
-                None => None,
+            let Some(url) = form.get(key) else {
+                return graph_error(
+                    100,
+                    None,
+                    &format!("The parameter {key} is required for media_type={kind}"),
+                );
             };
-            let Some(file) = fetched else {
+            let Some(file) = fetch(url).await else {
                 return fixtures::respond("threads/media_fetch_failed", &[]);
             };
-            vec![file]
-        }
-        Some("CAROUSEL") => {
-            let inner = shared.lock();
-            let mut media = Vec::new();
-            for child in form.get("children").map(|c| c.split(',').collect::<Vec<_>>()).unwrap_or_default() {
-                match inner.containers.get(child) {
-                    Some(c) if c.carousel_item && c.reads >= 2 => media.extend(c.media.clone()),
-                    _ => return graph_error(100, None, "A child is not a finished carousel item"),
-                }
+            // Threads finds out while processing, and says so in the container's status.
+            if kind == "VIDEO" && !matches!(file.0.as_str(), "video/mp4" | "video/quicktime") {
+                error = Some("FAILED_PROCESSING_VIDEO");
             }
-            if !(2..=20).contains(&media.len()) {
+            (vec![file], vec![kind.to_owned()])
+        }
+        "CAROUSEL" => {
+            let mut inner = shared.lock();
+            let children: Vec<String> =
+                form.get("children").map(|c| c.split(',').map(str::to_owned).collect()).unwrap_or_default();
+            if !(2..=20).contains(&children.len()) {
                 return graph_error(100, None, "A carousel takes 2 to 20 children");
             }
-            media
+            let (mut media, mut types) = (Vec::new(), Vec::new());
+            for (i, child) in children.iter().enumerate() {
+                match inner.containers.get(child) {
+                    Some(c)
+                        if c.carousel_item
+                            && c.finished()
+                            && !c.in_carousel
+                            && !children[..i].contains(child) =>
+                    {
+                        media.extend(c.media.clone());
+                        types.extend(c.media_types.clone());
+                    }
+                    _ => return graph_error(100, None, "A child is not a finished carousel item of its own"),
+                }
+            }
+            for child in &children {
+                inner.containers.get_mut(child).unwrap().in_carousel = true;
+            }
+            (media, types)
         }
         _ => return graph_error(100, None, "The parameter media_type is required; TEXT posts need a text"),
     };
@@ -452,10 +499,20 @@ async fn create_container(State(shared): St, Path(user): Path<String>, body: Byt
         return graph_error(100, Some(4279009), "The reply_to_id does not name a Threads post");
     }
     let id = format!("1790{:08}", inner.containers.len() + 1);
-    inner.containers.insert(
-        id.clone(),
-        Container { text, reply_to_id, media, carousel_item, reads: 0, published: false },
-    );
+    let finished_at = if media_type == "VIDEO" { 3 } else { 2 };
+    let container = Container {
+        text,
+        reply_to_id,
+        media,
+        media_types,
+        carousel_item,
+        reads: 0,
+        finished_at,
+        error,
+        in_carousel: false,
+        published: false,
+    };
+    inner.containers.insert(id.clone(), container);
     axum::Json(json!({"id": id})).into_response()
 }
 
@@ -467,7 +524,7 @@ async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Re
     else {
         return graph_error(100, Some(33), "The creation_id does not name a container");
     };
-    if container.published || container.reads < 2 {
+    if container.published || !container.finished() {
         // Publishing a container that is not FINISHED fails (developers.facebook.com/docs/threads/troubleshooting).
         return fixtures::respond("threads/media_not_ready", &[]);
     }
@@ -477,6 +534,7 @@ async fn publish(State(shared): St, Path(user): Path<String>, body: Bytes) -> Re
         text: container.text.clone(),
         reply_to_id: container.reply_to_id.clone(),
         media: container.media.clone(),
+        media_types: container.media_types.clone(),
     };
     let id = format!("1800{:08}", inner.posts.len() + 1);
     inner.posts.push(Post { id: id.clone(), ..post });

@@ -479,15 +479,12 @@ async fn put_chunk(
         return incomplete(upload.bytes.len());
     }
     let video_id = upload.video_id.get_or_insert_with(|| random_token("v")[..12].to_owned()).clone();
-    let answer = json!({
-        "kind": "youtube#video", "id": video_id,
-        "snippet": upload.metadata["snippet"],
-        "status": {
-            "uploadStatus": "uploaded",
-            "privacyStatus": upload.metadata["status"]["privacyStatus"],
-        },
-    });
-    (StatusCode::OK, axum::Json(answer)).into_response()
+    let vars = [
+        ("id", json!(video_id)),
+        ("snippet", upload.metadata["snippet"].clone()),
+        ("privacy_status", upload.metadata["status"]["privacyStatus"].clone()),
+    ];
+    fixtures::respond("youtube/video_inserted", &vars)
 }
 
 /// Google's answer to a token without the scope a method needs (the AIP-193 shape the Data API

@@ -25,6 +25,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::{Inner, Shared, St, form_of, new_post, random_token, submit_errors};
+use crate::fixtures;
 
 /// The largest upload the bucket's policy allows.
 const MAX_BYTES: usize = 20_000_000;
@@ -181,11 +182,8 @@ pub(super) fn submit_image(
     };
     inner.sockets.insert(token.clone(), message);
     let websocket_url = format!("{}/ws/{token}", shared.base_url.replacen("http", "ws", 1));
-    let data = json!({
-        "user_submitted_page": format!("https://www.reddit.com/user/{}/submitted/", super::USERNAME),
-        "websocket_url": websocket_url,
-    });
-    (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": data}}))).into_response()
+    let vars = [("username", json!(super::USERNAME)), ("websocket_url", json!(websocket_url))];
+    fixtures::respond("reddit/media_submitted", &vars)
 }
 
 pub(super) async fn socket(
@@ -247,6 +245,8 @@ pub(super) async fn submit_gallery(State(shared): St, body: String) -> Response 
     form.insert("media_ids".into(), media.join(","));
     form.insert("id".into(), id.clone());
     inner.submissions.push(form);
+    // Kept inline rather than as a fixture: `submit_gallery_post.json` is not on Reddit's API
+    // page (reddit.com/dev/api), so there is no doc page of Reddit's to name; the shape is PRAW's.
     let data = json!({"url": url, "id": format!("t3_{id}")});
     (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": data}}))).into_response()
 }

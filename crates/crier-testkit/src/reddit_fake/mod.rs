@@ -438,8 +438,7 @@ async fn submit(State(shared): St, body: String) -> Response {
         return (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": {"drafts_count": 0}}})))
             .into_response();
     }
-    let data = json!({"url": url, "drafts_count": 0, "id": id, "name": format!("t3_{id}")});
-    (StatusCode::OK, axum::Json(json!({"json": {"errors": [], "data": data}}))).into_response()
+    fixtures::respond("reddit/submitted", &[("url", json!(url)), ("id", json!(id))])
 }
 
 /// A new post's id and address.

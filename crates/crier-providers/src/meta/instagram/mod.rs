@@ -22,8 +22,10 @@
 //!
 //! Publishing (developers.facebook.com/docs/instagram-platform/content-publishing): a container
 //! (`POST /{ig-user-id}/media`) for one image (`image_url`) or one reel (`media_type=REELS`,
-//! `video_url`), or one per image (`is_carousel_item`) and a `CAROUSEL` container naming them;
-//! each polled (`status_code`) until `FINISHED` with a bounded backoff; then
+//! `video_url`), or for a carousel one per file (`is_carousel_item`: an image by `image_url`, a
+//! video as `media_type=VIDEO` + `video_url`, reels cannot be carousel items), each polled
+//! until `FINISHED` before a `CAROUSEL` container names them in order; that is polled
+//! (`status_code`) until `FINISHED` with a bounded backoff too; then
 //! `POST /{ig-user-id}/media_publish`. Instagram fetches media itself, from a public address:
 //! each file is given a one-hour link by the [`crate::MediaSource`] (crier-api's media links,
 //! under `--public-url`); without a public URL, media (and so any Instagram post) is refused when
@@ -34,9 +36,10 @@
 //!
 //! Limits, checked at accept time (developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media):
 //! media is required; a caption of at most 2,200 characters, 30 hashtags and 20 @-mentions;
-//! images JPEG, at most 8 MB, aspect ratio 4:5 to 1.91:1; a carousel of up to 10 images; a reel
-//! MP4 or MOV, at most 300 MB, 3 seconds to 15 minutes, aspect ratio 0.01:1 to 10:1 (images and a
-//! video are not mixed here). The API has no way to delete a post (nor does Crier offer one), and
+//! images JPEG, at most 8 MB, aspect ratio 4:5 to 1.91:1; a reel MP4 or MOV, at most 300 MB,
+//! 3 seconds to 15 minutes, aspect ratio 0.01:1 to 10:1; a carousel of up to 10 images and videos
+//! in any mix, its videos MP4 or MOV, at most 100 MB, 3 to 60 seconds, 4:5 to 16:9
+//! ([`MAX_CAROUSEL_VIDEO_BYTES`]). The API has no way to delete a post (nor does Crier offer one), and
 //! no idempotency key: `lookup` answers `Unknowable`. Apps need Meta's App Review (Advanced Access
 //! for these permissions) before accounts without a role on the app can connect.
 
@@ -44,7 +47,7 @@ mod oauth;
 mod publish;
 
 use async_trait::async_trait;
-use crier_core::Channel;
+use crier_core::{Channel, MediaFacts, MediaKind};
 use serde::Deserialize;
 
 use super::MetaSettings;
@@ -56,10 +59,21 @@ use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connect
 pub const MAX_CAPTION: usize = 2_200;
 pub const MAX_HASHTAGS: usize = 30;
 pub const MAX_MENTIONS: usize = 20;
-/// Items of a carousel.
+/// Items of a carousel: images, videos or both
+/// (developers.facebook.com/docs/instagram-platform/content-publishing#carousel-posts).
 pub const MAX_CAROUSEL: usize = 10;
 pub const MAX_IMAGE_BYTES: u64 = 8 * 1024 * 1024;
 pub const MAX_REEL_BYTES: u64 = 300 * 1024 * 1024;
+/// A carousel's video (`media_type=VIDEO`, not a reel): the video specification Meta's reference
+/// gives for `VIDEO` containers (developers.facebook.com/docs/instagram-api/reference/ig-user/media#video-specifications,
+/// from before single feed videos became reels): at most 100 MB, 3 to 60 seconds, 4:5 to 16:9.
+/// The current page has tables only for images, reels and stories; these narrower limits refuse a
+/// video when the post is accepted rather than leave it to fail at Meta.
+pub const MAX_CAROUSEL_VIDEO_BYTES: u64 = 100 * 1024 * 1024;
+pub const MIN_CAROUSEL_VIDEO_MS: u64 = 3_000;
+pub const MAX_CAROUSEL_VIDEO_MS: u64 = 60_000;
+pub const MIN_CAROUSEL_VIDEO_RATIO: f64 = 0.8;
+pub const MAX_CAROUSEL_VIDEO_RATIO: f64 = 16.0 / 9.0;
 /// A first comment, in characters (a comment is held to the caption's limits).
 pub const MAX_COMMENT: usize = 2_200;
 
@@ -147,6 +161,20 @@ fn text_issues(text: &str, max: usize) -> Vec<String> {
     issues
 }
 
+/// What one video of a carousel must be (see [`MAX_CAROUSEL_VIDEO_BYTES`]).
+fn carousel_video_rules() -> MediaRules {
+    MediaRules {
+        // The types are `media_rules`' to check (the same for reels), so said once.
+        max_videos: 1,
+        max_video_bytes: Some(MAX_CAROUSEL_VIDEO_BYTES),
+        min_video_aspect_ratio: Some(MIN_CAROUSEL_VIDEO_RATIO),
+        max_video_aspect_ratio: Some(MAX_CAROUSEL_VIDEO_RATIO),
+        min_video_duration_ms: Some(MIN_CAROUSEL_VIDEO_MS),
+        max_video_duration_ms: Some(MAX_CAROUSEL_VIDEO_MS),
+        ..MediaRules::default()
+    }
+}
+
 pub struct Instagram {
     platform: Platform,
     settings: MetaSettings,
@@ -215,11 +243,15 @@ impl Provider for Instagram {
         Some(TextLimit { max: MAX_CAPTION, counted_in: "characters" })
     }
 
-    /// One to ten JPEG images (8 MB, 4:5 to 1.91:1), or one reel; only with a public URL.
+    /// One JPEG image (8 MB, 4:5 to 1.91:1), one reel, or a carousel of up to ten images and
+    /// videos (a carousel's videos are held to narrower limits: `validate_with_media`); only with
+    /// a public URL.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: MAX_CAROUSEL,
-            max_videos: 1,
+            max_videos: MAX_CAROUSEL,
+            max_items: Some(MAX_CAROUSEL),
+            allow_mixed: true,
             media_required: true,
             image_types: vec!["image/jpeg".into()],
             video_types: vec!["video/mp4".into(), "video/quicktime".into()],
@@ -234,6 +266,30 @@ impl Provider for Instagram {
             unavailable: (!self.platform.media.links_media()).then(|| crate::NEEDS_PUBLIC_URL.to_owned()),
             ..MediaRules::default()
         }
+    }
+
+    /// A video among several files is a carousel item (`media_type=VIDEO`), not a reel: it is
+    /// held to [`carousel_video_rules`] on top of `media_rules`.
+    fn validate_with_media(
+        &self,
+        _channel: &Channel,
+        _options: &serde_json::Value,
+        media: &[MediaFacts],
+    ) -> Vec<TargetIssue> {
+        if media.len() < 2 {
+            return Vec::new();
+        }
+        let rules = carousel_video_rules();
+        media
+            .iter()
+            .enumerate()
+            .filter(|(_, facts)| facts.kind == MediaKind::Video)
+            .flat_map(|(i, facts)| {
+                rules.check(std::slice::from_ref(facts)).into_iter().map(move |issue| {
+                    TargetIssue::new(&format!("/media/{i}"), format!("in a carousel, {}", issue.message))
+                })
+            })
+            .collect()
     }
 
     fn daily_cap(&self, _channel: &Channel) -> Option<u32> {

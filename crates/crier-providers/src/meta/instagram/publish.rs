@@ -87,7 +87,8 @@ impl Instagram {
                     let child = self.item(request, ig_user, token, *id, None, true).await?;
                     children.push(child);
                 }
-                // Each child is waited for before the carousel is made of them.
+                // Each child (a video takes longest) is waited for until FINISHED before the
+                // carousel is made of them, in the post's order.
                 for child in &children {
                     self.wait_finished(token, child).await?;
                 }
@@ -133,8 +134,10 @@ impl Instagram {
         Ok(())
     }
 
-    /// One file's container: an image (`image_url`, its alt text) or a reel (`video_url`), from a
-    /// fresh public link to it.
+    /// One file's container, from a fresh public link to it: an image (`image_url`, its alt
+    /// text), a reel (`REELS` + `video_url`), or in a carousel a video item (`VIDEO` +
+    /// `video_url`: reels cannot be carousel items,
+    /// developers.facebook.com/docs/instagram-platform/content-publishing#carousel-posts).
     async fn item(
         &self,
         request: &PublishRequest<'_>,

@@ -15,8 +15,10 @@
 //!
 //! Text: 500, counted as the issue and Meta's partners describe it: characters, except that an
 //! emoji counts its UTF-8 bytes ([`threads_length`]). Media (developers.facebook.com/docs/threads/overview#media-specifications):
-//! one image (JPEG or PNG, 8 MB) or video (MP4 or MOV, 1 GB, 5 minutes), or a carousel of up to
-//! 20 images, on the first post of the thread. Threads takes media only by a public URL
+//! one image (JPEG or PNG, 8 MB) or video (MP4 or MOV, 1 GB, 5 minutes), or a carousel of 2 to
+//! 20 of them, images and videos in any mix (developers.facebook.com/docs/threads/posts#carousel-posts:
+//! one item container per file, `is_carousel_item=true`, each polled until `FINISHED` before the
+//! `CAROUSEL` container names them in order), on the first post of the thread. Threads takes media only by a public URL
 //! (`image_url`, `video_url`): each file gets a one-hour link from the [`crate::MediaSource`]
 //! (crier-api's media links, under `--public-url`); without a public URL media is refused when
 //! the post is accepted.
@@ -39,7 +41,8 @@ use crate::{CallbackRequest, ConnectError, ConnectRequest, ConnectStart, Connect
 
 /// A post's text, as [`threads_length`] counts it.
 pub const MAX_TEXT: usize = 500;
-/// Images of one carousel (developers.facebook.com/docs/threads/posts#carousel-posts).
+/// Items of one carousel, images, videos or both; a carousel has at least two
+/// (developers.facebook.com/docs/threads/posts#carousel-posts).
 pub const MAX_CAROUSEL: usize = 20;
 /// Replies after the first post of one target (Crier's bound).
 pub const MAX_REPLIES: usize = 24;
@@ -146,11 +149,14 @@ impl Provider for Threads {
         Some(TextLimit { max: MAX_TEXT, counted_in: "weighted" })
     }
 
-    /// On the first post: one image or video, or a carousel of images; only with a public URL.
+    /// On the first post: one image or video, or a carousel of up to 20 images and videos in any
+    /// mix; only with a public URL.
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: MAX_CAROUSEL,
-            max_videos: 1,
+            max_videos: MAX_CAROUSEL,
+            max_items: Some(MAX_CAROUSEL),
+            allow_mixed: true,
             image_types: vec!["image/jpeg".into(), "image/png".into()],
             video_types: vec!["video/mp4".into(), "video/quicktime".into()],
             max_image_bytes: Some(8 * 1024 * 1024),

@@ -1,6 +1,7 @@
 //! Publishing: the quota read first, then for the post and each reply a container, polled until
 //! `FINISHED`, and `threads_publish`. The post's media go in its container: one image or video by
-//! its public link, or a carousel container over one container per image.
+//! its public link, or a carousel container over one item container per image or video, each
+//! finished first.
 
 use std::time::Duration;
 
@@ -9,17 +10,8 @@ use serde::Deserialize;
 
 use super::oauth::Tokens;
 use super::{Threads, ThreadsOptions};
+use crate::meta::poll::{self, Step};
 use crate::provider::{ProviderError, PublishRequest, Published};
-
-/// Waits between status reads of a container: about 30 s in all, as Meta suggests waiting.
-const POLL_BACKOFF: [Duration; 6] = [
-    Duration::from_millis(250),
-    Duration::from_millis(750),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-    Duration::from_secs(8),
-    Duration::from_secs(15),
-];
 
 #[derive(Deserialize)]
 struct Id {
@@ -208,33 +200,35 @@ impl Threads {
         })
     }
 
+    /// `GET /{container-id}?fields=status,error_message`
+    /// (developers.facebook.com/docs/threads/troubleshooting#publishing-does-not-return-a-media-id),
+    /// until `FINISHED`, for about 30 seconds ([`crate::meta::poll`]; a video still processing is
+    /// retried, not waited for here).
     async fn wait_finished(&self, tokens: &Tokens, container: &str) -> Result<(), ProviderError> {
         let url = self.api(&format!("/{container}"));
-        let fields = [("fields", "status,error_message")];
-        for wait in std::iter::once(Duration::ZERO).chain(POLL_BACKOFF) {
-            tokio::time::sleep(wait).await;
+        let (url, fields) = (&url, [("fields", "status,error_message")]);
+        let finished = poll::until_done(|| async move {
             let call = self
                 .platform
-                .call(reqwest::Method::GET, &url, |b| b.bearer_auth(&tokens.access_token).query(&fields))
+                .call(reqwest::Method::GET, url, |b| b.bearer_auth(&tokens.access_token).query(&fields))
                 .await?;
             if !call.ok() {
                 return Err(self.failure(&call));
             }
             let status: Status = call.json()?;
             match status.status.as_deref() {
-                Some("FINISHED") => return Ok(()),
-                Some("ERROR" | "EXPIRED") => {
-                    return Err(ProviderError::Rejected {
-                        code: "container_failed".into(),
-                        message: status
-                            .error_message
-                            .unwrap_or_else(|| "Threads could not prepare the post".into()),
-                    });
-                }
-                _ => {}
+                Some("FINISHED") => Ok(Step::Done(())),
+                Some("ERROR" | "EXPIRED") => Err(ProviderError::Rejected {
+                    code: "container_failed".into(),
+                    message: status
+                        .error_message
+                        .unwrap_or_else(|| "Threads could not prepare the post".into()),
+                }),
+                _ => Ok(Step::Pending),
             }
-        }
-        Err(ProviderError::Retryable {
+        })
+        .await?;
+        finished.ok_or_else(|| ProviderError::Retryable {
             after: Some(Duration::from_secs(60)),
             message: "Threads had not finished preparing the post after 30 seconds".into(),
         })
