@@ -107,12 +107,73 @@ pub async fn pgbench(env: &BenchEnv, args: &Args) -> Result<f64> {
         WHERE key = :client_id::text || '-' || :n::text;\n\
         SELECT pg_notify('pgbench_equiv', '');\n\
         COMMIT;\n";
-    let path = std::env::temp_dir().join(format!("crier-bench-{}.sql", std::process::id()));
+    run_pgbench(script, &env.owner_url, "simple", args)
+}
+
+/// pgbench running the very statements Crier's accept path sends, on Crier's own tables, as
+/// Crier's unprivileged role (row-level security in force), with prepared statements as Crier's
+/// driver uses them: authentication (`crier_api_key_by_hash`), the idempotency claim, the read of
+/// the post's 3 channels, then one transaction with the one statement that writes the post, its
+/// targets and jobs, completes the key and notifies. What is left between the two figures is
+/// Crier's own work (HTTP, JSON, validation) and its load generator's. Its rows are deleted
+/// afterwards, so the queue phase sees only the accept phase's.
+pub async fn pgbench_crier_statements(env: &BenchEnv, args: &Args) -> Result<f64> {
+    let mut owner = env.owner().await?;
+    let (hash, workspace): (Vec<u8>, uuid::Uuid) =
+        sqlx::query_as("SELECT key_hash, workspace_id FROM api_key_lookup LIMIT 1")
+            .fetch_one(&mut owner)
+            .await?;
+    let channels: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM channels WHERE workspace_id = $1 ORDER BY id LIMIT 3")
+            .bind(workspace)
+            .fetch_all(&mut owner)
+            .await?;
+    if channels.len() < 3 {
+        bail!("the accept phase left fewer than 3 channels");
+    }
+    let hash: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let channels = format!("ARRAY['{}', '{}', '{}']::uuid[]", channels[0], channels[1], channels[2]);
+    let key = ":client_id::text || '-pgbench-' || :n::text";
+    let script = format!(
+        "\\set n random(1, 2000000000)\n\
+        SELECT workspace_id, id, scopes, expires_at, revoked_at FROM crier_api_key_by_hash('\\x{hash}');\n\
+        SELECT crier_claim_idempotency_key('{workspace}', {key}, '\\x00', now() + interval '31 seconds', now(), \
+        now() + interval '1 day');\n\
+        SELECT id, provider, config, status FROM crier_channels_by_ids('{workspace}', {channels});\n\
+        BEGIN;\n\
+        SELECT set_config('crier.workspace_id', '{workspace}', true);\n\
+        WITH p AS (INSERT INTO posts (workspace_id, id, text, media, scheduled_at, created_at) \
+        VALUES ('{workspace}', gen_random_uuid(), 'pgbench post', '[]', NULL, now()) RETURNING id), \
+        t AS (INSERT INTO post_targets (workspace_id, id, post_id, channel_id, text, options, status, run_at, \
+        attempts, created_at, updated_at) SELECT '{workspace}', gen_random_uuid(), p.id, c, NULL, 'null', 'queued', \
+        now(), 0, now(), now() FROM p, unnest({channels}) AS c RETURNING id, channel_id), \
+        j AS (INSERT INTO jobs (workspace_id, target_id, channel_id, run_at) SELECT '{workspace}', id, channel_id, \
+        now() FROM t), \
+        r AS (UPDATE idempotency_keys SET status = 'done', response_status = 202, response_body = '\\x00' \
+        WHERE workspace_id = '{workspace}' AND key = {key} AND status = 'in_flight' RETURNING 1) \
+        SELECT (SELECT COUNT(*) FROM r), pg_notify('crier_jobs', COALESCE(current_schema(), ''));\n\
+        COMMIT;\n"
+    );
+    let tps = run_pgbench(&script, &env.app_url, "prepared", args)?;
+    for cleanup in [
+        "DELETE FROM post_targets WHERE post_id IN (SELECT id FROM posts WHERE text = 'pgbench post')",
+        "DELETE FROM posts WHERE text = 'pgbench post'",
+        "DELETE FROM idempotency_keys WHERE key LIKE '%-pgbench-%'",
+    ] {
+        sqlx::query(cleanup).execute(&mut owner).await?;
+    }
+    Ok(tps)
+}
+
+/// Runs `script` with pgbench (`mode`: simple or prepared) and answers its tps.
+fn run_pgbench(script: &str, url: &str, mode: &str, args: &Args) -> Result<f64> {
+    let path = std::env::temp_dir().join(format!("crier-bench-{}-{mode}.sql", std::process::id()));
     std::fs::write(&path, script)?;
     let out = std::process::Command::new("pgbench")
-        .args(["-n", "-c", &args.clients.to_string(), "-j", "2", "-T", &args.seconds.to_string(), "-f"])
+        .args(["-n", "-M", mode, "-c", &args.clients.to_string(), "-j", "2", "-T", &args.seconds.to_string()])
+        .arg("-f")
         .arg(&path)
-        .arg(&env.owner_url)
+        .arg(url)
         .output()
         .context("pgbench (Debian: postgresql-contrib or postgresql-client)")?;
     let _ = std::fs::remove_file(&path);
