@@ -29,6 +29,7 @@ use tower_http::trace::TraceLayer;
 pub use error::{ApiError, ApiResult, FieldError, Problem, ProblemKind};
 pub use media::MediaConfig;
 pub use openapi::openapi;
+pub use routes::signed_callbacks::{CallbackSecret, CallbackSecrets, TikTokApp};
 pub use state::{ApiConfig, AppState};
 
 /// The whole application: `/v1`, `/mcp`, `/oauth`, platform callbacks, health checks,
@@ -52,6 +53,8 @@ pub fn build_router(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(dashboard::router())
         .merge(routes::platform_callbacks::router())
+        .merge(routes::slack_events::router())
+        .merge(routes::tiktok_events::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .merge(transfers)

@@ -27,6 +27,8 @@ pub struct ApiConfig {
     pub open_signup: bool,
     /// The other services people may sign in to the dashboard through (a button each).
     pub sso: Vec<crate::sso::SsoProvider>,
+    /// The secrets Slack's and TikTok's signed event callbacks are checked with.
+    pub platform_callbacks: crate::routes::signed_callbacks::CallbackSecrets,
 }
 
 impl Default for ApiConfig {
@@ -39,6 +41,7 @@ impl Default for ApiConfig {
             sessions: crier_core::SessionPolicy::default(),
             open_signup: false,
             sso: Vec::new(),
+            platform_callbacks: Default::default(),
         }
     }
 }

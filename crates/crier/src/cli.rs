@@ -316,6 +316,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CRIER_SLACK_CLIENT_SECRET", hide_env_values = true)]
     pub slack_client_secret: Option<SecretArg>,
 
+    /// Signing secret of your Slack app (its Basic Information page): turns on
+    /// `/callbacks/slack/events`, the Event Subscriptions Request URL through which Slack's
+    /// `app_uninstalled` and `tokens_revoked` deauthorize that team's channels
+    #[arg(long, env = "CRIER_SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub slack_signing_secret: Option<SecretArg>,
+
     /// App ID of your Pinterest app (developers.pinterest.com/apps); Pinterest channels are
     /// offered when it and the secret are set
     #[arg(long, env = "CRIER_PINTEREST_CLIENT_ID")]

@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Where the callback came from, for the audit rows.
-struct Origin(RequestOrigin);
+pub(crate) struct Origin(pub(crate) RequestOrigin);
 
 impl FromRequestParts<AppState> for Origin {
     type Rejection = Infallible;
@@ -86,13 +86,14 @@ fn verified(state: &AppState, provider: &str, body: &[u8]) -> ApiResult<(&'stati
 }
 
 /// How many channels were found, and how many sealed credentials deleted.
-struct Outcome {
+pub(crate) struct Outcome {
     channels: i64,
     credentials_deleted: i64,
 }
 
-/// Deauthorizes every channel of `provider` connected by `user`, workspace by workspace.
-async fn deauthorize_all(
+/// Deauthorizes every channel of `provider` connected by `user` (the id the platform account
+/// index holds for it), workspace by workspace.
+pub(crate) async fn deauthorize_all(
     state: &AppState,
     provider: &'static str,
     user: &str,

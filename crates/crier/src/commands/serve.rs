@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use crier_api::sso::SsoProvider;
-use crier_api::{ApiConfig, AppState, MediaConfig};
+use crier_api::{ApiConfig, AppState, CallbackSecret, CallbackSecrets, MediaConfig, TikTokApp};
 use crier_blobs::{BlobStore, S3Settings};
 use crier_core::{Clock, SystemClock};
 use crier_net::{OutboundClient, OutboundPolicy, SystemResolver};
@@ -84,6 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         open_signup: args.open_signup,
         sso,
+        platform_callbacks: platform_callbacks(&args),
     };
     let (blobs, media) = media_storage(&args.db, &args.media)?;
     let state = AppState::new(store.clone(), clock.clone(), config)
@@ -320,4 +321,19 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// The secrets Slack's and TikTok's signed event callbacks are checked with: Slack's signing
+/// secret, and TikTok's app (whose client secret signs its webhooks) when TikTok is configured.
+fn platform_callbacks(args: &ServeArgs) -> CallbackSecrets {
+    CallbackSecrets {
+        slack_signing_secret: args.slack_signing_secret.as_ref().map(|s| CallbackSecret::new(s.0.clone())),
+        tiktok: match (&args.tiktok_client_key, &args.tiktok_client_secret) {
+            (Some(key), Some(secret)) => Some(TikTokApp {
+                client_key: key.clone(),
+                client_secret: CallbackSecret::new(secret.0.clone()),
+            }),
+            _ => None,
+        },
+    }
 }
