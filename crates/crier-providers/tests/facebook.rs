@@ -138,6 +138,8 @@ fn video_bytes(len: usize) -> Vec<u8> {
 async fn connecting_exchanges_for_a_long_lived_token_and_keeps_the_pages() {
     let env = env().await;
     let channel = env.connect().await;
+    // What the platform withholds until it reviews the app is said on the channel.
+    assert_eq!(env.provider.notices(&channel), [crier_providers::meta::facebook::APP_REVIEW]);
     let account = channel.account.as_ref().unwrap();
     assert_eq!(account.id, facebook_fake::USER_ID, "the id Meta's callbacks name");
     assert_eq!(account.handle, facebook_fake::PAGE_NAME);

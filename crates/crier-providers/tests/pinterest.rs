@@ -119,6 +119,8 @@ fn now_secs(clock: &ManualClock) -> i64 {
 async fn connecting_goes_through_the_consent_page_and_checks_the_board() {
     let env = env().await;
     let channel = env.connect().await;
+    // What the platform withholds until it reviews the app is said on the channel.
+    assert_eq!(env.provider.notices(&channel), [crier_providers::pinterest::TRIAL_ACCESS]);
     let account = channel.account.as_ref().unwrap();
     assert_eq!(account.id, pinterest_fake::ACCOUNT_ID);
     assert_eq!(account.handle, pinterest_fake::USERNAME);

@@ -280,7 +280,9 @@ async fn texts_are_counted_with_emoji_as_utf8_bytes() {
     // Without a public URL Threads cannot be handed media: refused at the door.
     let rules = env.provider.media_rules(&channel);
     assert!(rules.unavailable.as_deref().is_some_and(|why| why.contains("--public-url")), "{rules:?}");
-    assert!(env.provider.notices(&channel)[0].contains("--public-url"));
+    let notices = env.provider.notices(&channel);
+    assert_eq!(notices[0], crier_providers::meta::threads::APP_REVIEW);
+    assert!(notices[1].contains("--public-url"), "{notices:?}");
 }
 
 /// A Threads provider whose media have public links (a `--public-url` Crier).
@@ -323,7 +325,7 @@ async fn media_go_by_their_public_links_one_or_as_a_carousel() {
     let add = |bytes: &[u8], mime: &str, kind| with_links.add(bytes, mime, kind);
     let (provider, linked) = (&with_links.provider, &with_links.linked);
     assert!(provider.media_rules(&channel).unavailable.is_none());
-    assert!(provider.notices(&channel).is_empty());
+    assert_eq!(provider.notices(&channel), [crier_providers::meta::threads::APP_REVIEW], "no media notice");
     let image = add(b"png one", "image/png", crier_core::MediaKind::Image);
     provider.publish(&request(&channel, "with a picture", &[image], &Value::Null)).await.unwrap();
     let video = add(b"mp4 clip", "video/mp4", crier_core::MediaKind::Video);

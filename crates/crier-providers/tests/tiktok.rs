@@ -123,6 +123,8 @@ fn private() -> Value {
 async fn connecting_goes_through_login_kit_with_pkce() {
     let env = env().await;
     let channel = env.connect().await;
+    // What the platform withholds until it reviews the app is said on the channel.
+    assert_eq!(env.provider.notices(&channel), [crier_providers::tiktok::UNAUDITED]);
     let account = channel.account.as_ref().unwrap();
     assert_eq!(account.id, tiktok_fake::OPEN_ID);
     assert_eq!(account.display_name.as_deref(), Some(tiktok_fake::DISPLAY_NAME));

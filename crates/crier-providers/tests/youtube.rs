@@ -151,6 +151,8 @@ fn pattern(len: usize) -> Vec<u8> {
 async fn connecting_finds_the_channel_and_keeps_an_offline_grant() {
     let env = env().await;
     let channel = env.connect().await;
+    // What the platform withholds until it reviews the app is said on the channel.
+    assert_eq!(env.provider.notices(&channel), [crier_providers::youtube::UNAUDITED]);
     let account = channel.account.as_ref().unwrap();
     assert_eq!(account.id, youtube_fake::CHANNEL_ID);
     assert_eq!(account.handle, youtube_fake::CUSTOM_URL);

@@ -179,6 +179,10 @@ impl Pinterest {
     }
 }
 
+/// What an app Pinterest has not reviewed can do (developers.pinterest.com/docs/getting-started/set-up-app).
+pub const TRIAL_ACCESS: &str = "Until Pinterest reviews the app and grants it Standard access, its Pins \
+     (Trial access) are visible only to their author, with 1,000 calls a day";
+
 #[async_trait]
 impl Provider for Pinterest {
     fn name(&self) -> &'static str {
@@ -220,6 +224,10 @@ impl Provider for Pinterest {
     }
 
     /// One image, a carousel of two to five, or one video; a Pin always has media.
+    fn notices(&self, _channel: &Channel) -> Vec<String> {
+        vec![TRIAL_ACCESS.to_owned()]
+    }
+
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: MAX_IMAGES,

@@ -153,6 +153,10 @@ impl TikTok {
     }
 }
 
+/// What TikTok does to posts of an app it has not audited
+/// (developers.tiktok.com/doc/content-posting-api-get-started).
+pub const UNAUDITED: &str = "Until TikTok audits the app, everything it posts is private (SELF_ONLY)";
+
 #[async_trait]
 impl Provider for TikTok {
     fn name(&self) -> &'static str {
@@ -184,6 +188,10 @@ impl Provider for TikTok {
     }
 
     /// Exactly one video (photo posts are not offered).
+    fn notices(&self, _channel: &Channel) -> Vec<String> {
+        vec![UNAUDITED.to_owned()]
+    }
+
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: 0,

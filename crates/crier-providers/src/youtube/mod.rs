@@ -171,6 +171,11 @@ impl YouTube {
     }
 }
 
+/// What Google does to uploads of a project it has not audited
+/// (developers.google.com/youtube/v3/docs/videos/insert).
+pub const UNAUDITED: &str = "Until Google audits the API project (the YouTube API Services audit), the \
+     videos it uploads are locked to private, whatever privacy_status asks";
+
 #[async_trait]
 impl Provider for YouTube {
     fn name(&self) -> &'static str {
@@ -236,6 +241,10 @@ impl Provider for YouTube {
     }
 
     /// Exactly one video, no images.
+    fn notices(&self, _channel: &Channel) -> Vec<String> {
+        vec![UNAUDITED.to_owned()]
+    }
+
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: 0,

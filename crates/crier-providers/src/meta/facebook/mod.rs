@@ -136,6 +136,11 @@ impl Facebook {
     }
 }
 
+/// developers.facebook.com/docs/pages-api/overview#permissions, and App Review.
+pub const APP_REVIEW: &str = "Meta's App Review (Advanced Access to pages_manage_posts and \
+     pages_read_engagement) and a verified business are needed before Pages of people without a role on \
+     the Meta app can be connected";
+
 #[async_trait]
 impl Provider for Facebook {
     fn name(&self) -> &'static str {
@@ -175,6 +180,10 @@ impl Provider for Facebook {
 
     /// Up to ten images (JPEG, PNG, GIF, BMP, TIFF; 4 MB each), or one video (MP4, the only video
     /// type Meta's Resumable Upload API names; 1 GiB, 240 minutes), never both.
+    fn notices(&self, _channel: &Channel) -> Vec<String> {
+        vec![APP_REVIEW.to_owned()]
+    }
+
     fn media_rules(&self, _channel: &Channel) -> MediaRules {
         MediaRules {
             max_images: MAX_IMAGES,

@@ -109,6 +109,10 @@ impl Threads {
     }
 }
 
+/// developers.facebook.com/docs/threads/get-started (App Review of the permissions).
+pub const APP_REVIEW: &str = "Meta's App Review of threads_basic, threads_content_publish and threads_delete is \
+     needed before people who are not the app's testers can be connected";
+
 #[async_trait]
 impl Provider for Threads {
     fn name(&self) -> &'static str {
@@ -172,11 +176,11 @@ impl Provider for Threads {
     }
 
     fn notices(&self, _channel: &Channel) -> Vec<String> {
-        if self.platform.media.links_media() {
-            Vec::new()
-        } else {
-            vec![format!("Media on Threads: {}", crate::NEEDS_PUBLIC_URL)]
+        let mut notices = vec![APP_REVIEW.to_owned()];
+        if !self.platform.media.links_media() {
+            notices.push(format!("Media on Threads: {}", crate::NEEDS_PUBLIC_URL));
         }
+        notices
     }
 
     async fn connect(&self, request: &ConnectRequest<'_>) -> Result<ConnectStart, ConnectError> {
