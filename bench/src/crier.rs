@@ -82,8 +82,7 @@ impl BenchEnv {
             .env("CRIER_MIGRATE_DATABASE_URL", &self.owner_url)
             .env("CRIER_MASTER_KEY", &self.master_key)
             .env("CRIER_DATA_DIR", &self.data_dir)
-            .env("CRIER_LOG", "warn,crier::commands::serve=info")
-            .env("CRIER_DB_MAX_CONNECTIONS", "40");
+            .env("CRIER_LOG", "warn,crier::commands::serve=info");
         command
     }
 
