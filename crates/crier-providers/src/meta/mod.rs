@@ -134,13 +134,20 @@ impl MetaSettings {
         token: &str,
     ) -> Result<PlatformCall, ProviderError> {
         let url = self.graph("/oauth/access_token");
-        let query = [
+        let query = self.long_lived_query(token);
+        platform.call(reqwest::Method::GET, &url, |b| b.query(&query)).await
+    }
+
+    /// The query of `GET /oauth/access_token` that trades a valid user token (short- or
+    /// long-lived) for a fresh long-lived one.
+    /// developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived#long-via-code
+    pub(crate) fn long_lived_query<'a>(&'a self, token: &'a str) -> [(&'static str, &'a str); 4] {
+        [
             ("grant_type", "fb_exchange_token"),
             ("client_id", self.app_id.as_str()),
             ("client_secret", self.app_secret.as_str()),
             ("fb_exchange_token", token),
-        ];
-        platform.call(reqwest::Method::GET, &url, |b| b.query(&query)).await
+        ]
     }
 }
 

@@ -90,12 +90,7 @@ impl Facebook {
         }
         let short: TokenReply = call.json().map_err(ConnectError::unreadable)?;
         // developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived#long-via-code
-        let query = [
-            ("grant_type", "fb_exchange_token"),
-            ("client_id", self.settings.app_id.as_str()),
-            ("client_secret", self.settings.app_secret.as_str()),
-            ("fb_exchange_token", short.access_token.as_str()),
-        ];
+        let query = self.settings.long_lived_query(&short.access_token);
         let url = self.settings.graph("/oauth/access_token");
         let call = self.platform.connect_call(reqwest::Method::GET, &url, |b| b.query(&query)).await?;
         if !call.ok() {

@@ -158,14 +158,7 @@ impl Instagram {
     /// (developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived#long-via-code):
     /// a valid user token (short- or long-lived) for a fresh long-lived one.
     async fn exchange(&self, token: &str) -> Result<Tokens, ProviderError> {
-        let url = self.settings.graph("/oauth/access_token");
-        let query = [
-            ("grant_type", "fb_exchange_token"),
-            ("client_id", self.settings.app_id.as_str()),
-            ("client_secret", self.settings.app_secret.as_str()),
-            ("fb_exchange_token", token),
-        ];
-        let call = self.platform.call(reqwest::Method::GET, &url, |b| b.query(&query)).await?;
+        let call = self.settings.renew_user_token(&self.platform, token).await?;
         if !call.ok() {
             return Err(self.failure(&call));
         }
