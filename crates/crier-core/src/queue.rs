@@ -268,8 +268,10 @@ pub struct SandboxDelivery {
 
 #[async_trait]
 pub trait SandboxStore {
-    /// Records a delivery in its own committed transaction, as a remote platform would.
-    async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()>;
+    /// Records deliveries of one workspace together, committed on their own as a remote
+    /// platform's would be: all or none. A delivery of another workspace than the first's, or
+    /// for a channel not in it, is `NotFound` and nothing is recorded.
+    async fn record_sandbox_deliveries(&self, deliveries: &[SandboxDelivery]) -> StoreResult<()>;
     /// Marks a delivery deleted at `at` (kept: the record shows what was deleted). Returns
     /// whether the channel had it (deleted before or not).
     async fn delete_sandbox_delivery(

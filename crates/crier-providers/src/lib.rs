@@ -22,6 +22,7 @@ mod platform;
 mod provider;
 pub mod reddit;
 pub mod sandbox;
+mod sandbox_record;
 pub mod slack;
 pub mod telegram;
 pub mod tiktok;

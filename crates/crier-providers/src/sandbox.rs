@@ -17,6 +17,7 @@ use crate::MediaRules;
 use crate::provider::{
     DeleteRequest, Lookup, Provider, ProviderError, PublishRequest, Published, TargetIssue, TextLimit,
 };
+use crate::sandbox_record::DeliveryRecorder;
 
 /// The sandbox's behaviour, from the channel's `config`.
 #[derive(Debug, Clone, Deserialize)]
@@ -99,11 +100,13 @@ pub struct Sandbox {
     deletes: Mutex<HashMap<TargetId, u32>>,
     /// Deliveries counted at the last successful refresh, per channel.
     refreshed_at: Mutex<HashMap<ChannelId, usize>>,
+    recorder: DeliveryRecorder,
 }
 
 impl Sandbox {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
+            recorder: DeliveryRecorder::new(store.clone()),
             store,
             clock,
             calls: Mutex::default(),
@@ -204,12 +207,8 @@ impl Provider for Sandbox {
         if config.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
         }
-        let call = {
-            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-            let count = calls.entry(request.target_id).or_default();
-            *count += 1;
-            *count
-        };
+        // Counted only for a channel set to fail, so the map does not grow with every target.
+        let call = if config.fail_first > 0 { count_call(&self.calls, request.target_id) } else { 0 };
         if let Some(needle) = config.reject_containing.as_deref()
             && request.text.contains(needle)
         {
@@ -218,7 +217,7 @@ impl Provider for Sandbox {
                 message: format!("the sandbox rejects posts containing {needle:?}"),
             });
         }
-        if call <= config.fail_first {
+        if (1..=config.fail_first).contains(&call) {
             return Err(ProviderError::Retryable {
                 after: None,
                 message: format!("sandbox failure {call} (503)"),
@@ -263,11 +262,13 @@ impl Provider for Sandbox {
             delivered_at: now,
             deleted_at: None,
         };
-        self.store.record_sandbox_delivery(&delivery).await.map_err(|err| ProviderError::Retryable {
+        let published =
+            Published { provider_post_id: delivery.id.to_string(), url: Some(url(channel.id, delivery.id)) };
+        self.recorder.record(delivery).await.map_err(|err| ProviderError::Retryable {
             after: None,
             message: format!("sandbox storage: {err}"),
         })?;
-        Ok(Published { provider_post_id: delivery.id.to_string(), url: Some(url(channel.id, delivery.id)) })
+        Ok(published)
     }
 
     async fn refresh(&self, channel: &Channel) -> Result<(), ProviderError> {
@@ -288,13 +289,9 @@ impl Provider for Sandbox {
     async fn delete(&self, request: &DeleteRequest<'_>) -> Result<(), ProviderError> {
         let channel = request.channel;
         let config = Self::config(channel)?;
-        let call = {
-            let mut calls = self.deletes.lock().unwrap_or_else(PoisonError::into_inner);
-            let count = calls.entry(request.target_id).or_default();
-            *count += 1;
-            *count
-        };
-        if call <= config.delete_fails_first {
+        let call =
+            if config.delete_fails_first > 0 { count_call(&self.deletes, request.target_id) } else { 0 };
+        if (1..=config.delete_fails_first).contains(&call) {
             return Err(ProviderError::Retryable {
                 after: None,
                 message: format!("sandbox delete failure {call} (503)"),
@@ -354,4 +351,12 @@ impl Provider for Sandbox {
             None => Lookup::NotPublished,
         })
     }
+}
+
+/// This call's number among `target`'s calls (1 for the first).
+fn count_call(calls: &Mutex<HashMap<TargetId, u32>>, target: TargetId) -> u32 {
+    let mut calls = calls.lock().unwrap_or_else(PoisonError::into_inner);
+    let count = calls.entry(target).or_default();
+    *count += 1;
+    *count
 }

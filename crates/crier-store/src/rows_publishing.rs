@@ -585,3 +585,15 @@ pub(crate) mod sql {
          media, delivered_at, deleted_at FROM sandbox_deliveries WHERE workspace_id = $1 AND channel_id = $2 \
          AND ($3 IS NULL OR target_id = $3) ORDER BY delivered_at, id";
 }
+
+/// The one workspace of `deliveries` (`None` when there are none), or `NotFound` when they
+/// belong to several: a batch is recorded in one workspace's scope.
+pub(crate) fn one_workspace(
+    deliveries: &[crier_core::SandboxDelivery],
+) -> crier_core::StoreResult<Option<crier_core::WorkspaceId>> {
+    let Some(first) = deliveries.first() else { return Ok(None) };
+    if deliveries.iter().any(|d| d.workspace_id != first.workspace_id) {
+        return Err(crier_core::StoreError::NotFound);
+    }
+    Ok(Some(first.workspace_id))
+}

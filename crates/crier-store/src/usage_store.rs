@@ -1,7 +1,7 @@
 //! `ChannelUsageStore` for both backends, written once as a macro on the backends' `read_tx`.
 
 pub(crate) mod sql {
-    /// `post_targets_by_channel` (workspace, channel, status) narrows it to the channel.
+    /// `post_targets_by_channel` (channel, status) narrows it to the channel.
     pub const COUNT_TARGETS_SINCE: &str = "SELECT COUNT(*) FROM post_targets \
          WHERE workspace_id = $1 AND channel_id = $2 AND created_at >= $3 AND status <> 'cancelled'";
 }

@@ -175,7 +175,7 @@ async fn seed_publishing(db: &TestDb, ws: WorkspaceId) {
         delivered_at: now,
         deleted_at: None,
     };
-    db.store.record_sandbox_delivery(&delivery).await.unwrap();
+    db.store.record_sandbox_deliveries(&[delivery]).await.unwrap();
     let event = NewEvent {
         kind: "post.target.published",
         subject: job.target_id.to_string(),

@@ -22,6 +22,7 @@ use crier_core::{
 };
 use crier_providers::{Lookup, ProviderError, PublishRequest, Registry};
 use futures::future::join_all;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use backoff::Backoff;
 pub use webhooks::{Dispatcher, DispatcherConfig};
@@ -42,6 +43,8 @@ pub struct WorkerConfig {
     pub backoff: Backoff,
     /// Longest sleep between steps when nothing is due (the wake-up signal usually comes first).
     pub idle_wait: Duration,
+    /// How long to let jobs gather after a step that took few (see `run_steps`).
+    pub gather: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -54,6 +57,7 @@ impl Default for WorkerConfig {
             max_attempts: 5,
             backoff: Backoff::default(),
             idle_wait: Duration::from_millis(500),
+            gather: Duration::from_millis(5),
         }
     }
 }
@@ -154,65 +158,70 @@ impl Worker {
                 Err(err) => tracing::warn!(error = %err, "could not start an attempt"),
             }
         }
-        // In rounds: each round publishes the next job of every channel concurrently, then
-        // records the round's outcomes in one transaction per workspace. Within a channel, one
-        // post at a time, so a worker never races itself past a platform's rate limit; after a
-        // rate limit the channel's remaining jobs wait for its reset without calling the platform.
-        loop {
-            let round: Vec<(usize, ClaimedJob)> = channels
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, channel)| channel.waiting.pop_front().map(|claimed| (i, claimed)))
-                .collect();
-            if round.is_empty() {
-                break;
-            }
-            let outcomes = join_all(round.iter().map(|(i, claimed)| {
-                let paused = channels[*i].paused_until;
-                let refused = channels[*i].needs_reauth;
-                async move {
-                    if refused {
-                        // The platform refused this channel's token earlier in the batch: the
-                        // rest fail without calling it again (no retry storm).
-                        return Some(AttemptOutcome::NeedsReauth {
-                            message: "the channel needs to be reconnected".into(),
-                        });
-                    }
-                    let lock = self.channel_lock(claimed.channel.id);
-                    let mut reset = lock.lock().await;
-                    let now = self.clock.now();
-                    match paused.or(*reset).filter(|at| *at > now) {
-                        Some(at) => Some(AttemptOutcome::RateLimited { at }),
-                        None => {
-                            let outcome = self.publish(claimed).await;
-                            if let Some(AttemptOutcome::RateLimited { at }) = &outcome {
-                                *reset = Some(*at);
-                            }
-                            outcome
+        // Every channel publishes its jobs one at a time, all channels concurrently, so a worker
+        // never races itself past a platform's rate limit; after a rate limit the channel's
+        // remaining jobs wait for its reset without calling the platform. Outcomes go to one
+        // recorder, which writes whatever has finished meanwhile in one transaction per
+        // workspace while the channels go on publishing: no channel waits for the slowest
+        // channel, nor for the database, between two of its posts.
+        let (done, finished) = tokio::sync::mpsc::unbounded_channel();
+        let publishers =
+            join_all(channels.into_iter().map(|queue| self.publish_channel(queue, done.clone())));
+        drop(done);
+        futures::join!(publishers, self.record_outcomes(finished));
+        Ok(report)
+    }
+
+    /// Publishes `queue`'s jobs in order, sending each outcome to `done`.
+    async fn publish_channel(&self, mut queue: ChannelQueue, done: UnboundedSender<FinishedAttempt>) {
+        while let Some(claimed) = queue.waiting.pop_front() {
+            let outcome = if queue.needs_reauth {
+                // The platform refused this channel's token earlier in the batch: the rest fail
+                // without calling it again (no retry storm).
+                Some(AttemptOutcome::NeedsReauth { message: "the channel needs to be reconnected".into() })
+            } else {
+                let lock = self.channel_lock(claimed.channel.id);
+                let mut reset = lock.lock().await;
+                let now = self.clock.now();
+                match queue.paused_until.or(*reset).filter(|at| *at > now) {
+                    Some(at) => Some(AttemptOutcome::RateLimited { at }),
+                    None => {
+                        let outcome = self.publish(&claimed).await;
+                        if let Some(AttemptOutcome::RateLimited { at }) = &outcome {
+                            *reset = Some(*at);
                         }
+                        outcome
                     }
                 }
-            }))
-            .await;
-            let mut finished = Vec::with_capacity(round.len());
-            for ((i, claimed), outcome) in round.into_iter().zip(outcomes) {
-                let Some(outcome) = outcome else {
-                    tracing::warn!(target_id = %claimed.target.id, "the platform did not answer in time; reconciling later");
-                    continue;
-                };
-                if let AttemptOutcome::RateLimited { at } = outcome {
-                    channels[i].paused_until = Some(at);
-                }
-                let known_refused =
-                    channels[i].needs_reauth || claimed.channel.status != crier_core::ChannelStatus::Active;
-                if matches!(outcome, AttemptOutcome::NeedsReauth { .. }) {
-                    channels[i].needs_reauth = true;
-                }
-                let event = events::for_outcome(&claimed, &outcome, known_refused);
-                finished.push(FinishedAttempt { job: claimed, outcome, event });
+            };
+            let Some(outcome) = outcome else {
+                tracing::warn!(target_id = %claimed.target.id, "the platform did not answer in time; reconciling later");
+                continue;
+            };
+            if let AttemptOutcome::RateLimited { at } = outcome {
+                queue.paused_until = Some(at);
             }
-            let results = self.store.finish_attempts(&finished, self.clock.now()).await;
-            for (f, result) in finished.iter().zip(results) {
+            let known_refused =
+                queue.needs_reauth || claimed.channel.status != crier_core::ChannelStatus::Active;
+            if matches!(outcome, AttemptOutcome::NeedsReauth { .. }) {
+                queue.needs_reauth = true;
+            }
+            let event = events::for_outcome(&claimed, &outcome, known_refused);
+            // The recorder outlives every publisher, so the send cannot fail.
+            let _ = done.send(FinishedAttempt { job: claimed, outcome, event });
+        }
+    }
+
+    /// Records outcomes as they arrive, each time all that arrived meanwhile, until every
+    /// publisher is done.
+    async fn record_outcomes(&self, mut finished: UnboundedReceiver<FinishedAttempt>) {
+        while let Some(first) = finished.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = finished.try_recv() {
+                batch.push(more);
+            }
+            let results = self.store.finish_attempts(&batch, self.clock.now()).await;
+            for (f, result) in batch.iter().zip(results) {
                 match result {
                     Ok(()) => {}
                     // Another worker recovered this attempt meanwhile and recorded it.
@@ -226,7 +235,6 @@ impl Worker {
                 }
             }
         }
-        Ok(report)
     }
 
     /// Steps until `shutdown` completes, then releases leases on jobs not yet started.
@@ -279,24 +287,32 @@ impl Worker {
                     tracing::warn!(error = %err, "could not delete expired passkey ceremonies");
                 }
             }
-            let busy = match self.step(batch).await {
-                Ok(report) => report.processed > 0 || report.recovered > 0,
+            let (busy, full) = match self.step(batch).await {
+                Ok(report) => {
+                    (report.processed > 0 || report.recovered > 0, report.processed as i64 >= batch / 4)
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "worker step failed");
-                    false
+                    (false, false)
                 }
             };
-            if busy {
-                // More may be due right away; still let shutdown in.
-                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                    break;
+            if !busy {
+                let wait = self.idle_wait().await;
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = self.store.wait_for_jobs(wait) => {}
                 }
-                continue;
             }
-            let wait = self.idle_wait().await;
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = self.store.wait_for_jobs(wait) => {}
+            if !full {
+                // A step costs a dozen statements however few jobs it takes. Under a steady
+                // trickle (every post accepted wakes the worker) a moment's wait lets the next
+                // step take several jobs at once, for a few milliseconds of latency.
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(self.config.gather) => {}
+                }
+            } else if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                break;
             }
         }
     }

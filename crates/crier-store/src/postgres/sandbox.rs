@@ -3,29 +3,30 @@ use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId
 
 use super::PgStore;
 use crate::error::map_sqlx;
-use crate::rows::DbTime;
-use crate::rows_publishing::{SandboxRow, db_json, sql};
+use crate::rows_publishing::{SandboxRow, one_workspace, sql};
 
-const RECORD_DELIVERY: &str = "SELECT crier_record_sandbox_delivery($1, $2, $3, $4, $5, $6, $7, $8)";
+const RECORD_DELIVERIES: &str = "SELECT crier_record_sandbox_deliveries($1, $2, $3, $4, $5, $6, $7, $8)";
 
 #[async_trait]
 impl SandboxStore for PgStore {
-    async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()> {
+    async fn record_sandbox_deliveries(&self, deliveries: &[SandboxDelivery]) -> StoreResult<()> {
+        let Some(workspace) = one_workspace(deliveries)? else { return Ok(()) };
         // Asynchronous commit is safe for this record, and spares a WAL flush per publish: the
         // worker's synchronous commit that finishes the attempt comes later and flushes this
         // record with it; if the database crashed before that, the attempt is still open and
         // reconciliation finds the record missing and publishes again, still exactly once.
-        // One round trip: migration 0016's function sets the workspace and the asynchronous
+        // One round trip: migration 0019's function sets the workspace and the asynchronous
         // commit for its own statement, then inserts.
-        sqlx::query(RECORD_DELIVERY)
-            .bind(delivery.workspace_id.as_uuid())
-            .bind(delivery.channel_id.as_uuid())
-            .bind(delivery.id)
-            .bind(delivery.target_id.as_uuid())
-            .bind(delivery.attempt_id.as_uuid())
-            .bind(delivery.text.as_str())
-            .bind(db_json(&crate::rows_media::media_ids_json(&delivery.media)))
-            .bind(DbTime(delivery.delivered_at))
+        let column = |f: fn(&SandboxDelivery) -> uuid::Uuid| deliveries.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(RECORD_DELIVERIES)
+            .bind(workspace.as_uuid())
+            .bind(column(|d| d.channel_id.as_uuid()))
+            .bind(column(|d| d.id))
+            .bind(column(|d| d.target_id.as_uuid()))
+            .bind(column(|d| d.attempt_id.as_uuid()))
+            .bind(deliveries.iter().map(|d| d.text.as_str()).collect::<Vec<_>>())
+            .bind(deliveries.iter().map(|d| crate::rows_media::media_ids_json(&d.media)).collect::<Vec<_>>())
+            .bind(deliveries.iter().map(|d| d.delivered_at).collect::<Vec<_>>())
             .execute(&self.pool)
             .await
             .map_err(map_sqlx)?;

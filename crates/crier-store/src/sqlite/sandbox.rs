@@ -4,12 +4,19 @@ use crier_core::{ChannelId, SandboxDelivery, SandboxStore, StoreResult, TargetId
 use super::SqliteStore;
 use crate::binds_publishing::insert_sandbox_delivery;
 use crate::error::map_sqlx;
-use crate::rows_publishing::{SandboxRow, sql};
+use crate::rows_publishing::{SandboxRow, one_workspace, sql};
 
 #[async_trait]
 impl SandboxStore for SqliteStore {
-    async fn record_sandbox_delivery(&self, delivery: &SandboxDelivery) -> StoreResult<()> {
-        insert_sandbox_delivery!(delivery).execute(&self.writer).await.map_err(map_sqlx)?;
+    async fn record_sandbox_deliveries(&self, deliveries: &[SandboxDelivery]) -> StoreResult<()> {
+        if one_workspace(deliveries)?.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        for delivery in deliveries {
+            insert_sandbox_delivery!(delivery).execute(&mut *tx).await.map_err(map_sqlx)?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
         Ok(())
     }
 

@@ -482,7 +482,7 @@ async fn sandbox_records_every_delivery(db: TestDb) {
             delivered_at: clock.now(),
             deleted_at: None,
         };
-        db.store.record_sandbox_delivery(&delivery).await.unwrap();
+        db.store.record_sandbox_deliveries(std::slice::from_ref(&delivery)).await.unwrap();
         recorded.push(delivery);
     }
     assert_eq!(db.store.sandbox_deliveries(ws, chan.id, None).await.unwrap(), recorded[..3], "oldest first");
@@ -490,5 +490,26 @@ async fn sandbox_records_every_delivery(db: TestDb) {
     assert_eq!(for_t, [recorded[0].clone(), recorded[2].clone()], "duplicates kept");
     assert!(db.store.sandbox_deliveries(other, chan.id, None).await.unwrap().is_empty());
     let foreign = SandboxDelivery { workspace_id: other, ..recorded[0].clone() };
-    assert!(matches!(db.store.record_sandbox_delivery(&foreign).await, Err(StoreError::NotFound)));
+    assert!(matches!(db.store.record_sandbox_deliveries(&[foreign]).await, Err(StoreError::NotFound)));
+    // Several at once, all or none: a group naming a second workspace records nothing.
+    let more = |text: &str| SandboxDelivery {
+        id: uuid::Uuid::new_v4(),
+        text: text.into(),
+        attempt_id: AttemptId::generate(),
+        ..recorded[0].clone()
+    };
+    let (a, b) = (more("group a"), more("group b"));
+    let mixed = [a.clone(), SandboxDelivery { workspace_id: other, ..more("elsewhere") }];
+    assert!(matches!(db.store.record_sandbox_deliveries(&mixed).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        db.store.sandbox_deliveries(ws, chan.id, None).await.unwrap().len(),
+        3,
+        "nothing of the group"
+    );
+    db.store.record_sandbox_deliveries(&[a.clone(), b.clone()]).await.unwrap();
+    db.store.record_sandbox_deliveries(&[]).await.unwrap();
+    let all = db.store.sandbox_deliveries(ws, chan.id, None).await.unwrap();
+    let mut group: Vec<_> = all.into_iter().filter(|d| d.text.starts_with("group")).collect();
+    group.sort_by(|x, y| x.text.cmp(&y.text));
+    assert_eq!(group, [a, b], "a group is recorded whole");
 }
